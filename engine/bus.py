@@ -1,0 +1,350 @@
+"""The event bus: synchronous publish, routing by (event type, key), direct and queued subscribers.
+
+Direct subscribers run inline inside `publish` and must not block. Queued subscribers (strategies)
+get a bounded queue and a task of their own; the task drains everything queued before it awaits
+again, so there is no await per event while the queue has items. Under backpressure, market data
+for a queued subscriber is conflated to the latest event per (type, instrument) and counted; order
+updates and fills are always queued. In `inline` mode (backtests) every subscriber runs inside
+`publish`, which makes a run deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import structlog
+
+from engine.events import MARKET_DATA
+
+Handler = Callable[[Any], Any]
+ANY_KEY: Any = object()
+_DRAIN_SLICE = 2048  # events a queued subscriber handles before letting other tasks run
+
+log = structlog.get_logger("tickbus.bus")
+
+
+class BusStats:
+    __slots__ = ("published", "conflated", "handler_errors")
+
+    def __init__(self) -> None:
+        self.published = 0
+        self.conflated = 0
+        self.handler_errors = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "published": self.published,
+            "conflated": self.conflated,
+            "handler_errors": self.handler_errors,
+        }
+
+
+class Subscription:
+    """A handle to undo a subscribe."""
+
+    def __init__(self, bus: Bus, entries: list[tuple[type, Any, Handler]]) -> None:
+        self._bus = bus
+        self._entries = entries
+
+    def cancel(self) -> None:
+        for entry in self._entries:
+            self._bus._remove(*entry)
+        self._entries = []
+
+
+class Bus:
+    def __init__(self, *, inline: bool = False, default_maxsize: int = 10_000) -> None:
+        self.inline = inline
+        self.default_maxsize = default_maxsize
+        self.stats = BusStats()
+        # (type, key) -> handlers, wildcard subscribers of that type included
+        self._routes: dict[tuple[type, Any], tuple[Handler, ...]] = {}
+        # type -> handlers subscribed to every key of that type
+        self._wild: dict[type, tuple[Handler, ...]] = {}
+        self._specific: dict[tuple[type, Any], tuple[Handler, ...]] = {}
+        self._names: dict[Handler, str] = {}
+        self._queues: list[QueuedSubscriber] = []
+        self._inline_pending: list[asyncio.Task[Any]] = []
+
+    # --- publishing (hot path) ----------------------------------------------------------------
+
+    def publish(self, event: Any, key: Any = None) -> None:
+        """Deliver `event` to the subscribers of (type(event), key) and of type(event)."""
+        self.stats.published += 1
+        cls = event.__class__
+        targets = self._routes.get((cls, key))
+        if targets is None:
+            targets = self._wild.get(cls)
+            if targets is None:
+                return
+        for handler in targets:
+            try:
+                handler(event)
+            except Exception as exc:  # a subscriber's failure never reaches the publisher
+                self.handler_failed(self._names.get(handler, "?"), event, exc)
+
+    # --- subscribing --------------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        types: type | Iterable[type],
+        handler: Handler,
+        *,
+        keys: Iterable[Any] | None = None,
+        name: str | None = None,
+    ) -> Subscription:
+        """Call `handler(event)` inline for every event of `types` (and `keys`, or all keys)."""
+        types = (types,) if isinstance(types, type) else tuple(types)
+        if self.inline:
+            handler = self._inline_adapter(handler)
+        self._names[handler] = name or getattr(handler, "__qualname__", repr(handler))
+        entries = []
+        for cls in types:
+            for key in [ANY_KEY] if keys is None else list(keys):
+                self._add(cls, key, handler)
+                entries.append((cls, key, handler))
+        return Subscription(self, entries)
+
+    def queued(
+        self,
+        name: str,
+        handler: Callable[[Any], Awaitable[Any] | None],
+        *,
+        maxsize: int | None = None,
+        on_error: Callable[[Any, BaseException], None] | None = None,
+    ) -> QueuedSubscriber:
+        """A subscriber with its own bounded queue and task; subscribe it with `.subscribe()`."""
+        sub = QueuedSubscriber(self, name, handler, maxsize or self.default_maxsize, on_error)
+        self._queues.append(sub)
+        return sub
+
+    @property
+    def queued_subscribers(self) -> list[QueuedSubscriber]:
+        return list(self._queues)
+
+    def _add(self, cls: type, key: Any, handler: Handler) -> None:
+        if key is ANY_KEY:
+            self._wild[cls] = self._wild.get(cls, ()) + (handler,)
+        else:
+            self._specific[(cls, key)] = self._specific.get((cls, key), ()) + (handler,)
+        self._rebuild(cls)
+
+    def _remove(self, cls: type, key: Any, handler: Handler) -> None:
+        table: dict[Any, tuple[Handler, ...]]
+        table, k = (self._wild, cls) if key is ANY_KEY else (self._specific, (cls, key))
+        handlers = list(table.get(k, ()))
+        if handler in handlers:
+            handlers.remove(handler)
+        if handlers:
+            table[k] = tuple(handlers)
+        else:
+            table.pop(k, None)
+        self._rebuild(cls)
+
+    def _rebuild(self, cls: type) -> None:
+        wild = self._wild.get(cls, ())
+        for k in [k for k in self._routes if k[0] is cls]:
+            del self._routes[k]
+        for (c, key), specific in self._specific.items():
+            if c is cls:
+                self._routes[(c, key)] = specific + wild
+
+    # --- failures -----------------------------------------------------------------------------
+
+    def handler_failed(self, subscriber: str, event: Any, exc: BaseException) -> None:
+        self.stats.handler_errors += 1
+        log.error(
+            "handler failed",
+            subscriber=subscriber,
+            event=type(event).__name__,
+            error=repr(exc),
+            exc_info=exc,
+        )
+
+    # --- inline (backtest) mode ---------------------------------------------------------------
+
+    def _inline_adapter(self, handler: Handler) -> Handler:
+        pending = self._inline_pending
+
+        def run_inline(event: Any) -> None:
+            result = handler(event)
+            if result is not None and hasattr(result, "__await__"):
+                pending.append(asyncio.ensure_future(result))
+
+        run_inline.__qualname__ = getattr(handler, "__qualname__", "handler")
+        return run_inline
+
+    async def settle(self) -> None:
+        """Inline mode: wait for the async handlers the last publishes started."""
+        while self._inline_pending:
+            tasks, self._inline_pending[:] = list(self._inline_pending), []
+            for task in tasks:
+                try:
+                    await task
+                except Exception as exc:
+                    self.handler_failed(task.get_name(), None, exc)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._inline_pending)
+
+    async def drain(self) -> None:
+        """Wait until every queued subscriber has handled what is queued for it."""
+        if self.inline:
+            await self.settle()
+            return
+        for _ in range(10_000):
+            if all(sub.idle for sub in self._queues):
+                return
+            await asyncio.sleep(0)
+        for sub in self._queues:
+            await sub.wait_idle()
+
+
+class QueuedSubscriber:
+    """A bounded queue and a task; market data conflates under backpressure, the rest never drops."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        name: str,
+        handler: Callable[[Any], Awaitable[Any] | None],
+        maxsize: int,
+        on_error: Callable[[Any, BaseException], None] | None,
+    ) -> None:
+        self.bus = bus
+        self.name = name
+        self.maxsize = maxsize
+        self.conflated = 0
+        self.handled = 0
+        self._handler = handler
+        self._on_error = on_error
+        self._queue: deque[Any] = deque()
+        self._slots: dict[tuple[type, str], list[Any]] = {}
+        self._waiter: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._busy = False
+        self._subs: list[Subscription] = []
+        self._stopped = False
+
+    def subscribe(self, types: type | Iterable[type], *, keys: Iterable[Any] | None = None) -> None:
+        target = self._guarded_inline if self.bus.inline else self.put
+        self._subs.append(self.bus.subscribe(types, target, keys=keys, name=self.name))
+
+    def _guarded_inline(self, event: Any) -> Any:
+        try:
+            result = self._handler(event)
+        except Exception as exc:
+            self._failed(event, exc)
+            return None
+        return None if result is None else self._guarded_async(event, result)
+
+    async def _guarded_async(self, event: Any, awaitable: Awaitable[Any]) -> None:
+        try:
+            await awaitable
+        except Exception as exc:
+            self._failed(event, exc)
+
+    def start(self) -> None:
+        if self._task is None and not self.bus.inline:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def stop(self, *, drain: bool = True) -> None:
+        """Unsubscribe; with `drain`, handle what is already queued first."""
+        for sub in self._subs:
+            sub.cancel()
+        self._subs = []
+        if drain and self._task is not None and not self._task.done():
+            await self.wait_idle()
+        self._stopped = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    @property
+    def idle(self) -> bool:
+        return not self._queue and not self._busy
+
+    async def wait_idle(self) -> None:
+        for _ in range(1_000_000):
+            if self.idle or self._task is None or self._task.done():
+                return
+            await asyncio.sleep(0)
+
+    # --- producer side (runs inside Bus.publish) ----------------------------------------------
+
+    def put(self, event: Any) -> None:
+        queue = self._queue
+        if len(queue) >= self.maxsize and event.__class__ in MARKET_DATA:
+            self._put_conflated(event)
+        else:
+            queue.append(event)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _put_conflated(self, event: Any) -> None:
+        key = (event.__class__, event.instrument)
+        slot = self._slots.get(key)
+        if slot is not None:
+            slot[0] = event
+            self.conflated += 1
+            self.bus.stats.conflated += 1
+        else:
+            slot = [event]
+            self._slots[key] = slot
+            self._queue.append(slot)
+
+    # --- consumer side ------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        queue = self._queue
+        handler = self._handler
+        loop = asyncio.get_running_loop()
+        while not self._stopped:
+            if not queue:
+                self._waiter = loop.create_future()
+                await self._waiter
+                continue
+            self._busy = True
+            budget = _DRAIN_SLICE
+            while queue and budget:
+                budget -= 1
+                event = queue.popleft()
+                if event.__class__ is list:  # a conflation slot: take its latest event
+                    slot = event
+                    event = slot[0]
+                    key = (event.__class__, event.instrument)
+                    if self._slots.get(key) is slot:
+                        del self._slots[key]
+                try:
+                    result = handler(event)
+                    if result is not None:
+                        await result
+                except Exception as exc:
+                    self._failed(event, exc)
+                self.handled += 1
+            self._busy = False
+            if queue:
+                await asyncio.sleep(0)  # let feeds and other subscribers run between slices
+
+    def _failed(self, event: Any, exc: BaseException) -> None:
+        self.bus.handler_failed(self.name, event, exc)
+        if self._on_error is not None:
+            try:
+                self._on_error(event, exc)
+            except Exception:  # the error policy itself must not kill the consumer
+                log.exception("error policy failed", subscriber=self.name)

@@ -1,0 +1,160 @@
+"""The contract every venue implements; the engine knows venues only through it."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import msgspec
+
+from engine.errors import NotSupported
+from engine.events import Balance, Fill, Instrument, Order, OrderReport, Position
+
+if TYPE_CHECKING:
+    from engine.bus import Bus
+    from engine.clock import Clock
+
+
+class Channel(enum.StrEnum):
+    QUOTES = "quotes"
+    TRADES = "trades"
+    BOOK = "book"
+    BARS = "bars"
+
+
+class ExecutionSink(Protocol):
+    """Where a venue reports what happened to orders (the order manager)."""
+
+    def on_order_report(self, report: OrderReport) -> None: ...
+
+    def on_fill(self, fill: Fill) -> None: ...
+
+    def on_balance(self, balance: Balance) -> None: ...
+
+
+class VenueConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Fields every venue block in a config may carry; a venue's own `Config` extends it."""
+
+    type: str | None = None
+    emulator: bool = False
+    emulator_seed: int = 1
+
+
+@dataclass
+class VenueContext:
+    """What the engine hands a venue: its name in this run, the bus, the clock, and the sink."""
+
+    name: str
+    bus: Bus
+    clock: Clock
+    sink: ExecutionSink
+    state_dir: Path = Path("var")
+    mode: str = "paper"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EmulatorInfo:
+    """Where a running emulator listens and the demo account it funded."""
+
+    venue: str
+    url: str
+    ws_url: str | None
+    credentials: dict[str, str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "venue": self.venue,
+            "url": self.url,
+            "ws_url": self.ws_url,
+            "credentials": self.credentials,
+        }
+
+
+class Emulator(Protocol):
+    """A venue emulator serving on loopback: `python run.py emulate <venue>` and `emulator: true`."""
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> EmulatorInfo: ...
+
+    async def stop(self) -> None: ...
+
+
+class Venue(abc.ABC):
+    """A venue adapter. Market-data-only sources set `supports_execution = False`."""
+
+    Config: ClassVar[type[VenueConfig]] = VenueConfig
+    supports_execution: ClassVar[bool] = True
+
+    def __init__(self, ctx: VenueContext, config: VenueConfig) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.name = ctx.name
+
+    # --- emulator hooks (optional) ------------------------------------------------------------
+
+    @classmethod
+    def make_emulator(cls, config: VenueConfig, seed: int) -> Emulator | None:
+        """An emulator of this venue, or None when the venue has none."""
+        return None
+
+    @classmethod
+    def with_emulator(cls, config: VenueConfig, info: EmulatorInfo) -> VenueConfig:
+        """The config pointed at a running emulator (its URLs and demo credentials)."""
+        raise NotSupported(info.venue, "this venue has no emulator")
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def connect(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def instruments(self) -> Sequence[Instrument]: ...
+
+    async def subscribe(self, instruments: Sequence[str], channels: Sequence[Channel]) -> None:
+        raise NotSupported(self.name, "market data is not available from this venue")
+
+    def market_is_open(self, instrument: Instrument, ts_ns: int) -> bool | None:
+        """Whether the venue's market for `instrument` is open at `ts_ns`; None when unknown."""
+        return None
+
+    # --- execution ----------------------------------------------------------------------------
+
+    async def place(self, order: Order) -> OrderReport:
+        raise NotSupported(self.name, "this venue does not take orders")
+
+    async def cancel(self, order: Order) -> OrderReport | None:
+        raise NotSupported(self.name, "this venue does not take orders")
+
+    async def modify(
+        self,
+        order: Order,
+        *,
+        qty: Decimal | None = None,
+        price: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+    ) -> OrderReport | None:
+        raise NotSupported(self.name, "this venue cannot modify orders")
+
+    async def order_status(self, order: Order) -> OrderReport | None:
+        """The venue's view of one order (by venue id, else client id); None if it never saw it."""
+        raise NotSupported(self.name, "this venue does not take orders")
+
+    async def open_orders(self) -> Sequence[OrderReport]:
+        return ()
+
+    async def fills_since(self, since_ns: int) -> Sequence[Fill]:
+        return ()
+
+    async def balances(self) -> Sequence[Balance]:
+        return ()
+
+    async def positions(self) -> Sequence[Position]:
+        return ()
