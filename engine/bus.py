@@ -252,11 +252,14 @@ class QueuedSubscriber:
         if self._task is None and not self.bus.inline:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
 
-    async def stop(self, *, drain: bool = True) -> None:
-        """Unsubscribe; with `drain`, handle what is already queued first."""
+    def unsubscribe(self) -> None:
         for sub in self._subs:
             sub.cancel()
         self._subs = []
+
+    async def stop(self, *, drain: bool = True) -> None:
+        """Unsubscribe; with `drain`, handle what is already queued first."""
+        self.unsubscribe()
         if drain and self._task is not None and not self._task.done():
             await self.wait_idle()
         self._stopped = True
@@ -281,6 +284,15 @@ class QueuedSubscriber:
             if self.idle or self._task is None or self._task.done():
                 return
             await asyncio.sleep(0)
+
+    def deliver(self, event: Any) -> None:
+        """Hand this subscriber an event that does not travel the bus (a timer tick)."""
+        if self.bus.inline:
+            result = self._guarded_inline(event)
+            if result is not None:
+                self.bus._inline_pending.append(asyncio.ensure_future(result))
+        else:
+            self.put(event)
 
     # --- producer side (runs inside Bus.publish) ----------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -120,6 +120,10 @@ class Venue(abc.ABC):
 
     async def subscribe(self, instruments: Sequence[str], channels: Sequence[Channel]) -> None:
         raise NotSupported(self.name, "market data is not available from this venue")
+
+    def replay(self, start_ns: int, end_ns: int) -> Iterator[Any]:
+        """Historical or generated market data between two times, in time order (backtests)."""
+        raise NotSupported(self.name, "this venue cannot replay market data for a backtest")
 
     def market_is_open(self, instrument: Instrument, ts_ns: int) -> bool | None:
         """Whether the venue's market for `instrument` is open at `ts_ns`; None when unknown."""

@@ -1,0 +1,713 @@
+"""Indian-market conventions shared by Firstock, GoPocket, smallcase, Samco and the paper broker.
+
+Exchanges and segments, products, order types and validity with each venue's wire codes, tick and
+lot arithmetic, freeze-quantity slicing, circuit bands, the IST trading calendar (sessions,
+holidays, intraday square-off), after-market orders, and Instrument builders.
+
+Prices and quantities are Decimal. Times are integer nanoseconds since the epoch (UTC) at the API
+boundary and IST inside. Wire-code tables are keyed by the venue package name ("firstock",
+"samco", "gopocket", "smallcase"), not by the name a venue is given in a run's config.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import NamedTuple, TypeVar
+
+from engine.clock import NS
+from engine.events import Instrument, OrderType, Side, TimeInForce, instrument_id
+
+# --- exchanges ---------------------------------------------------------------------------------
+
+
+class Segment(enum.StrEnum):
+    CASH_EQUITY = "cash_equity"
+    EQUITY_DERIVATIVES = "equity_derivatives"
+    COMMODITY = "commodity"
+    CURRENCY = "currency"
+
+
+class Exchange(enum.StrEnum):
+    NSE = "NSE"
+    BSE = "BSE"
+    NFO = "NFO"
+    BFO = "BFO"
+    MCX = "MCX"
+    CDS = "CDS"
+
+    @property
+    def segment(self) -> Segment:
+        return EXCHANGE_SEGMENT[self]
+
+
+EXCHANGE_SEGMENT: dict[Exchange, Segment] = {
+    Exchange.NSE: Segment.CASH_EQUITY,
+    Exchange.BSE: Segment.CASH_EQUITY,
+    Exchange.NFO: Segment.EQUITY_DERIVATIVES,
+    Exchange.BFO: Segment.EQUITY_DERIVATIVES,
+    Exchange.MCX: Segment.COMMODITY,
+    Exchange.CDS: Segment.CURRENCY,
+}
+
+ExchangeLike = Exchange | str
+
+
+def parse_exchange(value: ExchangeLike) -> Exchange:
+    """The Exchange named by `value` (case-insensitive), or a ValueError listing the known ones."""
+    try:
+        return Exchange(str(value).upper())
+    except ValueError:
+        known = ", ".join(Exchange)
+        raise ValueError(f"unknown Indian exchange {value!r}; expected one of {known}") from None
+
+
+# --- venue wire codes --------------------------------------------------------------------------
+
+K = TypeVar("K")
+
+
+def _encode(table: Mapping[str, Mapping[K, str]], what: str, venue: str, key: K) -> str:
+    """Look `key` up in a venue's code table, with a clear error for a missing venue or key."""
+    codes = table.get(venue)
+    if codes is None:
+        raise ValueError(f"no {what} codes for venue {venue!r}; known: {', '.join(table)}")
+    code = codes.get(key)
+    if code is None:
+        raise ValueError(f"venue {venue!r} does not support {what} {key!s}")
+    return code
+
+
+def _reverse(
+    table: Mapping[str, Mapping[K, str]], aliases: Mapping[str, Mapping[str, K]]
+) -> dict[str, dict[str, K]]:
+    """Per venue, upper-cased wire code -> key, the venue's extra spellings included."""
+    out: dict[str, dict[str, K]] = {}
+    for venue in table.keys() | aliases.keys():
+        rev = {code.upper(): key for key, code in table.get(venue, {}).items()}
+        rev.update({code.upper(): key for code, key in aliases.get(venue, {}).items()})
+        out[venue] = rev
+    return out
+
+
+def _decode(reverse: Mapping[str, Mapping[str, K]], what: str, venue: str, code: str) -> K:
+    """The key a venue's wire code stands for (case-insensitive)."""
+    codes = reverse.get(venue)
+    if codes is None:
+        raise ValueError(f"no {what} codes for venue {venue!r}; known: {', '.join(reverse)}")
+    key = codes.get(code.strip().upper())
+    if key is None:
+        raise ValueError(f"unknown {what} code {code!r} from venue {venue!r}")
+    return key
+
+
+# --- products ----------------------------------------------------------------------------------
+
+
+class Product(enum.StrEnum):
+    CNC = "CNC"  # delivery
+    MIS = "MIS"  # intraday, squared off by the broker before the close
+    NRML = "NRML"  # carry forward / margin (F&O, commodity, currency)
+
+
+PRODUCT_CODES: dict[str, dict[Product, str]] = {
+    "firstock": {Product.CNC: "C", Product.MIS: "I", Product.NRML: "M"},
+    "samco": {Product.CNC: "CNC", Product.MIS: "MIS", Product.NRML: "NRML"},
+    "gopocket": {Product.CNC: "CNC", Product.MIS: "MIS", Product.NRML: "NRML"},
+    # The newest GoPocket SDK's ProductType enum has no NRML; NORMAL is the likely spelling [I].
+    "gopocket_openapi": {Product.CNC: "CNC", Product.MIS: "MIS", Product.NRML: "NORMAL"},
+    "smallcase": {Product.CNC: "CNC", Product.NRML: "NRML"},
+}
+
+# Spellings seen in order books and reports besides the codes sent.
+PRODUCT_ALIASES: dict[str, dict[str, Product]] = {
+    "firstock": {"CNC": Product.CNC, "MIS": Product.MIS, "NRML": Product.NRML},
+    "gopocket": {"C": Product.CNC, "I": Product.MIS, "M": Product.NRML},
+    "gopocket_openapi": {
+        "DELIVERY": Product.CNC,
+        "INTRADAY": Product.MIS,
+        "NRML": Product.NRML,
+        "C": Product.CNC,
+        "I": Product.MIS,
+        "M": Product.NRML,
+    },
+}
+
+# What users may write in configs and venue_options.
+PRODUCT_NAMES: dict[str, Product] = {
+    "CNC": Product.CNC,
+    "DELIVERY": Product.CNC,
+    "MIS": Product.MIS,
+    "INTRADAY": Product.MIS,
+    "NRML": Product.NRML,
+    "CARRY": Product.NRML,
+    "MARGIN": Product.NRML,
+    "NORMAL": Product.NRML,
+}
+
+_PRODUCT_REVERSE = _reverse(PRODUCT_CODES, PRODUCT_ALIASES)
+
+
+def parse_product(value: str) -> Product:
+    """A Product from a user's word for it (CNC/delivery, MIS/intraday, NRML/carry/margin)."""
+    product = PRODUCT_NAMES.get(value.strip().upper())
+    if product is None:
+        raise ValueError(
+            f"unknown product {value!r}; expected CNC (delivery), MIS (intraday) or NRML (carry)"
+        )
+    return product
+
+
+def product_code(venue: str, product: Product) -> str:
+    """The venue's wire code for `product`."""
+    return _encode(PRODUCT_CODES, "product", venue, product)
+
+
+def product_from_code(venue: str, code: str) -> Product:
+    """The Product a venue's wire code stands for."""
+    return _decode(_PRODUCT_REVERSE, "product", venue, code)
+
+
+# --- order types -------------------------------------------------------------------------------
+
+
+class IndianOrderType(enum.StrEnum):
+    """The four order types of Indian exchanges, in NSE's own words."""
+
+    MARKET = "MKT"
+    LIMIT = "L"
+    SL = "SL"  # stop-limit: trigger price + limit price
+    SL_M = "SL-M"  # stop-market: trigger price only
+
+    @property
+    def engine(self) -> OrderType:
+        return _TO_ENGINE[self]
+
+    @classmethod
+    def from_engine(cls, order_type: OrderType) -> IndianOrderType:
+        """The Indian order type for an engine OrderType."""
+        return _FROM_ENGINE[order_type]
+
+
+_TO_ENGINE: dict[IndianOrderType, OrderType] = {
+    IndianOrderType.MARKET: OrderType.MARKET,
+    IndianOrderType.LIMIT: OrderType.LIMIT,
+    IndianOrderType.SL: OrderType.STOP_LIMIT,
+    IndianOrderType.SL_M: OrderType.STOP_MARKET,
+}
+_FROM_ENGINE: dict[OrderType, IndianOrderType] = {v: k for k, v in _TO_ENGINE.items()}
+
+_OT = IndianOrderType
+ORDER_TYPE_CODES: dict[str, dict[IndianOrderType, str]] = {
+    "samco": {_OT.MARKET: "MKT", _OT.LIMIT: "L", _OT.SL: "SL", _OT.SL_M: "SL-M"},
+    "firstock": {_OT.MARKET: "MKT", _OT.LIMIT: "LMT", _OT.SL: "SL-LMT", _OT.SL_M: "SL-MKT"},
+    "gopocket": {_OT.MARKET: "MKT", _OT.LIMIT: "L", _OT.SL: "SL", _OT.SL_M: "SL-M"},
+    "gopocket_openapi": {_OT.MARKET: "MARKET", _OT.LIMIT: "LIMIT", _OT.SL: "SL", _OT.SL_M: "SLM"},
+    "smallcase": {_OT.MARKET: "MARKET", _OT.LIMIT: "LIMIT"},
+}
+
+ORDER_TYPE_ALIASES: dict[str, dict[str, IndianOrderType]] = {
+    # Firstock's order book may echo the long forms.
+    "firstock": {
+        "LIMIT": _OT.LIMIT,
+        "MARKET": _OT.MARKET,
+        "SL-LIMIT": _OT.SL,
+        "SL-MARKET": _OT.SL_M,
+    },
+    # GoPocket history rows leak raw Noren values.
+    "gopocket": {"LMT": _OT.LIMIT, "SL-LMT": _OT.SL, "SL-MKT": _OT.SL_M, "SLM": _OT.SL_M},
+    "gopocket_openapi": {"L": _OT.LIMIT, "MKT": _OT.MARKET, "SL-M": _OT.SL_M},
+}
+
+_ORDER_TYPE_REVERSE = _reverse(ORDER_TYPE_CODES, ORDER_TYPE_ALIASES)
+
+
+def order_type_code(venue: str, order_type: IndianOrderType | OrderType) -> str:
+    """The venue's wire code for an Indian or engine order type."""
+    if not isinstance(order_type, IndianOrderType):
+        order_type = IndianOrderType.from_engine(OrderType(order_type))
+    return _encode(ORDER_TYPE_CODES, "order type", venue, order_type)
+
+
+def order_type_from_code(venue: str, code: str) -> IndianOrderType:
+    """The IndianOrderType a venue's wire code stands for."""
+    return _decode(_ORDER_TYPE_REVERSE, "order type", venue, code)
+
+
+# --- sides -------------------------------------------------------------------------------------
+
+SIDE_CODES: dict[str, dict[Side, str]] = {
+    "firstock": {Side.BUY: "B", Side.SELL: "S"},
+    "samco": {Side.BUY: "BUY", Side.SELL: "SELL"},
+    "gopocket": {Side.BUY: "B", Side.SELL: "S"},
+    "gopocket_openapi": {Side.BUY: "BUY", Side.SELL: "SELL"},
+    "smallcase": {Side.BUY: "BUY", Side.SELL: "SELL"},
+}
+
+_SIDE_REVERSE = _reverse(SIDE_CODES, {"gopocket_openapi": {"B": Side.BUY, "S": Side.SELL}})
+
+
+def side_code(venue: str, side: Side) -> str:
+    """The venue's wire code for `side`."""
+    return _encode(SIDE_CODES, "side", venue, side)
+
+
+def side_from_code(venue: str, code: str) -> Side:
+    """The Side a venue's wire code stands for."""
+    return _decode(_SIDE_REVERSE, "side", venue, code)
+
+
+# --- validity ----------------------------------------------------------------------------------
+
+
+class Validity(enum.StrEnum):
+    """Order validity; the values are also the wire codes of Firstock, Samco and GoPocket."""
+
+    DAY = "DAY"
+    IOC = "IOC"
+
+
+_VALIDITY: dict[TimeInForce, Validity] = {
+    TimeInForce.DAY: Validity.DAY,
+    TimeInForce.IOC: Validity.IOC,
+}
+
+
+def validity_for(tif: TimeInForce) -> Validity:
+    """The Indian validity for an engine TimeInForce; GTC, FOK and post-only have none."""
+    validity = _VALIDITY.get(tif)
+    if validity is None:
+        raise ValueError(
+            f"time in force {str(tif).upper()} is not available: Indian exchanges accept DAY or IOC"
+        )
+    return validity
+
+
+# --- tick and lot ------------------------------------------------------------------------------
+
+_SIDE_ROUNDING: dict[Side | None, str] = {
+    None: ROUND_HALF_UP,
+    Side.BUY: ROUND_FLOOR,  # never pay more than asked
+    Side.SELL: ROUND_CEILING,  # never sell for less than asked
+}
+
+
+def _positive(value: Decimal, name: str) -> None:
+    if not value > 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+
+
+def _round(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    return (value / step).to_integral_value(rounding=rounding) * step
+
+
+def round_to_tick(price: Decimal, tick: Decimal, side: Side | None = None) -> Decimal:
+    """`price` on the tick grid: down for a buy, up for a sell, nearest (half up) without a side."""
+    _positive(tick, "tick")
+    return _round(price, tick, _SIDE_ROUNDING[side])
+
+
+def is_on_tick(price: Decimal, tick: Decimal) -> bool:
+    """Whether `price` is a whole number of ticks."""
+    _positive(tick, "tick")
+    return price % tick == 0
+
+
+def is_lot_multiple(qty: Decimal, lot: Decimal) -> bool:
+    """Whether `qty` is a whole number of lots."""
+    _positive(lot, "lot size")
+    return qty % lot == 0
+
+
+# --- freeze quantities -------------------------------------------------------------------------
+
+
+class IndexContract(NamedTuple):
+    lot: Decimal
+    freeze_qty: Decimal
+
+
+# Snapshot, not truth: NSE revises both every few months. Lots from NSE/FAOP/70616 (Oct 2025,
+# for contracts from the 30-Dec-2025 expiry on); freeze limits (units, the most one order may
+# carry) from NSE/FAOP/73039, effective 02-Mar-2026. Update from the current circulars or
+# https://www.nseindia.com/products-services/equity-derivatives-contract-information ; a
+# config may override per instrument (Instrument.freeze_qty / lot_size win over this table).
+NSE_INDEX_FNO: dict[str, IndexContract] = {
+    "NIFTY": IndexContract(lot=Decimal(65), freeze_qty=Decimal(1800)),
+    "BANKNIFTY": IndexContract(lot=Decimal(30), freeze_qty=Decimal(600)),
+    "FINNIFTY": IndexContract(lot=Decimal(60), freeze_qty=Decimal(1200)),
+    "MIDCPNIFTY": IndexContract(lot=Decimal(120), freeze_qty=Decimal(2800)),
+    "NIFTYNXT50": IndexContract(lot=Decimal(25), freeze_qty=Decimal(600)),
+}
+
+
+def split_by_freeze(qty: Decimal, freeze_qty: Decimal | None, lot_size: Decimal) -> list[Decimal]:
+    """Slices of `qty`, each a lot multiple no larger than the freeze limit, largest first."""
+    _positive(lot_size, "lot size")
+    _positive(qty, "quantity")
+    if not is_lot_multiple(qty, lot_size):
+        raise ValueError(f"quantity {qty} is not a multiple of the lot size {lot_size}")
+    if freeze_qty is None or qty <= freeze_qty:
+        return [qty]
+    # A freeze limit need not be a lot multiple (NIFTY 1800 with lots of 65): use the largest
+    # lot multiple under it, so that every slice stays a valid order.
+    step = _round(freeze_qty, lot_size, ROUND_FLOOR)
+    if step < lot_size:
+        raise ValueError(f"freeze quantity {freeze_qty} is below one lot of {lot_size}")
+    full, rest = divmod(qty, step)
+    return [step] * int(full) + ([rest] if rest else [])
+
+
+# --- price bands -------------------------------------------------------------------------------
+
+# The daily price bands NSE/BSE put on cash-market stocks (F&O stocks have dynamic bands).
+CIRCUIT_BAND_PCTS: tuple[Decimal, ...] = (Decimal(2), Decimal(5), Decimal(10), Decimal(20))
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBand:
+    """The prices an exchange accepts today, both ends included."""
+
+    lower: Decimal
+    upper: Decimal
+
+    def __post_init__(self) -> None:
+        if self.lower > self.upper:
+            raise ValueError(f"price band lower {self.lower} is above upper {self.upper}")
+
+    def contains(self, price: Decimal) -> bool:
+        return self.lower <= price <= self.upper
+
+
+def band_from_close(
+    prev_close: Decimal, pct: Decimal, tick: Decimal = Decimal("0.05")
+) -> PriceBand:
+    """The circuit band `pct` % either side of the previous close, rounded inwards to the tick."""
+    _positive(prev_close, "previous close")
+    _positive(tick, "tick")
+    if not 0 < pct < 100:
+        raise ValueError(f"band percentage must be between 0 and 100, got {pct}")
+    # Inwards, so both ends are tradable prices; the exchange's published limits (quote feeds
+    # carry them) are exact and should be preferred when available.
+    width = prev_close * Decimal(pct) / 100
+    return PriceBand(
+        lower=_round(prev_close - width, tick, ROUND_CEILING),
+        upper=_round(prev_close + width, tick, ROUND_FLOOR),
+    )
+
+
+# --- time --------------------------------------------------------------------------------------
+
+# IST is a fixed +05:30 with no DST, so no tz database is needed.
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+_IST_OFFSET_NS = (5 * 3600 + 30 * 60) * NS
+_DAY_NS = 86_400 * NS
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def to_ns(dt: datetime) -> int:
+    """Nanoseconds since the epoch for an aware datetime, exactly."""
+    if dt.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware (use tzinfo=IST for Indian local time)")
+    return (dt - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def to_ist(ts_ns: int) -> datetime:
+    """The IST datetime of a nanosecond timestamp (to the microsecond)."""
+    return (_EPOCH + timedelta(microseconds=ts_ns // 1000)).astimezone(IST)
+
+
+def ist_date(ts_ns: int) -> date:
+    """The IST calendar date of a nanosecond timestamp."""
+    return date.fromordinal(_EPOCH_ORDINAL + (ts_ns + _IST_OFFSET_NS) // _DAY_NS)
+
+
+def _ns_at(day: int, t: time) -> int:
+    """UTC nanoseconds of IST wall time `t` on day number `day` (days since 1970-01-01)."""
+    seconds = t.hour * 3600 + t.minute * 60 + t.second
+    return day * _DAY_NS + seconds * NS + t.microsecond * 1000 - _IST_OFFSET_NS
+
+
+# --- trading calendar --------------------------------------------------------------------------
+
+# NSE equity holidays 2026 — verify against the exchange circular. Source: NSE circular
+# CMTR71775 (12-Dec-2025, capital market segment), plus 15-Jan-2026 added by a later circular
+# (Maharashtra municipal elections). Weekend holidays (15-Feb, 21-Mar, 15-Aug, 8-Nov) are left out.
+# The F&O and currency segments follow it; MCX keeps its evening session on most of these days,
+# so using this list for MCX closes it for the whole day (conservative) unless `special_sessions`
+# says otherwise. Add later years here or through `extra_holidays`: after 2026 only weekends close.
+NSE_HOLIDAYS_2026: tuple[date, ...] = (
+    date(2026, 1, 15),  # Municipal Corporation elections, Maharashtra (special closure)
+    date(2026, 1, 26),  # Republic Day
+    date(2026, 3, 3),  # Holi
+    date(2026, 3, 26),  # Shri Ram Navami
+    date(2026, 3, 31),  # Shri Mahavir Jayanti
+    date(2026, 4, 3),  # Good Friday
+    date(2026, 4, 14),  # Dr. Baba Saheb Ambedkar Jayanti
+    date(2026, 5, 1),  # Maharashtra Day
+    date(2026, 5, 28),  # Bakri Id
+    date(2026, 6, 26),  # Muharram
+    date(2026, 9, 14),  # Ganesh Chaturthi
+    date(2026, 10, 2),  # Mahatma Gandhi Jayanti
+    date(2026, 10, 20),  # Dussehra
+    date(2026, 11, 10),  # Diwali-Balipratipada
+    date(2026, 11, 24),  # Prakash Gurpurb Sri Guru Nanak Dev
+    date(2026, 12, 25),  # Christmas
+)
+
+# Normal-market hours in IST, open included, close excluded.
+SESSION_HOURS: dict[Exchange, tuple[time, time]] = {
+    Exchange.NSE: (time(9, 15), time(15, 30)),
+    Exchange.BSE: (time(9, 15), time(15, 30)),
+    Exchange.NFO: (time(9, 15), time(15, 30)),
+    Exchange.BFO: (time(9, 15), time(15, 30)),
+    Exchange.CDS: (time(9, 0), time(17, 0)),
+    # MCX closes at 23:30 while the US is on daylight time and 23:55 otherwise; we keep 23:30,
+    # which is early (safe) in winter. Override through `sessions` for exactness.
+    Exchange.MCX: (time(9, 0), time(23, 30)),
+}
+
+# Broker convention for the intraday (MIS) auto square-off, not an exchange rule: equity brokers
+# use 15:10-15:20, currency ~16:45, commodity 23:00-23:25 (summer). Configurable per calendar.
+SQUARE_OFF_TIMES: dict[Exchange, time] = {
+    Exchange.NSE: time(15, 20),
+    Exchange.BSE: time(15, 20),
+    Exchange.NFO: time(15, 20),
+    Exchange.BFO: time(15, 20),
+    Exchange.CDS: time(16, 45),
+    Exchange.MCX: time(23, 0),
+}
+
+_SEARCH_DAYS = 3660  # next_open gives up after ten years of closed days
+
+
+class TradingCalendar:
+    """IST sessions per exchange: weekends and holidays closed, special sessions honoured."""
+
+    def __init__(
+        self,
+        holidays: Iterable[date] = NSE_HOLIDAYS_2026,
+        *,
+        extra_holidays: Iterable[date] = (),
+        sessions: Mapping[Exchange, tuple[time, time]] | None = None,
+        square_off: Mapping[Exchange, time] | None = None,
+        special_sessions: Mapping[tuple[Exchange, date], tuple[time, time] | None] | None = None,
+    ) -> None:
+        self.holidays: frozenset[date] = frozenset(holidays)
+        self.extra_holidays: frozenset[date] = frozenset(extra_holidays)
+        self.sessions: dict[Exchange, tuple[time, time]] = {**SESSION_HOURS, **(sessions or {})}
+        self.square_off: dict[Exchange, time] = {**SQUARE_OFF_TIMES, **(square_off or {})}
+        # (exchange, day) -> hours, or None for closed: Muhurat trading on a Sunday, an MCX
+        # evening-only holiday (17:00-23:30), an exchange-specific closure.
+        self.special_sessions: dict[tuple[Exchange, date], tuple[time, time] | None] = {
+            (parse_exchange(ex), d): hours for (ex, d), hours in (special_sessions or {}).items()
+        }
+        for exchange, (open_t, close_t) in self.sessions.items():
+            if not open_t < close_t:
+                raise ValueError(f"{exchange}: session open {open_t} is not before close {close_t}")
+        # exchange -> day number -> (open_ns, close_ns) or None; filled on demand.
+        self._bounds_cache: dict[str, dict[int, tuple[int, int] | None]] = {}
+
+    def add_holidays(self, days: Iterable[date]) -> None:
+        """Close more days (a user's additions to `extra_holidays`)."""
+        self.extra_holidays = self.extra_holidays | frozenset(days)
+        self._bounds_cache.clear()
+
+    def is_trading_day(self, d: date) -> bool:
+        """Whether `d` is a weekday that is not a holiday."""
+        return d.weekday() < 5 and d not in self.holidays and d not in self.extra_holidays
+
+    def hours(self, exchange: ExchangeLike, d: date) -> tuple[time, time] | None:
+        """The IST open and close wall times of `exchange` on `d`, or None when closed."""
+        ex = parse_exchange(exchange)
+        key = (ex, d)
+        if key in self.special_sessions:
+            return self.special_sessions[key]
+        if not self.is_trading_day(d):
+            return None
+        return self.sessions[ex]
+
+    def session(self, exchange: ExchangeLike, d: date) -> tuple[datetime, datetime] | None:
+        """The IST open and close of `exchange` on `d` (close excluded), or None when closed."""
+        hours = self.hours(exchange, d)
+        if hours is None:
+            return None
+        return datetime.combine(d, hours[0], IST), datetime.combine(d, hours[1], IST)
+
+    def _bounds(self, exchange: ExchangeLike, day: int) -> tuple[int, int] | None:
+        """(open_ns, close_ns) of `exchange` on day number `day`, cached."""
+        per_exchange = self._bounds_cache.get(exchange)
+        if per_exchange is not None and day in per_exchange:
+            return per_exchange[day]
+        hours = self.hours(exchange, date.fromordinal(_EPOCH_ORDINAL + day))
+        bounds = None if hours is None else (_ns_at(day, hours[0]), _ns_at(day, hours[1]))
+        self._bounds_cache.setdefault(parse_exchange(exchange), {})[day] = bounds
+        return bounds
+
+    def is_open(self, exchange: ExchangeLike, ts_ns: int) -> bool:
+        """Whether `exchange` is in its normal session at `ts_ns` (open <= ts < close)."""
+        bounds = self._bounds(exchange, (ts_ns + _IST_OFFSET_NS) // _DAY_NS)
+        return bounds is not None and bounds[0] <= ts_ns < bounds[1]
+
+    def next_open(self, exchange: ExchangeLike, ts_ns: int) -> int:
+        """The start of the first session opening at or after `ts_ns`, in ns."""
+        day = (ts_ns + _IST_OFFSET_NS) // _DAY_NS
+        for offset in range(_SEARCH_DAYS):
+            bounds = self._bounds(exchange, day + offset)
+            if bounds is not None and bounds[0] >= ts_ns:
+                return bounds[0]
+        raise ValueError(
+            f"{exchange}: no session opens within {_SEARCH_DAYS} days of {to_ist(ts_ns)}"
+        )
+
+    def session_close(self, exchange: ExchangeLike, ts_ns: int) -> int | None:
+        """The close (ns) of the session containing `ts_ns`, or None when the market is shut."""
+        bounds = self._bounds(exchange, (ts_ns + _IST_OFFSET_NS) // _DAY_NS)
+        if bounds is None or not bounds[0] <= ts_ns < bounds[1]:
+            return None
+        return bounds[1]
+
+    def square_off_time(self, exchange: ExchangeLike, d: date) -> datetime | None:
+        """When brokers square off intraday (MIS) positions on `d`; the close if that is earlier."""
+        session = self.session(exchange, d)
+        if session is None:
+            return None
+        open_dt, close_dt = session
+        configured = self.square_off.get(parse_exchange(exchange))
+        if configured is None:
+            return close_dt
+        at = datetime.combine(d, configured, IST)
+        # A short special session (Muhurat) may end before the usual square-off time.
+        return at if open_dt < at <= close_dt else close_dt
+
+    def square_off_ns(self, exchange: ExchangeLike, ts_ns: int) -> int | None:
+        """The square-off time (ns) of the IST day containing `ts_ns`, or None when closed."""
+        at = self.square_off_time(exchange, ist_date(ts_ns))
+        return None if at is None else to_ns(at)
+
+
+_DEFAULT_CALENDAR = TradingCalendar()
+
+
+def default_calendar() -> TradingCalendar:
+    """The shared calendar (NSE 2026 holidays, standard hours); changes to it are seen by all."""
+    return _DEFAULT_CALENDAR
+
+
+# --- after-market orders -----------------------------------------------------------------------
+
+# A typical broker AMO window on trading days (it wraps past midnight); brokers differ by minutes.
+AMO_WINDOW_TYPICAL: tuple[time, time] = (time(15, 45), time(8, 57))
+
+
+def _in_window(t: time, window: tuple[time, time]) -> bool:
+    start, end = window
+    if start <= end:
+        return start <= t < end
+    return t >= start or t < end
+
+
+@dataclass(frozen=True, slots=True)
+class AmoPolicy:
+    """When a broker takes after-market orders; with no window, whenever the market is closed."""
+
+    calendar: TradingCalendar
+    window: tuple[time, time] | None = None
+
+    def accepts(self, exchange: ExchangeLike, ts_ns: int) -> bool:
+        """Whether an AMO placed at `ts_ns` is accepted."""
+        if self.calendar.is_open(exchange, ts_ns):
+            return False
+        if self.window is None:
+            return True
+        local = to_ist(ts_ns)
+        # On a day without a session brokers take AMOs around the clock.
+        if self.calendar.hours(exchange, local.date()) is None:
+            return True
+        return _in_window(local.time(), self.window)
+
+    def release_ns(self, exchange: ExchangeLike, ts_ns: int) -> int:
+        """When an AMO placed at `ts_ns` reaches the exchange: the next session open."""
+        return self.calendar.next_open(exchange, ts_ns)
+
+
+def amo_accepted(
+    exchange: ExchangeLike, ts_ns: int, calendar: TradingCalendar | None = None
+) -> bool:
+    """Whether an AMO is accepted at `ts_ns` under the default policy (market closed)."""
+    return AmoPolicy(calendar or _DEFAULT_CALENDAR).accepts(exchange, ts_ns)
+
+
+def amo_release_ns(
+    exchange: ExchangeLike, ts_ns: int, calendar: TradingCalendar | None = None
+) -> int:
+    """When an AMO placed at `ts_ns` is sent to the exchange: the next session open."""
+    return (calendar or _DEFAULT_CALENDAR).next_open(exchange, ts_ns)
+
+
+# --- instruments -------------------------------------------------------------------------------
+
+
+def split_symbol(symbol: str) -> tuple[Exchange, str]:
+    """("NSE", "RELIANCE") from "NSE:RELIANCE"; the exchange part must be a known exchange."""
+    exchange, sep, name = symbol.partition(":")
+    if not sep or not exchange or not name:
+        raise ValueError(
+            f"Indian symbol must look like 'EXCHANGE:SYMBOL' (e.g. 'NSE:RELIANCE'), got {symbol!r}"
+        )
+    if ":" in name:
+        raise ValueError(
+            f"Indian symbol has more than one ':' in {symbol!r}; expected 'EXCHANGE:SYMBOL'"
+        )
+    try:
+        return Exchange(exchange), name
+    except ValueError:
+        known = ", ".join(Exchange)
+        raise ValueError(
+            f"unknown exchange {exchange!r} in symbol {symbol!r}; expected one of {known}"
+        ) from None
+
+
+def make_instrument(
+    venue: str,
+    exchange: ExchangeLike,
+    symbol: str,
+    tick: Decimal,
+    lot: Decimal,
+    kind: str,
+    freeze_qty: Decimal | None = None,
+    token: str | None = None,
+) -> Instrument:
+    """An Instrument with id "venue:EXCHANGE:symbol", quoted in INR, one lot the minimum."""
+    ex = parse_exchange(exchange)
+    if not symbol or ":" in symbol:
+        raise ValueError(f"symbol must be the bare trading symbol without ':', got {symbol!r}")
+    _positive(tick, "tick")
+    _positive(lot, "lot size")
+    full = f"{ex}:{symbol}"
+    return Instrument(
+        id=instrument_id(venue, full),
+        venue=venue,
+        symbol=full,
+        base=symbol,
+        quote="INR",
+        exchange=str(ex),
+        tick_size=tick,
+        lot_size=lot,
+        min_qty=lot,
+        freeze_qty=freeze_qty,
+        kind=kind,
+        token=token,
+    )
+
+
+def nse_equity(
+    venue: str, symbol: str, *, tick: Decimal = Decimal("0.05"), lot: Decimal = Decimal(1)
+) -> Instrument:
+    """An NSE cash-equity Instrument, e.g. nse_equity("samco", "RELIANCE") -> samco:NSE:RELIANCE."""
+    # NSE has moved low-priced stocks to a 0.01 tick; pass the scrip master's tick when known.
+    return make_instrument(venue, Exchange.NSE, symbol, tick, lot, "equity")

@@ -1,0 +1,255 @@
+"""Run configs: YAML -> `${VAR}` from the environment -> msgspec Structs, with one-line errors.
+
+Every mistake names the file and the field path, e.g.
+`configs/x.yaml: strategies[0].params.fast: expected int, got str`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from engine.errors import ConfigError, UserError
+from engine.log import register_secret
+from engine.plugins import load_strategy, load_venue
+from engine.risk import RiskLimits
+from engine.venue import Venue, VenueConfig
+
+Mode = Literal["paper", "live", "backtest"]
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "jkey", "pin", "totp", "signature")
+
+
+class BarsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    seconds: int = 60
+    source: Literal["trades", "quotes"] = "trades"
+
+
+class StrategyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str
+    plugin: str
+    instruments: list[str]
+    params: dict[str, Any] = {}
+    bars: BarsConfig | None = None
+    max_errors: int = 5
+    error_window_s: float = 60.0
+    queue_size: int | None = None
+
+
+class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    mode: Mode = "paper"
+    name: str | None = None
+    duration_s: float | None = None
+    speed: float = 1.0
+    start: datetime | None = None
+    venues: dict[str, dict[str, Any]] = {}
+    paper: dict[str, Any] = {}
+    strategies: list[StrategyConfig] = []
+    risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
+    journal: str | None = "var/journal/{name}.sqlite"
+    cancel_on_stop: bool = True
+    progress_s: float = 10.0
+    state_dir: str = "var"
+
+
+@dataclass
+class VenuePlan:
+    name: str
+    cls: type[Venue]
+    config: VenueConfig
+
+
+@dataclass
+class StrategyPlan:
+    config: StrategyConfig
+    cls: type[Any]
+    params: Any
+
+
+@dataclass
+class Plan:
+    """A config with every plugin found and every block decoded: ready to run."""
+
+    file: str
+    config: RunConfig
+    venues: dict[str, VenuePlan]
+    paper: VenuePlan | None
+    strategies: list[StrategyPlan] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config.name or Path(self.file).stem
+
+    @property
+    def start_ns(self) -> int | None:
+        start = self.config.start
+        if start is None:
+            return None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)
+        return int(start.timestamp()) * 1_000_000_000 + start.microsecond * 1000
+
+
+# --- YAML --------------------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML where numbers with a fraction become Decimal: money stays exact from the file."""
+
+
+def _decimal_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return loader.construct_yaml_float(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _decimal_float)
+
+
+def read_yaml(path: Path) -> Any:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{file}: no such config file") from None
+    except OSError as exc:
+        raise UserError(f"{file}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{file}: {where}YAML syntax error: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", f"expected a mapping at the top, got {type(data).__name__}")
+    return data
+
+
+# --- ${VAR} ------------------------------------------------------------------------------------
+
+
+def substitute_env(value: Any, file: str, path: str = "", env: dict[str, str] | None = None) -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string; secrets are registered for redaction."""
+    env = os.environ if env is None else env  # type: ignore[assignment]
+    if isinstance(value, dict):
+        return {k: substitute_env(v, file, _join(path, str(k)), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, file, f"{path}[{i}]", env) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = env.get(name)
+        if found is None or (found == "" and default is not None):
+            if default is None:
+                raise ConfigError(file, path, f"environment variable {name} is not set")
+            found = default
+        if _looks_secret(path):
+            register_secret(found)
+        return found
+
+    return _VAR.sub(replace, value)
+
+
+def _looks_secret(path: str) -> bool:
+    leaf = path.rsplit(".", 1)[-1].lower()
+    return any(word in leaf for word in _SECRET_WORDS) or ".credentials." in path
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# --- decoding with one-line errors -------------------------------------------------------------
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+
+
+def convert(value: Any, type_: Any, file: str, prefix: str = "") -> Any:
+    """msgspec.convert with the error rewritten as `file: path: message`."""
+    try:
+        return msgspec.convert(value, type_, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(file, *_locate(str(exc), prefix)) from None
+
+
+def _locate(text: str, prefix: str) -> tuple[str, str]:
+    match = _AT.match(text)
+    assert match is not None
+    message = match.group("msg").replace("`", "")
+    path = prefix + (match.group("path") or "")
+    path = path.lstrip(".")
+    unknown = re.match(r"Object contains unknown field (\S+)", message)
+    missing = re.match(r"Object missing required field (\S+)", message)
+    if unknown:
+        return _join(path, unknown.group(1)), "unknown field"
+    if missing:
+        return _join(path, missing.group(1)), "required field is missing"
+    message = message.replace("Invalid enum value", "invalid value")
+    return path, message[:1].lower() + message[1:]
+
+
+def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
+    """Read, substitute, decode and resolve plugins: any mistake is one `ConfigError` line."""
+    file = str(path)
+    raw = substitute_env(read_yaml(Path(path)), file, env=env)
+    config: RunConfig = convert(raw, RunConfig, file)
+    base_dir = Path(path).resolve().parent
+    venues = {name: _venue_plan(file, name, block) for name, block in config.venues.items()}
+    paper = None
+    if config.mode in ("paper", "backtest"):
+        paper = _venue_plan(file, "paper", {"type": "paper", **config.paper}, field_path="paper")
+    names: set[str] = set()
+    strategies = []
+    for i, sc in enumerate(config.strategies):
+        where = f"strategies[{i}]"
+        if sc.name in names:
+            raise ConfigError(file, f"{where}.name", f"duplicate strategy name {sc.name!r}")
+        names.add(sc.name)
+        try:
+            cls = load_strategy(sc.plugin, base_dir)
+        except UserError as exc:
+            raise ConfigError(file, f"{where}.plugin", str(exc)) from None
+        params = convert(sc.params, cls.Params, file, f"{where}.params")
+        for j, inst in enumerate(sc.instruments):
+            venue, sep, symbol = inst.partition(":")
+            if not sep or not symbol:
+                raise ConfigError(file, f"{where}.instruments[{j}]", f"expected 'venue:symbol', got {inst!r}")
+            if venue not in venues:
+                known = ", ".join(sorted(venues)) or "none"
+                raise ConfigError(file, f"{where}.instruments[{j}]", f"no venue {venue!r} in venues (configured: {known})")
+        strategies.append(StrategyPlan(config=sc, cls=cls, params=params))
+    if config.speed <= 0:
+        raise ConfigError(file, "speed", "must be positive")
+    if config.mode == "live" and not any(v.cls.supports_execution for v in venues.values()):
+        raise ConfigError(file, "venues", "live mode needs a venue that takes orders")
+    return Plan(file=file, config=config, venues=venues, paper=paper, strategies=strategies)
+
+
+def _venue_plan(file: str, name: str, block: dict[str, Any], field_path: str | None = None) -> VenuePlan:
+    where = field_path or f"venues.{name}"
+    if not isinstance(block, dict):
+        raise ConfigError(file, where, f"expected a mapping, got {type(block).__name__}")
+    ref = block.get("type") or name
+    if not isinstance(ref, str):
+        raise ConfigError(file, f"{where}.type", f"expected str, got {type(ref).__name__}")
+    try:
+        cls = load_venue(ref)
+    except UserError as exc:
+        raise ConfigError(file, f"{where}.type", str(exc)) from None
+    config = convert(block, cls.Config, file, where)
+    return VenuePlan(name=name, cls=cls, config=config)

@@ -1,0 +1,344 @@
+"""Builds a run from a plan and drives it: venues, recovery, strategies, the clock, a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from engine.bars import BarAggregator
+from engine.bus import Bus
+from engine.clock import Clock, RealtimeClock, SimulatedClock
+from engine.config import Plan
+from engine.errors import ConfigError, UserError
+from engine.events import Quote, Trade
+from engine.journal import Journal
+from engine.orders import OrderManager
+from engine.portfolio import Portfolio
+from engine.risk import RiskEngine
+from engine.strategy import Strategy, StrategyContext, StrategyHost, _overrides
+from engine.summary import build_summary
+from engine.venue import Channel, Emulator, Venue, VenueContext
+
+NS = 1_000_000_000
+log = structlog.get_logger("tickbus.runner")
+
+
+class Engine:
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        duration_s: float | None = None,
+        speed: float | None = None,
+        journal_path: str | Path | None | bool = True,
+    ) -> None:
+        cfg = plan.config
+        self.plan = plan
+        self.mode = cfg.mode
+        self.duration_s = duration_s if duration_s is not None else cfg.duration_s
+        self.backtest = cfg.mode == "backtest"
+        start_ns = plan.start_ns
+        self.clock: Clock
+        if self.backtest:
+            self.clock = SimulatedClock(start_ns if start_ns is not None else time.time_ns())
+        else:
+            self.clock = RealtimeClock(speed=speed or cfg.speed, start_ns=start_ns)
+        self.bus = Bus(inline=self.backtest)
+        if journal_path is True:
+            journal_path = None if not cfg.journal else cfg.journal.format(name=plan.name)
+        self.journal = Journal(journal_path or None)
+        self.portfolio = Portfolio()
+        self.risk = RiskEngine(cfg.risk, self.portfolio)
+        self.manager = OrderManager(
+            bus=self.bus, clock=self.clock, journal=self.journal, portfolio=self.portfolio,
+            risk=self.risk, venues={},
+        )
+        self.venues: dict[str, Venue] = {}
+        self.paper: Venue | None = None
+        self.hosts: list[StrategyHost] = []
+        self.aggregators: dict[tuple[str, int, str], BarAggregator] = {}
+        self.emulators: list[Emulator] = []
+        self.stop_event = asyncio.Event()
+        self.started_wall = 0.0
+        self.ended_wall = 0.0
+        self.recovery: dict[str, int] = {}
+        self.stop_reason = "finished"
+
+    # --- start --------------------------------------------------------------------------------
+
+    def _context(self, name: str) -> VenueContext:
+        return VenueContext(
+            name=name, bus=self.bus, clock=self.clock, sink=self.manager,
+            state_dir=Path(self.plan.config.state_dir), mode=self.mode,
+        )
+
+    async def start(self) -> None:
+        self.started_wall = time.perf_counter()
+        for vp in self.plan.venues.values():
+            config = vp.config
+            if config.emulator:
+                emulator = vp.cls.make_emulator(config, config.emulator_seed)
+                if emulator is None:
+                    raise ConfigError(self.plan.file, f"venues.{vp.name}.emulator", "this venue has no emulator")
+                info = await emulator.start()
+                self.emulators.append(emulator)
+                config = vp.cls.with_emulator(config, info)
+                log.info("emulator started", venue=vp.name, url=info.url)
+            self.venues[vp.name] = vp.cls(self._context(vp.name), config)
+        if self.plan.paper is not None:
+            self.paper = self.plan.paper.cls(self._context("paper"), self.plan.paper.config)
+            self.manager.venues = {"paper": self.paper}
+        else:
+            self.manager.venues = {n: v for n, v in self.venues.items() if v.supports_execution}
+        for venue in self.venues.values():
+            await venue.connect()
+            for inst in await venue.instruments():
+                self.portfolio.instruments[inst.id] = inst
+        self._check_instruments()
+        if self.paper is not None:
+            self.paper.register_instruments(list(self.portfolio.instruments.values()))  # type: ignore[attr-defined]
+            await self.paper.connect()
+        self.bus.subscribe(Quote, self.portfolio.on_quote, name="portfolio.marks")
+        self.bus.subscribe(Trade, self.portfolio.on_trade, name="portfolio.marks")
+        self.recovery = await self.manager.recover()
+        for i, sp in enumerate(self.plan.strategies):
+            await self._start_strategy(i, sp.cls, sp.params, sp.config)
+        if not self.backtest:
+            await self._subscribe_market_data()
+
+    def _check_instruments(self) -> None:
+        known = self.portfolio.instruments
+        for i, sp in enumerate(self.plan.strategies):
+            for j, inst in enumerate(sp.config.instruments):
+                if inst not in known:
+                    venue = inst.partition(":")[0]
+                    names = sorted(k for k in known if k.startswith(venue + ":"))
+                    sample = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+                    raise ConfigError(
+                        self.plan.file, f"strategies[{i}].instruments[{j}]",
+                        f"unknown instrument {inst!r} (venue {venue} has: {sample or 'none'})",
+                    )
+
+    async def _start_strategy(self, index: int, cls: type[Strategy], params: Any, sc: Any) -> None:
+        bar_seconds = None
+        if _overrides_class(cls, "on_bar"):
+            bar_seconds = sc.bars.seconds if sc.bars else 60
+            source = sc.bars.source if sc.bars else "trades"
+            for inst in sc.instruments:
+                key = (inst, bar_seconds, source)
+                if key not in self.aggregators:
+                    agg = BarAggregator(self.bus, self.clock, inst, bar_seconds, source)
+                    agg.start()
+                    self.aggregators[key] = agg
+        ctx = StrategyContext(
+            id=sc.name,
+            instruments=list(sc.instruments),
+            bus=self.bus,
+            clock=self.clock,
+            orders=self.manager,
+            portfolio=self.portfolio,
+            venue_for=self.venue_for,
+            bar_interval_s=bar_seconds,
+            log=structlog.get_logger("tickbus.strategy").bind(strategy=sc.name),
+        )
+        strategy = cls(ctx, params)
+        host = StrategyHost(
+            strategy, max_errors=sc.max_errors, error_window_s=sc.error_window_s, queue_size=sc.queue_size
+        )
+        self.hosts.append(host)
+        await host.start()
+
+    def venue_for(self, instrument: str) -> str:
+        """Where orders for `instrument` go: the paper broker in paper runs, else its own venue."""
+        return "paper" if self.paper is not None else instrument.partition(":")[0]
+
+    async def _subscribe_market_data(self) -> None:
+        wanted: dict[str, set[str]] = {}
+        channels: dict[str, set[Channel]] = {}
+        for host in self.hosts:
+            s = host.strategy
+            for inst in s.instruments:
+                venue = inst.partition(":")[0]
+                wanted.setdefault(venue, set()).add(inst)
+                ch = channels.setdefault(venue, {Channel.QUOTES, Channel.TRADES})
+                if _overrides(s, "on_book"):
+                    ch.add(Channel.BOOK)
+        for venue, instruments in wanted.items():
+            await self.venues[venue].subscribe(sorted(instruments), sorted(channels[venue]))
+
+    # --- run ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        progress = None
+        if self.plan.config.progress_s > 0 and not self.backtest:
+            progress = asyncio.get_running_loop().create_task(self._progress())
+        try:
+            if self.backtest:
+                await self._run_backtest()
+            else:
+                try:
+                    await asyncio.wait_for(self.stop_event.wait(), timeout=self.duration_s)
+                except asyncio.TimeoutError:
+                    self.stop_reason = f"duration of {self.duration_s:g}s reached"
+        finally:
+            if progress is not None:
+                progress.cancel()
+
+    def request_stop(self, reason: str) -> None:
+        self.stop_reason = reason
+        self.stop_event.set()
+
+    async def _progress(self) -> None:
+        interval = self.plan.config.progress_s
+        while True:
+            await asyncio.sleep(interval)
+            pnl = self.portfolio.pnl()
+            log.info(
+                "progress",
+                events=self.bus.stats.published,
+                open_orders=self.manager.open_count,
+                fills=self.manager.stats.fills,
+                pnl=str(round(pnl.net, 2)),
+            )
+
+    def _replay_streams(self, start: int, end: int) -> Iterator[Any]:
+        streams = []
+        for venue in self.venues.values():
+            try:
+                streams.append(venue.replay(start, end))
+            except UserError:
+                raise
+            except Exception as exc:
+                raise UserError(f"{self.plan.file}: venues.{venue.name}: cannot replay market data ({exc})") from None
+        if len(streams) == 1:
+            return streams[0]
+        return heapq.merge(*streams, key=lambda e: e.ts_event)
+
+    async def _run_backtest(self) -> None:
+        clock = self.clock
+        assert isinstance(clock, SimulatedClock)
+        duration = self.duration_s if self.duration_s is not None else 3600.0
+        start = clock.now_ns()
+        end = start + int(duration * NS)
+        publish = self.bus.publish
+        advance = clock.advance_to
+        bus = self.bus
+        manager = self.manager
+        stop = self.stop_event
+        count = 0
+        for event in self._replay_streams(start, end):
+            ts = event.ts_event
+            if ts > end:
+                break
+            advance(ts)
+            publish(event, event.instrument)
+            if bus.has_pending:
+                await bus.settle()
+            if manager.busy:
+                await self._let_orders_run()
+            count += 1
+            if not count & 0xFFFF:
+                await asyncio.sleep(0)  # signals and other tasks get a turn
+                if stop.is_set():
+                    return
+        advance(end)
+        await self._let_orders_run()
+        self.stop_reason = f"backtest of {duration:g}s simulated"
+
+    async def _let_orders_run(self) -> None:
+        """Backtests: give order requests a few loop turns; ones waiting on the clock wait on."""
+        for _ in range(8):
+            await asyncio.sleep(0)
+            if not self.manager.busy:
+                return
+
+    # --- stop ---------------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        for host in self.hosts:
+            await host.stop()
+        if self.plan.config.cancel_on_stop and self.manager.open_count:
+            try:
+                cancelled = await asyncio.wait_for(self.manager.cancel_all(), timeout=10)
+                log.info("open orders cancelled at stop", count=cancelled)
+            except asyncio.TimeoutError:
+                log.error("cancel-all at stop timed out", open_orders=self.manager.open_count)
+        try:
+            await asyncio.wait_for(self.manager.settle(), timeout=10)
+        except asyncio.TimeoutError:
+            log.error("requests still in flight at stop")
+        for agg in self.aggregators.values():
+            agg.stop()
+        for venue in [*self.venues.values(), *([self.paper] if self.paper else [])]:
+            try:
+                await venue.close()
+            except Exception as exc:  # closing must go on for the others
+                log.error("venue close failed", venue=venue.name, error=repr(exc))
+        for emulator in self.emulators:
+            await emulator.stop()
+        self.journal.close()
+        self.ended_wall = time.perf_counter()
+
+    def summary(self) -> dict[str, Any]:
+        return build_summary(self)
+
+
+def _overrides_class(cls: type[Strategy], name: str) -> bool:
+    return getattr(cls, name) is not getattr(Strategy, name)
+
+
+async def run_plan(
+    plan: Plan,
+    *,
+    duration_s: float | None = None,
+    speed: float | None = None,
+    handle_signals: bool = True,
+) -> dict[str, Any]:
+    """Run one plan to its end (duration, signal or backtest data) and return the summary."""
+    engine = Engine(plan, duration_s=duration_s, speed=speed)
+    loop = asyncio.get_running_loop()
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, engine.request_stop, f"signal {sig.name}")
+            except (NotImplementedError, RuntimeError):
+                pass
+    try:
+        try:
+            await engine.start()
+        except BaseException:
+            await _abandon(engine)
+            raise
+        log.info("running", plan=plan.name, mode=engine.mode, duration_s=engine.duration_s)
+        await engine.run()
+    finally:
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.remove_signal_handler(sig)
+                except (NotImplementedError, RuntimeError):
+                    pass
+    await engine.stop()
+    return engine.summary()
+
+
+async def _abandon(engine: Engine) -> None:
+    """A failed start: close whatever opened, keep the journal intact."""
+    for venue in engine.venues.values():
+        try:
+            await venue.close()
+        except Exception:
+            pass
+    for emulator in engine.emulators:
+        try:
+            await emulator.stop()
+        except Exception:
+            pass
+    engine.journal.close()

@@ -1,0 +1,167 @@
+"""The end-of-run summary: orders by status, fills, PnL per strategy, positions, balances, the bus,
+and a check that cash and positions account for every fill and fee."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from engine.events import ZERO
+
+if TYPE_CHECKING:
+    from engine.runner import Engine
+
+
+def _money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')) if value.as_tuple().exponent < -2 else value}"
+
+
+def build_summary(engine: Engine) -> dict[str, Any]:
+    pf = engine.portfolio
+    orders = engine.manager.orders.values()
+    by_status = Counter(o.status.value for o in orders)
+    strategies = {}
+    for host in engine.hosts:
+        sid = host.strategy.id
+        pnl = pf.pnl(sid)
+        strategies[sid] = {
+            "fills": pf.fill_count(sid),
+            "realized": str(pnl.realized),
+            "unrealized": str(pnl.unrealized),
+            "fees": str(pnl.fees),
+            "net": str(pnl.net),
+            "errors": host.errors,
+            "stopped": host.stopped_reason,
+            "conflated": host.queue.conflated,
+            "handled": host.queue.handled,
+        }
+    positions = [
+        {"instrument": p.instrument, "qty": str(p.qty), "avg_price": str(p.avg_price)}
+        for p in pf.positions()
+        if p.qty != 0
+    ]
+    balances = [
+        {"venue": b.venue, "asset": b.asset, "free": str(b.free), "locked": str(b.locked)}
+        for (_, _), b in sorted(pf.balances.items())
+    ]
+    total = pf.pnl()
+    return {
+        "run": engine.plan.name,
+        "mode": engine.mode,
+        "stop_reason": engine.stop_reason,
+        "wall_s": round(engine.ended_wall - engine.started_wall, 3),
+        "orders": dict(sorted(by_status.items())),
+        "orders_total": sum(by_status.values()),
+        "fills": engine.manager.stats.fills,
+        "strategies": strategies,
+        "pnl": {
+            "realized": str(total.realized),
+            "unrealized": str(total.unrealized),
+            "fees": str(total.fees),
+            "net": str(total.net),
+        },
+        "positions": positions,
+        "balances": balances,
+        "bus": engine.bus.stats.as_dict(),
+        "orders_engine": {
+            "risk_rejected": engine.manager.stats.risk_rejected,
+            "refused_transitions": engine.manager.stats.refused_transitions,
+            "duplicate_fills": engine.manager.stats.duplicate_fills,
+            "overfills": engine.manager.stats.overfills,
+            "stale_reports": engine.manager.stats.stale_reports,
+        },
+        "kill_switch": engine.risk.halted,
+        "recovery": engine.recovery,
+        "reconciliation": reconcile(engine),
+    }
+
+
+def reconcile(engine: Engine) -> dict[str, Any] | None:
+    """Paper runs: for each quote currency, the cash change plus the value of the positions must
+    equal realised + unrealised PnL minus fees, and each base asset must change by its position."""
+    if engine.plan.paper is None:
+        return None
+    pf = engine.portfolio
+    start: dict[str, Decimal] = dict(engine.plan.paper.config.balances)  # type: ignore[attr-defined]
+    end = {asset: b.total for (venue, asset), b in pf.balances.items() if venue == "paper"}
+    quotes = sorted({i.quote for i in pf.instruments.values() if i.id in {p.instrument for p in pf.positions()} or True})
+    out: dict[str, Any] = {"ok": True, "currencies": {}}
+    for quote in quotes:
+        insts = [i for i in pf.instruments.values() if i.quote == quote]
+        if not insts:
+            continue
+        realized = unrealized = fees = value = ZERO
+        for inst in insts:
+            pnl = pf.pnl(instrument=inst.id)
+            realized += pnl.realized
+            unrealized += pnl.unrealized
+            fees += pnl.fees
+            pos = pf.position(inst.id)
+            mark = pf.mark(inst.id)
+            if pos.qty and mark is not None:
+                value += pos.qty * mark
+        cash_change = end.get(quote, start.get(quote, ZERO)) - start.get(quote, ZERO)
+        lhs = cash_change + value
+        rhs = realized + unrealized - fees
+        ok = abs(lhs - rhs) <= Decimal("1e-6") * max(Decimal(1), abs(rhs))
+        out["currencies"][quote] = {
+            "cash_change": str(cash_change),
+            "position_value": str(value),
+            "pnl_net": str(rhs),
+            "ok": ok,
+        }
+        out["ok"] = out["ok"] and ok
+    for inst in pf.instruments.values():
+        pos = pf.position(inst.id)
+        if pos.qty == 0 and inst.base not in end:
+            continue
+        change = end.get(inst.base, start.get(inst.base, ZERO)) - start.get(inst.base, ZERO)
+        if change != pos.qty:
+            out["ok"] = False
+            out.setdefault("assets", {})[inst.base] = {"balance_change": str(change), "position": str(pos.qty)}
+    return out
+
+
+def render(summary: dict[str, Any]) -> str:
+    """The summary for a person."""
+    lines = [f"── tickbus run: {summary['run']} ({summary['mode']}) — {summary['stop_reason']}, {summary['wall_s']}s"]
+    statuses = ", ".join(f"{k} {v}" for k, v in summary["orders"].items()) or "none"
+    lines.append(f"orders  : {summary['orders_total']} ({statuses})")
+    lines.append(f"fills   : {summary['fills']}")
+    for sid, s in summary["strategies"].items():
+        stopped = f"  STOPPED: {s['stopped']}" if s["stopped"] not in (None, "engine stopping") else ""
+        lines.append(
+            f"strategy: {sid}: fills {s['fills']}, realized {_d(s['realized'])}, unrealized {_d(s['unrealized'])}, "
+            f"fees {_d(s['fees'])}, net {_d(s['net'])}, errors {s['errors']}{stopped}"
+        )
+    for p in summary["positions"]:
+        lines.append(f"position: {p['instrument']} {p['qty']} @ {_d(p['avg_price'])}")
+    for b in summary["balances"]:
+        locked = f" (locked {_d(b['locked'])})" if Decimal(b["locked"]) else ""
+        lines.append(f"balance : {b['venue']} {b['asset']} {_d(b['free'])}{locked}")
+    bus = summary["bus"]
+    lines.append(
+        f"bus     : {bus['published']} events, {bus['conflated']} conflated, {bus['handler_errors']} handler errors"
+    )
+    eng = summary["orders_engine"]
+    lines.append(
+        f"checks  : {eng['risk_rejected']} refused by risk, {eng['refused_transitions']} refused transitions, "
+        f"{eng['duplicate_fills']} duplicate fills, {eng['overfills']} overfills"
+    )
+    if summary["kill_switch"]:
+        lines.append(f"KILL SWITCH: {summary['kill_switch']}")
+    rec = summary["reconciliation"]
+    if rec is not None:
+        verdict = "consistent" if rec["ok"] else "INCONSISTENT"
+        parts = [
+            f"{q}: cash {_d(c['cash_change'])} + positions {_d(c['position_value'])} = net PnL {_d(c['pnl_net'])}"
+            for q, c in rec["currencies"].items()
+        ]
+        lines.append(f"ledger  : {verdict}; " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def _d(text: str) -> str:
+    value = Decimal(text)
+    return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.6g}"

@@ -1,0 +1,108 @@
+"""A seeded, reproducible random walk of quotes and trades: the default run's market, and the
+price process behind every venue emulator.
+
+Prices move in whole ticks (a Bernoulli walk with an optional pull back to the start price), so
+every price is exactly on the tick; it costs a few `random()` calls per event, cheap enough to
+drive a million-quote replay.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import msgspec
+
+from engine.events import Quote, Side, Trade
+
+
+class WalkSpec(msgspec.Struct, kw_only=True, frozen=True):
+    instrument: str
+    price: float
+    tick: float
+    spread_ticks: int = 1
+    size: float = 100.0
+    move_prob: float = 0.4
+    step_ticks: int = 1
+    trade_prob: float = 0.3
+    reversion: float = 0.002
+    decimals: int | None = None
+
+
+class _Walker:
+    __slots__ = ("spec", "ticks", "anchor", "tick", "half", "decimals", "size", "seq")
+
+    def __init__(self, spec: WalkSpec) -> None:
+        self.spec = spec
+        self.tick = spec.tick
+        self.ticks = round(spec.price / spec.tick)
+        self.anchor = self.ticks
+        self.half = spec.spread_ticks
+        self.decimals = spec.decimals if spec.decimals is not None else _decimals(spec.tick)
+        self.size = spec.size
+        self.seq = 0
+
+
+class RandomWalk:
+    def __init__(self, specs: list[WalkSpec], seed: int = 1) -> None:
+        if not specs:
+            raise ValueError("a random walk needs at least one instrument")
+        self.rng = random.Random(seed)
+        self.walkers = [_Walker(s) for s in specs]
+
+    def step(self, index: int, ts_ns: int) -> tuple[Quote, Trade | None]:
+        """Move instrument `index` and return its new quote and, sometimes, a trade."""
+        w = self.walkers[index]
+        spec = w.spec
+        rnd = self.rng.random
+        if rnd() < spec.move_prob:
+            pull = (w.anchor - w.ticks) * spec.reversion
+            up = 0.5 + (pull if -0.45 < pull < 0.45 else (0.45 if pull > 0 else -0.45))
+            w.ticks += spec.step_ticks if rnd() < up else -spec.step_ticks
+            if w.ticks <= w.half:
+                w.ticks = w.half + 1
+        tick, dec = w.tick, w.decimals
+        bid = round((w.ticks - w.half) * tick, dec) if w.half else round(w.ticks * tick, dec)
+        ask = round((w.ticks + (w.half or 1)) * tick, dec) if not w.half else round((w.ticks + w.half) * tick, dec)
+        r = rnd()
+        quote = Quote(spec.instrument, bid, ask, round(w.size * (0.5 + r), 4), round(w.size * (1.5 - r), 4), ts_ns, ts_ns)
+        trade = None
+        if rnd() < spec.trade_prob:
+            w.seq += 1
+            buy = r < 0.5
+            trade = Trade(
+                spec.instrument,
+                ask if buy else bid,
+                round(w.size * 0.25 * (0.2 + r), 4),
+                ts_ns,
+                ts_ns,
+                Side.BUY if buy else Side.SELL,
+                str(w.seq),
+            )
+        return quote, trade
+
+    def events(self, start_ns: int, interval_ns: int, steps: int | None = None) -> Iterator[Quote | Trade]:
+        """Every `interval_ns`, one step of each instrument (quote, then any trade)."""
+        n = len(self.walkers)
+        ts = start_ns
+        done = 0
+        step = self.step
+        while steps is None or done < steps:
+            ts += interval_ns
+            for i in range(n):
+                quote, trade = step(i, ts)
+                yield quote
+                if trade is not None:
+                    yield trade
+            done += 1
+
+    def mid(self, index: int) -> float:
+        w = self.walkers[index]
+        return round(w.ticks * w.tick, w.decimals)
+
+
+def _decimals(tick: float) -> int:
+    text = repr(tick)
+    if "e-" in text:
+        return int(text.split("e-")[1]) + 2
+    return len(text.split(".")[1]) if "." in text else 0

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""tickbus command line.
+
+  python run.py [CONFIG] [--duration S] [--speed X] [--log-format console|json] [--log-level L]
+  python run.py check CONFIG          validate a config and print the resolved plan
+  python run.py strategies            list the strategies and venues that can be loaded
+  python run.py emulate VENUE [--port N] [--seed S]
+                                      serve a venue emulator on 127.0.0.1
+
+With no CONFIG it runs configs/paper_sma.yaml: a paper session, no network, no credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine import commands
+
+COMMANDS = ("check", "strategies", "emulate", "run")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-format", choices=("console", "json"), default="console")
+    common.add_argument("--log-level", default="info")
+    parser = argparse.ArgumentParser(prog="run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", parents=[common], help="run a config (the default command)")
+    run.add_argument("config", nargs="?", default=str(commands.DEFAULT_CONFIG))
+    run.add_argument("--duration", type=float, default=None, help="seconds to run (simulated seconds in a backtest)")
+    run.add_argument("--speed", type=float, default=None, help="clock speed-up for simulated sessions")
+    check = sub.add_parser("check", parents=[common], help="validate a config, print the resolved plan")
+    check.add_argument("config")
+    sub.add_parser("strategies", parents=[common], help="list strategies and venues")
+    emulate = sub.add_parser("emulate", parents=[common], help="serve a venue emulator on 127.0.0.1")
+    emulate.add_argument("venue")
+    emulate.add_argument("--port", type=int, default=0)
+    emulate.add_argument("--seed", type=int, default=1)
+    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
+        argv = ["run", *argv]
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+
+    def dispatch() -> int:
+        commands.setup_logging(args.log_format, args.log_level)
+        if args.command == "check":
+            return commands.cmd_check(args.config)
+        if args.command == "strategies":
+            return commands.cmd_strategies()
+        if args.command == "emulate":
+            return commands.cmd_emulate(args.venue, port=args.port, seed=args.seed)
+        return commands.cmd_run(args.config, duration=args.duration, speed=args.speed, log_format=args.log_format)
+
+    return commands.guarded(dispatch)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
