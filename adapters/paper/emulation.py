@@ -1,0 +1,113 @@
+"""Serving an emulator on loopback, and the fault knobs every emulator shares.
+
+An emulator is an aiohttp.web application; `EmulatorServer` serves it on 127.0.0.1 (a random port
+unless told otherwise) and reports where it listens. `Faults` are knobs a test or a demo turns at
+run time: added latency, a random error rate, a burst of 5xx answers, a websocket dropped after N
+messages. Each emulator decides how a fault looks on its wire (its own error body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from engine.venue import EmulatorInfo
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Faults:
+    """Mutable at run time: `emulator.faults.burst_5xx = 3` fails the next three requests."""
+
+    def __init__(self, *, seed: int = 1) -> None:
+        self.latency_ms = 0.0
+        self.error_rate = 0.0
+        self.error_status = 500
+        self.burst_5xx = 0
+        self.burst_status = 503
+        self.ws_drop_after: int | None = None
+        self.rng = random.Random(seed)
+        self.injected = 0
+
+    def next_error(self) -> int | None:
+        """The status to fail this request with, or None to serve it."""
+        if self.burst_5xx > 0:
+            self.burst_5xx -= 1
+            self.injected += 1
+            return self.burst_status
+        if self.error_rate > 0 and self.rng.random() < self.error_rate:
+            self.injected += 1
+            return self.error_status
+        return None
+
+
+def fault_middleware(
+    faults: Faults,
+    error_response: Callable[[int], web.StreamResponse],
+    *,
+    exempt: Callable[[web.Request], bool] = lambda request: False,
+) -> Any:
+    """aiohttp middleware applying `faults`; `error_response(status)` speaks the venue's error body."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if exempt(request):
+            return await handler(request)
+        if faults.latency_ms > 0:
+            await asyncio.sleep(faults.latency_ms / 1000.0)
+        status = faults.next_error()
+        if status is not None:
+            return error_response(status)
+        return await handler(request)
+
+    return middleware
+
+
+class EmulatorServer:
+    """Serves one emulator app on loopback; subclasses build the app and the demo credentials."""
+
+    venue = "emulator"
+    ws_path: str | None = None
+
+    def __init__(self) -> None:
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+        self.ws_url: str | None = None
+
+    def build_app(self) -> web.Application:
+        raise NotImplementedError
+
+    def credentials(self) -> dict[str, str]:
+        return {}
+
+    async def on_start(self) -> None:
+        """Start background work (the price process) once the server is up."""
+
+    async def on_stop(self) -> None:
+        """Stop background work."""
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> EmulatorInfo:
+        if host not in LOOPBACK:
+            raise ValueError(f"emulators serve on loopback only, not {host!r}")
+        runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        bound = runner.addresses[0]
+        self.url = f"http://{bound[0]}:{bound[1]}"
+        if self.ws_path is not None:
+            self.ws_url = f"ws://{bound[0]}:{bound[1]}{self.ws_path}"
+        await self.on_start()
+        return EmulatorInfo(venue=self.venue, url=self.url, ws_url=self.ws_url, credentials=self.credentials())
+
+    async def stop(self) -> None:
+        await self.on_stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
