@@ -30,17 +30,24 @@ class WalkSpec(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class _Walker:
-    __slots__ = ("spec", "ticks", "anchor", "tick", "half", "decimals", "size", "seq")
+    __slots__ = ("spec", "ticks", "anchor", "tick", "half", "decimals", "size", "seq", "prices")
 
     def __init__(self, spec: WalkSpec) -> None:
         self.spec = spec
         self.tick = spec.tick
         self.ticks = round(spec.price / spec.tick)
         self.anchor = self.ticks
-        self.half = spec.spread_ticks
+        self.half = max(spec.spread_ticks, 1)
         self.decimals = spec.decimals if spec.decimals is not None else _decimals(spec.tick)
         self.size = spec.size
         self.seq = 0
+        self.prices: dict[int, float] = {}  # tick count -> its price as the shortest float
+
+    def price(self, ticks: int) -> float:
+        value = self.prices.get(ticks)
+        if value is None:
+            value = self.prices[ticks] = round(ticks * self.tick, self.decimals)
+        return value
 
 
 class RandomWalk:
@@ -61,24 +68,24 @@ class RandomWalk:
             w.ticks += spec.step_ticks if rnd() < up else -spec.step_ticks
             if w.ticks <= w.half:
                 w.ticks = w.half + 1
-        tick, dec = w.tick, w.decimals
-        bid = round((w.ticks - w.half) * tick, dec) if w.half else round(w.ticks * tick, dec)
-        ask = round((w.ticks + (w.half or 1)) * tick, dec) if not w.half else round((w.ticks + w.half) * tick, dec)
+        bid = w.price(w.ticks - w.half)
+        ask = w.price(w.ticks + w.half)
         r = rnd()
-        quote = Quote(spec.instrument, bid, ask, round(w.size * (0.5 + r), 4), round(w.size * (1.5 - r), 4), ts_ns, ts_ns)
-        trade = None
-        if rnd() < spec.trade_prob:
-            w.seq += 1
-            buy = r < 0.5
-            trade = Trade(
-                spec.instrument,
-                ask if buy else bid,
-                round(w.size * 0.25 * (0.2 + r), 4),
-                ts_ns,
-                ts_ns,
-                Side.BUY if buy else Side.SELL,
-                str(w.seq),
-            )
+        size = w.size
+        quote = Quote(spec.instrument, bid, ask, size * (0.5 + r), size * (1.5 - r), ts_ns, ts_ns)
+        if rnd() >= spec.trade_prob:
+            return quote, None
+        w.seq += 1
+        buy = r < 0.5
+        trade = Trade(
+            spec.instrument,
+            ask if buy else bid,
+            size * 0.25 * (0.2 + r),
+            ts_ns,
+            ts_ns,
+            Side.BUY if buy else Side.SELL,
+            str(w.seq),
+        )
         return quote, trade
 
     def events(self, start_ns: int, interval_ns: int, steps: int | None = None) -> Iterator[Quote | Trade]:
@@ -98,7 +105,7 @@ class RandomWalk:
 
     def mid(self, index: int) -> float:
         w = self.walkers[index]
-        return round(w.ticks * w.tick, w.decimals)
+        return w.price(w.ticks)
 
 
 def _decimals(tick: float) -> int:

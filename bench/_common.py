@@ -1,0 +1,47 @@
+"""Shared by the benchmarks: which machine, which event loop, percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+from collections.abc import Coroutine
+from typing import Any
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def run_on_best_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def loop_name() -> str:
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def quiet_logs() -> None:
+    """Logging as a real run configures it, at warning: benchmarks measure the engine, not the log."""
+    from engine.log import configure
+
+    configure("console", "warning")
