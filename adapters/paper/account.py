@@ -12,20 +12,33 @@ _BPS = Decimal(10_000)
 
 
 class FeeSchedule(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Fee per fill: `bps` of the notional (maker fills may have their own), at least `minimum`."""
+    """Fee: `bps` of the notional (maker fills may have their own), at least `minimum` per order.
+
+    `fee()` is the fee of one amount traded at once. An account charges an order's fills so that
+    their fees add up to `max(sum of bps fees, minimum)`: the minimum is paid once per order (on
+    its first fill), not once per partial fill.
+    """
 
     bps: Decimal = ZERO
     maker_bps: Decimal | None = None
     minimum: Decimal = ZERO
 
+    def rate(self, liquidity: str = "taker") -> Decimal:
+        return self.maker_bps if liquidity == "maker" and self.maker_bps is not None else self.bps
+
     def fee(self, notional: Decimal, liquidity: str = "taker") -> Decimal:
-        rate = self.maker_bps if liquidity == "maker" and self.maker_bps is not None else self.bps
-        return max(notional * rate / _BPS, self.minimum) if notional > 0 else ZERO
+        return max(notional * self.rate(liquidity) / _BPS, self.minimum) if notional > 0 else ZERO
+
+    def worst_fee(self, notional: Decimal) -> Decimal:
+        """The most an order of `notional` can pay, whether its fills take or make liquidity."""
+        return max(self.fee(notional, "taker"), self.fee(notional, "maker"))
 
 
 class Hold(msgspec.Struct):
     asset: str
     amount: Decimal
+    bps_fees: Decimal = ZERO  # the order's fees at its bps rates so far
+    charged: Decimal = ZERO  # the fees actually charged to the order so far
 
 
 class Account:
@@ -66,24 +79,13 @@ class Account:
         notional: Decimal | None = None,
     ) -> str | None:
         """Set aside what the order may spend; the reason it can't, or None."""
-        if side is Side.BUY:
-            asset = inst.quote
-            if notional is not None:
-                amount = notional
-            else:
-                px = price if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else reference
-                if px is None:
-                    return "no price to value the order"
-                if order_type in (OrderType.MARKET, OrderType.STOP_MARKET):
-                    px = px * (1 + self.market_buffer)
-                gross = qty * px
-                amount = gross + self.fees.fee(gross)
-        else:
-            asset = inst.base
-            amount = qty
-            if self.allow_short:
-                self._holds[order_id] = Hold(asset, ZERO)
-                return None
+        if side is Side.SELL and self.allow_short:
+            self._holds[order_id] = Hold(inst.base, ZERO)
+            return None
+        need = self._need(inst, side, order_type, qty, price, reference, notional, None)
+        if isinstance(need, str):
+            return need
+        asset, amount = need
         free = self.free.get(asset, ZERO)
         if amount > free:
             return f"insufficient funds: {amount} {asset} needed, {free} available"
@@ -91,6 +93,75 @@ class Account:
         self.locked[asset] = self.locked.get(asset, ZERO) + amount
         self._holds[order_id] = Hold(asset, amount)
         return None
+
+    def rehold(
+        self,
+        order_id: str,
+        inst: Instrument,
+        side: Side,
+        order_type: OrderType,
+        qty: Decimal,
+        price: Decimal | None,
+        *,
+        reference: Decimal | None = None,
+    ) -> str | None:
+        """Resize the hold of a working order to what `qty` more at `price` may spend (a modify).
+
+        All or nothing: on refusal the old hold stays as it was. The fees the order has already
+        paid count against the minimum, so a modify never charges the minimum twice.
+        """
+        hold = self._holds.get(order_id)
+        if hold is None:
+            return self.hold(order_id, inst, side, order_type, qty, price, reference=reference)
+        if side is Side.SELL and self.allow_short:
+            return None
+        need = self._need(inst, side, order_type, qty, price, reference, None, hold)
+        if isinstance(need, str):
+            return need
+        asset, amount = need
+        extra = amount - hold.amount
+        free = self.free.get(asset, ZERO)
+        if extra > free:
+            return f"insufficient funds: {extra} {asset} more needed, {free} available"
+        self.free[asset] = free - extra
+        self.locked[asset] = self.locked.get(asset, ZERO) + extra
+        hold.amount = amount
+        return None
+
+    def _need(
+        self,
+        inst: Instrument,
+        side: Side,
+        order_type: OrderType,
+        qty: Decimal,
+        price: Decimal | None,
+        reference: Decimal | None,
+        notional: Decimal | None,
+        hold: Hold | None,
+    ) -> tuple[str, Decimal] | str:
+        """(asset, amount) an order of `qty` more may spend, or why it can't be valued."""
+        if side is Side.SELL:
+            if qty <= 0:
+                return "quantity must be positive"
+            return inst.base, qty
+        if notional is not None:
+            if notional <= 0:
+                return "notional must be positive"
+            return inst.quote, notional + self.fees.worst_fee(notional)
+        if qty <= 0:
+            return "quantity must be positive"
+        px = price if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else reference
+        if px is None:
+            return "no price to value the order"
+        if order_type in (OrderType.MARKET, OrderType.STOP_MARKET):
+            px = px * (1 + self.market_buffer)
+        gross = qty * px
+        if hold is None:
+            return inst.quote, gross + self.fees.worst_fee(gross)
+        # what is still to pay: the bps fees of the rest, topped up to the minimum, less what was paid
+        rate = max(self.fees.rate("taker"), self.fees.rate("maker"))
+        fees_due = max(hold.bps_fees + gross * rate / _BPS, self.fees.minimum) - hold.charged
+        return inst.quote, gross + max(fees_due, ZERO)
 
     def settle(
         self,
@@ -101,10 +172,22 @@ class Account:
         price: Decimal,
         liquidity: str,
     ) -> Decimal:
-        """Apply one fill; returns the fee charged (in the quote currency)."""
+        """Apply one fill; returns the fee charged (in the quote currency).
+
+        The order's fees so far are `max(its bps fees, minimum)`; a sell is never charged more
+        than its proceeds and the free quote balance can pay (the balance stays >= 0).
+        """
         gross = qty * price
-        fee = self.fees.fee(gross, liquidity)
         hold = self._holds.get(order_id)
+        if hold is None:  # a fill with no order behind it: priced on its own
+            fee = self.fees.fee(gross, liquidity)
+        else:
+            hold.bps_fees += gross * self.fees.rate(liquidity) / _BPS
+            fee = max(hold.bps_fees, self.fees.minimum) - hold.charged
+        if side is Side.SELL:
+            fee = max(min(fee, gross + self.free.get(inst.quote, ZERO)), ZERO)
+        if hold is not None:
+            hold.charged += fee
         if side is Side.BUY:
             cost = gross + fee
             self._release(hold, cost)

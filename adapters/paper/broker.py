@@ -114,6 +114,10 @@ class PaperBroker(Venue):
         if self._latency_s:
             await self.ctx.clock.sleep(self._latency_s)
         now = self.ctx.clock.now_ns()
+        if order.client_order_id in self._orders:  # a retried placement: say what became of it
+            known = await self.order_status(order)
+            assert known is not None
+            return known
         inst = self._instruments.get(order.instrument)
         if inst is None:
             raise InvalidOrder(self.name, f"unknown instrument {order.instrument}")
@@ -137,27 +141,51 @@ class PaperBroker(Venue):
             return self._hold_after_market(order, inst, sim, now)
         return self._accept(order, inst, sim, now)
 
-    def _accept(self, order: Order, inst: Instrument, sim: SimOrder, now: int) -> OrderReport:
-        reason = self.account.hold(
-            sim.id, inst, sim.side, sim.type, sim.qty, sim.price,
-            reference=self._reference(inst, order),
-        )
+    def _accept(self, order: Order, inst: Instrument, sim: SimOrder, now: int, *, released: bool = False) -> OrderReport:
+        """Hold funds and hand `sim` to the matching engine; `released`: a held after-market order."""
+        reference = self._reference(inst, order)
+        if sim.side is Side.BUY and sim.type is OrderType.MARKET and reference is None:
+            return self._refuse(order, "no market data to fill a market order", now, released=released)
+        reason = self.account.hold(sim.id, inst, sim.side, sim.type, sim.qty, sim.price, reference=reference)
         if reason is not None:
             raise InsufficientFunds(self.name, reason)
+        events = self.matching.submit(sim, now)
+        if sim.status is OrderStatus.REJECTED:  # refused on arrival: it was never placed
+            self.account.release(sim.id)
+            self._publish_balances(inst)
+            return self._refuse(order, sim.reason or "rejected", now, released=released)
         self._orders[order.client_order_id] = order
         self._report_placed(order, now, after_market=False)
-        events = self.matching.submit(sim, now)
         self._publish(events)
         if sim.expires_ns is not None and sim.is_open:
-            self.ctx.clock.call_later((sim.expires_ns - now) / NS, self._expire)
+            self.ctx.clock.call_later((sim.expires_ns - now) / NS, self._expire, sim.expires_ns)
         self._publish_balances(inst)
         return self._report(sim)
+
+    def _refuse(self, order: Order, reason: str, now: int, *, released: bool) -> OrderReport:
+        """The venue's "no" to an order: rejected, or cancelled if it was already placed (held)."""
+        if released:  # the manager already has it as placed: placed -> rejected is not a transition
+            self._orders.pop(order.client_order_id, None)
+            status = OrderStatus.CANCELLED
+            reason = f"after-market order not released: {reason}"
+        else:
+            status = OrderStatus.REJECTED
+        report = OrderReport(
+            venue=self.name,
+            client_order_id=order.client_order_id,
+            venue_order_id=order.client_order_id,
+            status=status,
+            reason=reason,
+            ts_event=now,
+        )
+        self.ctx.sink.on_order_report(report)
+        return report
 
     def _hold_after_market(self, order: Order, inst: Instrument, sim: SimOrder, now: int) -> OrderReport:
         opens = self.hours.next_open(inst, now)
         self._orders[order.client_order_id] = order
         log.info("after-market order held", client_order_id=order.client_order_id, opens_ns=opens)
-        self.ctx.clock.call_later((opens - now) / NS, self._release_after_market, order, inst, sim)
+        self.ctx.clock.call_later((opens - now) / NS, self._release_after_market, order, inst, sim, opens)
         return OrderReport(
             venue=self.name,
             client_order_id=order.client_order_id,
@@ -167,24 +195,16 @@ class PaperBroker(Venue):
             ts_event=now,
         )
 
-    def _release_after_market(self, order: Order, inst: Instrument, sim: SimOrder) -> None:
-        now = self.ctx.clock.now_ns()
+    def _release_after_market(self, order: Order, inst: Instrument, sim: SimOrder, opens: int) -> None:
+        now = max(self.ctx.clock.now_ns(), opens)  # a float timer may fire a nanosecond early
         if order.client_order_id not in self._orders or sim.id in self.matching.orders:
             return  # cancelled while held
         if sim.tif is TimeInForce.DAY:
             sim.expires_ns = self.hours.session_close(inst, now)
         try:
-            self._accept(order, inst, sim, now)
+            self._accept(order, inst, sim, now, released=True)
         except InsufficientFunds as exc:
-            self.ctx.sink.on_order_report(
-                OrderReport(
-                    venue=self.name,
-                    client_order_id=order.client_order_id,
-                    status=OrderStatus.CANCELLED,
-                    reason=f"after-market order not released: {exc.text}",
-                    ts_event=now,
-                )
-            )
+            self._refuse(order, exc.text, now, released=True)
 
     def _reference(self, inst: Instrument, order: Order) -> Decimal | None:
         touch = self.matching.touch(inst.id)
@@ -230,17 +250,20 @@ class PaperBroker(Venue):
             raise OrderNotFound(self.name, f"no working order {order.client_order_id}")
         inst = self._instruments[order.instrument]
         now = self.ctx.clock.now_ns()
-        self.account.release(sim.id)
-        new_qty = qty if qty is not None else sim.qty
-        new_price = price if price is not None else sim.price
-        reason = self.account.hold(
-            sim.id, inst, sim.side, sim.type, new_qty - sim.filled, new_price,
-            reference=self._reference(inst, order),
-        )
-        if reason is not None:  # put the old hold back and refuse
-            self.account.hold(sim.id, inst, sim.side, sim.type, sim.remaining, sim.price,
-                              reference=self._reference(inst, order))
-            raise InsufficientFunds(self.name, reason)
+        if qty is not None and qty <= 0:
+            raise InvalidOrder(self.name, f"quantity must be positive, got {qty}")
+        if qty is not None and inst.lot_size > 0 and qty % inst.lot_size != 0:
+            raise InvalidOrder(self.name, f"quantity {qty} is not a multiple of the lot size {inst.lot_size}")
+        if qty is None or qty > sim.filled:  # at or below the filled quantity the engine cancels it
+            new_qty = qty if qty is not None else sim.qty
+            new_price = price if price is not None else sim.price
+            new_trigger = trigger_price if trigger_price is not None else sim.trigger
+            reference = new_trigger if new_trigger is not None else self._reference(inst, order)
+            reason = self.account.rehold(
+                sim.id, inst, sim.side, sim.type, new_qty - sim.filled, new_price, reference=reference,
+            )
+            if reason is not None:  # the old hold is untouched
+                raise InsufficientFunds(self.name, reason)
         events = self.matching.modify(sim.id, now, qty=qty, price=price, trigger=trigger_price)
         self._publish(events)
         report = self._report(sim)
@@ -269,7 +292,13 @@ class PaperBroker(Venue):
         return None
 
     async def open_orders(self) -> Sequence[OrderReport]:
-        return [self._report(sim) for sim in self.matching.open_orders()]
+        working = [self._report(sim) for sim in self.matching.open_orders()]
+        held = [
+            await self.order_status(order)
+            for coid, order in self._orders.items()
+            if coid not in self.matching.orders
+        ]
+        return working + [r for r in held if r is not None]
 
     async def fills_since(self, since_ns: int) -> Sequence[Fill]:
         return [f for f in self._fills if f.ts_event >= since_ns]
@@ -375,5 +404,6 @@ class PaperBroker(Venue):
             ts=now,
         )
 
-    def _expire(self) -> None:
-        self._publish(self.matching.expire(self.ctx.clock.now_ns()))
+    def _expire(self, at_ns: int = 0) -> None:
+        # a float timer may fire a nanosecond before `at_ns`: expire what is due then, not nothing
+        self._publish(self.matching.expire(max(self.ctx.clock.now_ns(), at_ns)))

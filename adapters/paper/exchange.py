@@ -272,6 +272,19 @@ class SimExchange:
         order = self.order(owner, order_id)
         if not order.is_open:
             raise ExchangeError("not_open", f"order {order_id} is {order.status.value}")
+        new_qty = order.qty if qty is None else qty
+        if new_qty > order.filled:
+            state = self.market(order.instrument)
+            reference = None
+            if state.quote is not None:
+                reference = Decimal(repr(state.quote.ask if order.side is Side.BUY else state.quote.bid))
+            reason = self.account(owner).rehold(
+                order.id, state.instrument, order.side, order.type, new_qty - order.filled,
+                price if price is not None else order.price or trigger or order.trigger,
+                reference=reference or trigger or order.trigger,
+            )
+            if reason is not None:
+                raise ExchangeError("insufficient_funds", reason)
         self._apply(self.matching.modify(order.id, self.clock.now_ns(), qty=qty, price=price, trigger=trigger))
         return order
 

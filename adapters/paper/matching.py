@@ -4,8 +4,9 @@ It is shared by the engine's paper broker and by every venue emulator, so it kno
 accounts, fees, market hours or wire formats; callers handle those and feed it market data.
 
 - Market orders take liquidity at the touch up to the quoted size, then at worse prices: the
-  levels of a recent book snapshot when there is one, otherwise levels one tick apart with the
-  touch's size. Liquidity taken from a quote is not offered again until the next quote.
+  levels of a recent book snapshot behind the touch when there is one, otherwise levels one tick
+  apart with the touch's size. Liquidity taken from a quote is not offered again until the next
+  quote. Fills are whole lots; an order whose quantity is not a whole number of lots is rejected.
 - Limit orders that cross on arrival take liquidity like a market order up to their price; the
   rest rests and fills at its own price when a later quote or trade reaches it (partial fills
   against the quoted or traded size).
@@ -243,6 +244,9 @@ class MatchingEngine:
             return [self._reject(order, f"unknown instrument {order.instrument}", now_ns)]
         if order.id in self.orders:
             return [self._reject(order, f"duplicate order id {order.id}", now_ns)]
+        problem = self._invalid(m, order)
+        if problem is not None:
+            return [self._reject(order, problem, now_ns)]
         order.seq = next(self._seq)
         order.created_ns = order.created_ns or now_ns
         self.orders[order.id] = order
@@ -253,6 +257,21 @@ class MatchingEngine:
             return events
         self._activate(m, order, now_ns, events)
         return events
+
+    @staticmethod
+    def _invalid(m: _Market, order: SimOrder) -> str | None:
+        """Why `order` cannot be matched as given (missing prices, a quantity off the lot), or None."""
+        if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and order.price is None:
+            return f"a {order.type.value} order needs a price"
+        if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT) and order.trigger is None:
+            return f"a {order.type.value} order needs a trigger price"
+        if order.notional is not None:
+            return None if order.notional > 0 else "notional must be positive"
+        if order.qty <= 0:
+            return "quantity must be positive"
+        if _floor_lot(order.qty, m.lot) != order.qty:
+            return f"quantity {order.qty} is not a multiple of the lot size {m.lot}"
+        return None
 
     def cancel(self, order_id: str, now_ns: int, reason: str | None = None) -> Sequence[Event]:
         order = self.orders.get(order_id)
@@ -278,6 +297,10 @@ class MatchingEngine:
             return _NONE
         if qty is not None and qty <= order.filled:
             return self.cancel(order_id, now_ns, "modified below the filled quantity")
+        m = self._markets[order.instrument]
+        if qty is not None and _floor_lot(qty, m.lot) != qty:
+            reason = f"modify refused: quantity {qty} is not a multiple of the lot size {m.lot}"
+            return [StatusChange(order.id, order.owner, order.status, reason, now_ns)]
         self._unrest(order)
         if qty is not None:
             order.qty = qty
@@ -288,7 +311,6 @@ class MatchingEngine:
             order.trigger = trigger
         order.seq = next(self._seq)
         events: list[Event] = [StatusChange(order.id, order.owner, order.status, "modified", now_ns)]
-        m = self._markets[order.instrument]
         if not order.triggered:
             m.stops.append(order)
             self._trigger_stops(m, now_ns, events, bid=m.bid, ask=m.ask)
@@ -351,63 +373,82 @@ class MatchingEngine:
         return m.bid > 0 and limit <= _dec(m.bid)
 
     def _levels(self, m: _Market, side: Side) -> Iterator[tuple[Decimal, Decimal]]:
-        """Liquidity an aggressive order of `side` can take: (price, size), best first."""
+        """Liquidity an aggressive order of `side` can take: (price, size), best first.
+
+        The touch of the latest quote comes first; a recent book adds depth behind it (its levels
+        at or better than the touch are ignored: a newer quote says they are gone); without a
+        book, levels one tick apart with the touch's size.
+        """
+        buy = side is Side.BUY
+        touch = m.ask if buy else m.bid
+        size = m.ask_size if buy else m.bid_size
         book = m.book
         if book is not None and m.book_ts + self.book_ttl_ns >= m.quote_ts:
-            levels = book.asks if side is Side.BUY else book.bids
+            levels = book.asks if buy else book.bids
             if levels:
-                for px, size in levels[: self.levels]:
-                    yield _dec(px), _dec(size)
+                room = self.levels
+                if touch > 0:
+                    yield _dec(touch), _dec(size)
+                    room -= 1
+                    levels = tuple(lv for lv in levels if (lv[0] > touch if buy else 0 < lv[0] < touch))
+                for px, qty in levels[: max(room, 0)]:
+                    yield _dec(px), _dec(qty)
                 return
-        touch = m.ask if side is Side.BUY else m.bid
-        size = m.ask_size if side is Side.BUY else m.bid_size
         if touch <= 0:
             return
         px = _dec(touch)
         qty = _dec(size)
-        step = m.tick if side is Side.BUY else -m.tick
+        step = m.tick if buy else -m.tick
         for _ in range(self.levels):
             if px <= 0:
                 return
             yield px, qty
             px += step
 
-    def _available(self, m: _Market, side: Side, limit: Decimal | None, order: SimOrder) -> Decimal:
-        taken = m.taken_ask if side is Side.BUY else m.taken_bid
-        total = ZERO
-        for px, size in self._levels(m, side):
-            if limit is not None and (px > limit if side is Side.BUY else px < limit):
-                break
-            total += size
-        return max(total - taken, ZERO)
-
-    def _take(self, m: _Market, order: SimOrder, limit: Decimal | None, now: int, events: list[Event]) -> None:
-        buy = order.side is Side.BUY
+    def _liquidity(self, m: _Market, side: Side, limit: Decimal | None) -> Iterator[tuple[Decimal, Decimal]]:
+        """What is left of `_levels` up to `limit` once this quote's taken liquidity is skipped."""
+        buy = side is Side.BUY
         skip = m.taken_ask if buy else m.taken_bid
-        for px, size in self._levels(m, order.side):
-            if not order.is_open:
-                break
+        for px, size in self._levels(m, side):
             if limit is not None and (px > limit if buy else px < limit):
-                break
+                return
             if skip >= size:
                 skip -= size
                 continue
-            size -= skip
+            yield px, size - skip
             skip = ZERO
-            qty = min(size, order.remaining)
+
+    def _available(self, m: _Market, side: Side, limit: Decimal | None, order: SimOrder) -> Decimal:
+        """Whole lots `_take` could fill now up to `limit` (for fill-or-kill)."""
+        return sum((_floor_lot(size, m.lot) for _, size in self._liquidity(m, side, limit)), ZERO)
+
+    def _take(self, m: _Market, order: SimOrder, limit: Decimal | None, now: int, events: list[Event]) -> None:
+        buy = order.side is Side.BUY
+        budget_spent = False
+        for px, size in self._liquidity(m, order.side, limit):
+            want = order.remaining
             if order.notional is not None:
-                qty = min(qty, (order.notional - order.spent) / px)
-            qty = _floor_lot(qty, m.lot)
-            if qty <= 0:
+                affordable = _floor_lot((order.notional - order.spent) / px, m.lot)
+                budget_spent = affordable <= 0
+                want = min(want, affordable)
+            if want <= 0:
                 break
-            self._execute(order, qty, px, "taker", now, events)
+            whole = _floor_lot(size, m.lot)
+            qty = min(whole, want)
+            if qty > 0:
+                self._execute(order, qty, px, "taker", now, events)
+            # A level taken down to less than a lot is used up: its remainder is counted as taken,
+            # so `taken` stays a prefix of the levels and the next order starts at the next level.
+            consumed = qty if qty < whole else size
             if buy:
-                m.taken_ask += qty
+                m.taken_ask += consumed
             else:
-                m.taken_bid += qty
-        else:
-            return
-        if order.notional is not None and order.is_open and order.filled > 0:
+                m.taken_bid += consumed
+            if not order.is_open:
+                return
+            if order.notional is not None:
+                budget_spent = _floor_lot((order.notional - order.spent) / px, m.lot) <= 0
+        if budget_spent and order.is_open and order.filled > 0:
             # the quote budget cannot buy another lot: the order is done
             order.qty = order.filled
             self._finish(order, S.COMPLETED, None, now, events)
