@@ -62,10 +62,13 @@ class Journal:
             db.executemany(
                 "INSERT INTO events (ts_ns, kind, client_order_id, body) VALUES (?, ?, ?, ?)", rows
             )
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # a failed COMMIT (disk full, I/O error) must not leave the transaction open: the
+            # next write's BEGIN would fail, and every later write with it
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
         self.written += len(rows)
 
     def load(self) -> JournalState:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from collections import deque
 from collections.abc import Coroutine, Iterable, Mapping
@@ -74,9 +75,16 @@ def _base36(n: int) -> str:
 
 
 class ClientOrderIds:
-    """Engine-made client order ids: short, [a-z0-9], unique across restarts (start-time prefix)."""
+    """Engine-made client order ids: short, [a-z0-9], unique across restarts (start-time prefix).
+
+    An id is prefix (at most 6 characters) + the start time in base 36 (8 characters until 2059)
+    + a sequence number (3 characters, growing past 46,655 orders): 20 characters at most for the
+    first 60 million orders of a run, which every venue that takes client ids accepts.
+    """
 
     def __init__(self, prefix: str = "tb", start_ms: int | None = None) -> None:
+        if not re.fullmatch(r"[a-z0-9]{0,6}", prefix):
+            raise ValueError(f"client order id prefix must be 0-6 characters of [a-z0-9], got {prefix!r}")
         stamp = _base36(start_ms if start_ms is not None else time.time_ns() // 1_000_000)
         self._prefix = f"{prefix}{stamp}"
         self._seq = itertools.count(1)
@@ -94,6 +102,7 @@ class ManagerStats(msgspec.Struct):
     orphans: int = 0
     stale_reports: int = 0
     fills: int = 0
+    bad_fills: int = 0
 
 
 class OrderManager:
@@ -128,6 +137,8 @@ class OrderManager:
         self._modify_requests: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_fill_ns: dict[str, int] = {}
+        # quote value (sum of price * qty) of every order's fills: avg_price is one exact division
+        self._notional: dict[str, Decimal] = {}
         self.log = structlog.get_logger("tickbus.orders")
 
     # --- queries ------------------------------------------------------------------------------
@@ -179,8 +190,11 @@ class OrderManager:
     ) -> Order:
         """Create an order, check it, journal it and send it; returns at once."""
         now = self.clock.now_ns()
+        coid = self.ids.next()
+        while coid in self.orders:  # a restart within the same millisecond, or a clock step back
+            coid = self.ids.next()
         order = Order(
-            client_order_id=self.ids.next(),
+            client_order_id=coid,
             strategy_id=strategy_id,
             instrument=instrument,
             venue=venue,
@@ -323,8 +337,18 @@ class OrderManager:
             report = await venue.cancel(order)
         except OrderNotFound:
             report = await self._lookup(order)
+            if report is None and self.orders[coid].status is not S.SUBMITTED:
+                # nothing to cancel at the venue: free the flag so the strategy may ask again
+                # (a submitted order keeps it: the cancel goes out once the placement is acked)
+                self._clear_pending(
+                    coid, "cancel failed: the venue does not know the order", only=Pending.CANCEL
+                )
+                return
         except VenueError as exc:
-            self._clear_pending(coid, f"cancel refused: {_venue_reason(exc)}")
+            self._clear_pending(coid, f"cancel refused: {_venue_reason(exc)}", only=Pending.CANCEL)
+            return
+        except (OSError, asyncio.TimeoutError) as exc:
+            self._clear_pending(coid, f"cancel outcome unknown: {exc!r}", only=Pending.CANCEL)
             return
         if report is not None:
             self.on_order_report(_with_client_id(report, coid))
@@ -341,7 +365,10 @@ class OrderManager:
                 order, qty=qty, price=price, trigger_price=trigger
             )
         except VenueError as exc:
-            self._clear_pending(coid, f"modify refused: {_venue_reason(exc)}")
+            self._clear_pending(coid, f"modify refused: {_venue_reason(exc)}", only=Pending.MODIFY)
+            return
+        except (OSError, asyncio.TimeoutError) as exc:
+            self._clear_pending(coid, f"modify outcome unknown: {exc!r}", only=Pending.MODIFY)
             return
         if report is not None:
             self.on_order_report(_with_client_id(report, coid))
@@ -396,11 +423,17 @@ class OrderManager:
         if key in self._fill_ids:
             self.stats.duplicate_fills += 1
             return
+        if fill.qty <= 0:  # not a trade: applying it would shrink filled_qty or fake progress
+            self.stats.bad_fills += 1
+            self.log.error(
+                "fill without a positive quantity ignored", venue=fill.venue, fill_id=fill.fill_id,
+                qty=str(fill.qty),
+            )
+            return
         coid = self._resolve(fill.venue, fill.client_order_id, fill.venue_order_id)
         if coid is None:
             self._park(fill.venue, fill.venue_order_id, fill)
             return
-        self._fill_ids.add(key)
         order = self.orders[coid]
         now = self.clock.now_ns()
         fill = msgspec.structs.replace(
@@ -411,11 +444,11 @@ class OrderManager:
             ts_recv=fill.ts_recv or now,
         )
         filled = order.filled_qty + fill.qty
-        avg = (
-            fill.price
-            if order.avg_price is None or order.filled_qty == 0
-            else (order.avg_price * order.filled_qty + fill.price * fill.qty) / filled
-        )
+        notional = self._notional.get(coid)
+        if notional is None:  # no fills seen for it in this run or in the journal
+            notional = order.avg_price * order.filled_qty if order.avg_price is not None else ZERO
+        notional += fill.price * fill.qty
+        avg = notional / filled  # one division of exact sums: no drift from re-averaging
         status = order.status
         if status in (S.SUBMITTED, S.PLACED, S.UPDATED):
             status = S.COMPLETED if filled >= order.qty else S.UPDATED
@@ -434,12 +467,18 @@ class OrderManager:
             pending=None if status.is_terminal else order.pending,
             updated_ns=now,
         )
+        self.journal.write(now, [("fill", coid, fill), ("order", coid, updated)])
+        # only once it is journalled is the fill known: a failed write leaves it to be redelivered
+        self._fill_ids.add(key)
+        self._notional[coid] = notional
         self.stats.fills += 1
         self._last_fill_ns[fill.venue] = max(self._last_fill_ns.get(fill.venue, 0), fill.ts_event)
-        self.journal.write(now, [("fill", coid, fill), ("order", coid, updated)])
+        # the state first, then the announcements: a handler that runs inside publish (backtests)
+        # sees the filled order, and what it does to the order is not overwritten afterwards
+        self._store(updated)
         self.portfolio.apply_fill(fill)
         self.bus.publish(fill, order.strategy_id)
-        self._apply(order.status, updated, now)
+        self._announce(order.status, self.orders[coid], now)
         self.log.info(
             "fill",
             client_order_id=coid,
@@ -464,6 +503,9 @@ class OrderManager:
                 self._by_venue_id[(order.venue, order.venue_order_id)] = order.client_order_id
         for fill in state.fills:
             self._fill_ids.add((fill.venue, fill.fill_id))
+            if fill.client_order_id is not None:
+                coid = fill.client_order_id
+                self._notional[coid] = self._notional.get(coid, ZERO) + fill.price * fill.qty
             self.portfolio.apply_fill(fill)
             self._last_fill_ns[fill.venue] = max(self._last_fill_ns.get(fill.venue, 0), fill.ts_event)
         summary = {"orders": len(state.orders), "open": len(self._open), "fills": len(state.fills)}
@@ -513,6 +555,16 @@ class OrderManager:
                 self.on_order_report(gone)
         for balance in await venue.balances():
             self.portfolio.on_balance(balance)
+        # requests in flight when the engine stopped: a cancel is asked again (it is safe to
+        # repeat); a modify's parameters were not kept, so its flag is cleared with a reason
+        for order in [o for o in self._open.values() if o.venue == name and o.pending is not None]:
+            coid = order.client_order_id
+            if order.pending is Pending.CANCEL:
+                await self._send_cancel(coid)
+            else:
+                self._clear_pending(
+                    coid, "modify outcome unknown: the engine restarted", only=Pending.MODIFY
+                )
         return {f"{name}_unknown_open": unknown}
 
     # --- internals ----------------------------------------------------------------------------
@@ -569,12 +621,19 @@ class OrderManager:
             self.log.warning("order rejected", client_order_id=coid, reason=reason)
 
     def _clear_pending(self, coid: str, reason: str | None, *, only: Pending | None = None) -> None:
+        """Clear the pending flag (only if it is `only`, when given). When it stays, a working
+        order still records `reason`: a refused modify must not clear a cancel asked meanwhile,
+        but the strategy hears of the refusal."""
         order = self.orders[coid]
-        if order.pending is None or (only is not None and order.pending is not only):
+        clear = order.pending is not None and (only is None or order.pending is only)
+        if not clear and (reason is None or reason == order.reason or not order.is_open):
             return
         now = self.clock.now_ns()
         updated = msgspec.structs.replace(
-            order, pending=None, reason=reason or order.reason, updated_ns=now
+            order,
+            pending=None if clear else order.pending,
+            reason=reason or order.reason,
+            updated_ns=now,
         )
         self._commit(now, [("order", updated)], order.status, updated)
         if reason:
@@ -602,6 +661,10 @@ class OrderManager:
         self._apply(previous, updated, now)
 
     def _apply(self, previous: OrderStatus | None, updated: Order, now: int) -> None:
+        self._store(updated)
+        self._announce(previous, updated, now)
+
+    def _store(self, updated: Order) -> None:
         coid = updated.client_order_id
         self.orders[coid] = updated
         if updated.is_open:
@@ -609,6 +672,9 @@ class OrderManager:
         else:
             self._open.pop(coid, None)
             self._modify_requests.pop(coid, None)
+
+    def _announce(self, previous: OrderStatus | None, updated: Order, now: int) -> None:
+        coid = updated.client_order_id
         self.bus.publish(OrderUpdate(updated, previous, now), updated.strategy_id)
         self.log.debug(
             "order",
