@@ -14,14 +14,16 @@ from engine.events import Fill, Order, OrderReport
 _KINDS: dict[str, type[Any]] = {"order": Order, "fill": Fill, "report": OrderReport}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     ts_ns INTEGER NOT NULL,
     kind TEXT NOT NULL,
     client_order_id TEXT,
     body BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_order ON events (client_order_id);
 """
+# `seq` is the rowid: rows are never deleted, so it only grows (AUTOINCREMENT would cost a
+# second table update per row). No index: the journal is read once, in order, on restart.
+_INSERT = "INSERT INTO events (ts_ns, kind, client_order_id, body) VALUES (?, ?, ?, ?)"
 
 
 class JournalState(msgspec.Struct):
@@ -41,7 +43,7 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
             ":memory:" if self.path is None else str(self.path),
-            isolation_level=None,  # explicit transactions: one commit per engine action
+            isolation_level=None,  # explicit transactions: group commit, see write()
             check_same_thread=False,
         )
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -51,27 +53,51 @@ class Journal:
         self._encoder = msgspec.msgpack.Encoder(decimal_format="string")
         self._decoders = {kind: msgspec.msgpack.Decoder(cls) for kind, cls in _KINDS.items()}
         self.written = 0
+        self.commits = 0
+        self._pending: list[tuple[int, str, str | None, bytes]] = []
 
     def write(self, ts_ns: int, records: Iterable[tuple[str, str | None, Any]]) -> None:
-        """Write (kind, client order id, struct) records in one transaction, committed on return."""
+        """Take (kind, client order id, struct) records; `commit()` makes them durable.
+
+        Records are encoded at once (a snapshot of the state now) and held until the commit,
+        which writes everything pending in one statement and one transaction. The order manager
+        commits before every request to a venue and at the end of every event-loop turn (group
+        commit). Rows a crash could lose are ones no venue request has depended on yet.
+        """
         encode = self._encoder.encode
-        rows = [(ts_ns, kind, coid, encode(body)) for kind, coid, body in records]
+        rows = []
+        for kind, coid, body in records:
+            if kind not in _KINDS:
+                raise ValueError(f"unknown journal record kind {kind!r}")
+            rows.append((ts_ns, kind, coid, encode(body)))
+        self._pending.extend(rows)
+        self.written += len(rows)
+
+    @property
+    def uncommitted(self) -> bool:
+        return bool(self._pending)
+
+    def commit(self) -> None:
+        """Write and commit everything pending; on failure the records stay pending for a retry."""
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
         db = self._db
-        db.execute("BEGIN")
         try:
-            db.executemany(
-                "INSERT INTO events (ts_ns, kind, client_order_id, body) VALUES (?, ?, ?, ?)", rows
-            )
+            db.execute("BEGIN")
+            db.executemany(_INSERT, rows)
             db.execute("COMMIT")
         except BaseException:
             # a failed COMMIT (disk full, I/O error) must not leave the transaction open: the
-            # next write's BEGIN would fail, and every later write with it
+            # next BEGIN would fail, and every later commit with it
             if db.in_transaction:
                 db.execute("ROLLBACK")
+            self._pending[:0] = rows
             raise
-        self.written += len(rows)
+        self.commits += 1
 
     def load(self) -> JournalState:
+        self.commit()
         orders: dict[str, Order] = {}
         fills: list[Fill] = []
         reports = 0
@@ -91,6 +117,7 @@ class Journal:
 
     def close(self) -> None:
         try:
+            self.commit()
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._db.close()

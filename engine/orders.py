@@ -136,10 +136,12 @@ class OrderManager:
         self._orphan_limit = orphan_limit
         self._modify_requests: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._flush_scheduled = False
         self._last_fill_ns: dict[str, int] = {}
         # quote value (sum of price * qty) of every order's fills: avg_price is one exact division
         self._notional: dict[str, Decimal] = {}
-        self.log = structlog.get_logger("tickbus.orders")
+        # bound now: a filtered-out debug call is then a plain no-op method, not a proxy lookup
+        self.log = structlog.get_logger("tickbus.orders").bind()
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -220,9 +222,11 @@ class OrderManager:
                 "order refused", client_order_id=order.client_order_id, reason=reason
             )
             return rejected
+        # The send task is created first so that it runs before this turn's journal flush: its
+        # commit before the request then covers this record too (one commit, not two).
+        self._spawn(self._send(order.client_order_id))
         self._commit(now, [("order", order)], None, order)
         self.risk.record_submit(venue, now)
-        self._spawn(self._send(order.client_order_id))
         return order
 
     def _refusal(self, order: Order) -> str | None:
@@ -288,6 +292,8 @@ class OrderManager:
         if order is None:
             return
         venue = self.venues[order.venue]
+        if not self._durable(coid):
+            return
         try:
             ack = await venue.place(order)
         except VenueError as exc:
@@ -297,6 +303,10 @@ class OrderManager:
                 self._reject(coid, _venue_reason(exc))
             return
         except (OSError, asyncio.TimeoutError) as exc:
+            await self._resolve_unknown(coid, exc)
+            return
+        except Exception as exc:  # an adapter bug: the request may or may not have gone out
+            self.log.error("venue place failed unexpectedly", client_order_id=coid, error=repr(exc), exc_info=exc)
             await self._resolve_unknown(coid, exc)
             return
         self.on_order_report(_with_client_id(ack, coid))
@@ -317,7 +327,7 @@ class OrderManager:
         self.log.warning("placement outcome unknown", client_order_id=coid, error=repr(exc))
         try:
             report = await self.venues[order.venue].order_status(order)
-        except VenueError as lookup_exc:
+        except (VenueError, OSError, asyncio.TimeoutError) as lookup_exc:
             report = None
             if not isinstance(lookup_exc, OrderNotFound):
                 self.log.error(
@@ -333,6 +343,8 @@ class OrderManager:
     async def _send_cancel(self, coid: str) -> None:
         order = self.orders[coid]
         venue = self.venues[order.venue]
+        if not self._durable(coid):
+            return
         try:
             report = await venue.cancel(order)
         except OrderNotFound:
@@ -360,6 +372,8 @@ class OrderManager:
     async def _send_modify(self, coid: str) -> None:
         order = self.orders[coid]
         qty, price, trigger = self._modify_requests.pop(coid, (None, None, None))
+        if not self._durable(coid):
+            return
         try:
             report = await self.venues[order.venue].modify(
                 order, qty=qty, price=price, trigger_price=trigger
@@ -377,7 +391,8 @@ class OrderManager:
     async def _lookup(self, order: Order) -> OrderReport | None:
         try:
             return await self.venues[order.venue].order_status(order)
-        except VenueError:
+        except (VenueError, OSError, asyncio.TimeoutError) as exc:
+            self.log.warning("order status lookup failed", client_order_id=order.client_order_id, error=repr(exc))
             return None
 
     # --- the execution sink: what venues report -----------------------------------------------
@@ -398,6 +413,8 @@ class OrderManager:
                 changes[name] = value
         if report.reason:
             changes["reason"] = report.reason
+        if order.status.is_terminal:  # a finished order only learns ids from late reports
+            changes = {k: v for k, v in changes.items() if k in ("updated_ns", "venue_order_id")}
         target = report.status
         if target is not order.status:
             if _is_stale(order.status, target):
@@ -467,7 +484,7 @@ class OrderManager:
             pending=None if status.is_terminal else order.pending,
             updated_ns=now,
         )
-        self.journal.write(now, [("fill", coid, fill), ("order", coid, updated)])
+        self._journal(now, [("fill", coid, fill), ("order", coid, updated)])
         # only once it is journalled is the fill known: a failed write leaves it to be redelivered
         self._fill_ids.add(key)
         self._notional[coid] = notional
@@ -482,10 +499,10 @@ class OrderManager:
         self.log.info(
             "fill",
             client_order_id=coid,
-            side=fill.side.value,
+            side=fill.side,
             qty=str(fill.qty),
             price=str(fill.price),
-            status=status.value,
+            status=status,
         )
 
     def on_balance(self, balance: Balance) -> None:
@@ -644,8 +661,8 @@ class OrderManager:
         self.log.warning(
             "transition refused",
             client_order_id=order.client_order_id,
-            current=order.status.value,
-            target=target.value,
+            current=order.status,
+            target=target,
             source="venue" if report is not None else "engine",
         )
 
@@ -657,7 +674,7 @@ class OrderManager:
         updated: Order,
     ) -> None:
         coid = updated.client_order_id
-        self.journal.write(now, [(kind, coid, body) for kind, body in records])
+        self._journal(now, [(kind, coid, body) for kind, body in records])
         self._apply(previous, updated, now)
 
     def _apply(self, previous: OrderStatus | None, updated: Order, now: int) -> None:
@@ -679,9 +696,40 @@ class OrderManager:
         self.log.debug(
             "order",
             client_order_id=coid,
-            status=updated.status.value,
-            previous=previous.value if previous else None,
+            status=updated.status,
+            previous=previous,
         )
+
+    def _journal(self, now: int, rows: list[tuple[str, str | None, Any]]) -> None:
+        """Write to the journal's open transaction; it is committed at the end of this loop turn
+        at the latest, and before any request leaves for a venue (see `_durable`)."""
+        self.journal.write(now, rows)
+        if not self._flush_scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a synchronous caller): commit now
+                self._flush()
+                return
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        try:
+            self.journal.commit()
+        except Exception as exc:
+            self.risk.halt(f"journal commit failed: {exc!r}")
+            self.log.error("journal commit failed: new orders halted", error=repr(exc), exc_info=exc)
+
+    def _durable(self, coid: str) -> bool:
+        """Commit the journal before a request leaves for a venue; False (order refused) if it can't."""
+        try:
+            self.journal.commit()
+            return True
+        except Exception as exc:
+            self.risk.halt(f"journal commit failed: {exc!r}")
+            self.log.error("journal commit failed: request not sent", client_order_id=coid, error=repr(exc))
+            return False
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

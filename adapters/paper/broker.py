@@ -156,10 +156,11 @@ class PaperBroker(Venue):
             return self._refuse(order, sim.reason or "rejected", now, released=released)
         self._orders[order.client_order_id] = order
         self._report_placed(order, now, after_market=False)
-        self._publish(events)
+        touched = self._publish(events)
         if sim.expires_ns is not None and sim.is_open:
             self.ctx.clock.call_later((sim.expires_ns - now) / NS, self._expire, sim.expires_ns)
-        self._publish_balances(inst)
+        if inst.id not in touched:  # the hold changed what is free and locked
+            self._publish_balances(inst)
         return self._report(sim)
 
     def _refuse(self, order: Order, reason: str, now: int, *, released: bool) -> OrderReport:
@@ -317,8 +318,10 @@ class PaperBroker(Venue):
 
     # --- reporting ----------------------------------------------------------------------------
 
-    def _publish(self, events: Sequence[Execution | StatusChange]) -> None:
+    def _publish(self, events: Sequence[Execution | StatusChange]) -> set[str]:
+        """Report fills and status changes, then each touched instrument's balances once."""
         sink = self.ctx.sink
+        touched: dict[str, Instrument] = {}
         for event in events:
             sim = self.matching.orders.get(event.order_id)
             if sim is None:
@@ -342,11 +345,11 @@ class PaperBroker(Venue):
                 )
                 self._fills.append(fill)
                 sink.on_fill(fill)
-                self._publish_balances(inst)
+                touched[inst.id] = inst
             else:
                 if event.status.is_terminal:
                     self.account.release(sim.id)
-                    self._publish_balances(inst)
+                    touched[inst.id] = inst
                 if event.status is OrderStatus.COMPLETED:
                     continue  # the fills already told the manager
                 sink.on_order_report(
@@ -360,6 +363,9 @@ class PaperBroker(Venue):
                         ts_event=event.ts_ns,
                     )
                 )
+        for inst in touched.values():
+            self._publish_balances(inst)
+        return set(touched)
 
     def _report_placed(self, order: Order, now: int, *, after_market: bool) -> None:
         stop = order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)

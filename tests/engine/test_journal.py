@@ -178,6 +178,7 @@ def test_a_second_journal_on_the_same_file_sees_every_commit_of_the_first(tmp_pa
     fills = [make_fill(f"f{i}", f"o{i}", price=D("0.1") * (i + 1)) for i in range(5)]
     for i in range(5):
         first.write(i, [("order", orders[i].client_order_id, orders[i]), ("fill", fills[i].client_order_id, fills[i])])
+    first.commit()
     # "restart without close": the first connection is never closed or checkpointed
     second = Journal(path)
     try:
@@ -189,6 +190,7 @@ def test_a_second_journal_on_the_same_file_sees_every_commit_of_the_first(tmp_pa
         # and the new one keeps appending after what the first wrote
         later = make_order("o0", status=S.CANCELLED, pending=None)
         second.write(99, [("order", "o0", later)])
+        second.commit()
         assert first.load().orders["o0"] == later
     finally:
         second.close()
@@ -213,14 +215,13 @@ def test_a_write_is_all_or_nothing() -> None:
     assert set(journal.load().orders) == {"tb1", "tb3"}
 
 
-def test_a_failed_insert_is_rolled_back_and_the_journal_keeps_working() -> None:
+def test_a_record_that_cannot_be_journalled_is_refused_whole_and_the_journal_keeps_working() -> None:
     journal = Journal(None)
     journal.write(1, [("order", "tb1", make_order())])
-    with pytest.raises(sqlite3.IntegrityError):
-        # a NULL kind violates the schema: the second row fails after the first was inserted
+    with pytest.raises(ValueError, match="unknown journal record kind"):
         journal.write(2, [("order", "tb2", make_order("tb2")), (None, "tb2", make_order("tb2"))])  # type: ignore[list-item]
-    assert set(journal.load().orders) == {"tb1"}
-    assert not journal._db.in_transaction
+    assert set(journal.load().orders) == {"tb1"}  # nothing of the refused write
+    assert journal.written == 1
     journal.write(3, [("order", "tb3", make_order("tb3"))])
     assert set(journal.load().orders) == {"tb1", "tb3"}
 
@@ -242,18 +243,32 @@ class _FailingCommit:
         return getattr(self.db, name)
 
 
-def test_a_failed_commit_leaves_no_open_transaction_behind() -> None:
+def test_a_failed_commit_keeps_its_records_for_the_next_commit() -> None:
     journal = Journal(None)
     journal.write(1, [("order", "tb1", make_order())])
+    journal.commit()
+    journal.write(2, [("order", "tb2", make_order("tb2"))])
     real = journal._db
     journal._db = _FailingCommit(real)  # type: ignore[assignment]
     with pytest.raises(sqlite3.OperationalError):
-        journal.write(2, [("order", "tb2", make_order("tb2"))])
-    assert not real.in_transaction
-    assert set(journal.load().orders) == {"tb1"}  # the failed write is not half there
-    journal.write(3, [("order", "tb3", make_order("tb3"))])  # and the next write works
-    assert set(journal.load().orders) == {"tb1", "tb3"}
-    assert journal.written == 2
+        journal.commit()
+    assert not real.in_transaction  # no half transaction left open
+    assert journal.uncommitted  # tb2 is not lost: it waits for the next commit
+    journal.write(3, [("order", "tb3", make_order("tb3"))])
+    journal.commit()  # the disk has room again
+    assert set(journal.load().orders) == {"tb1", "tb2", "tb3"}
+    assert journal.commits == 2
+
+
+def test_writes_are_grouped_until_commit() -> None:
+    journal = Journal(None)
+    for i in range(3):
+        journal.write(i, [("order", f"tb{i}", make_order(f"tb{i}"))])
+    assert journal.uncommitted and journal.commits == 0
+    journal.commit()
+    assert not journal.uncommitted and journal.commits == 1
+    journal.commit()  # nothing pending: no empty commit
+    assert journal.commits == 1
 
 
 def test_journal_none_is_an_in_memory_journal_per_instance() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from engine.events import (
     Pending,
     Side,
 )
+from engine.journal import Journal
 from engine.orders import ClientOrderIds, can_transition
 from engine.risk import RiskLimits
 
@@ -37,6 +39,7 @@ from tests.engine._order_fixtures import (
     bounded,
     build_parts,
     fill_for,
+    journal_path,
     make_paper_broker,
     quote,
     ready_parts,
@@ -781,3 +784,25 @@ async def test_paper_refusal_for_insufficient_funds_rejects_with_the_venue_reaso
     assert current.reason is not None and "insufficient funds" in current.reason
     assert parts.updates[-1].order.status is S.REJECTED
 
+
+
+async def test_the_journal_is_committed_before_a_request_reaches_the_venue(tmp_path: Path) -> None:
+    parts, venue = await ready_parts(journal=Journal(journal_path(tmp_path)))
+    seen_uncommitted: list[bool] = []
+
+    def answer(order: Order) -> OrderReport:
+        seen_uncommitted.append(parts.journal.uncommitted)
+        return venue.placed(order)
+
+    venue.place_result = answer
+    venue.cancel_result = lambda order: (seen_uncommitted.append(parts.journal.uncommitted), report_for(order, S.CANCELLED))[1]
+    order = submit_limit(parts)
+    assert parts.journal.uncommitted  # written at once, committed later in the turn
+    await settle(parts)
+    parts.manager.cancel(order.client_order_id)
+    await settle(parts)
+    assert seen_uncommitted == [False, False]  # place and cancel each saw everything committed
+    await asyncio.sleep(0)
+    assert not parts.journal.uncommitted  # and nothing waits past the end of a turn
+    assert parts.journal.commits >= 2
+    parts.journal.close()

@@ -7,6 +7,7 @@ engine is down: reports are lost), then manager B built on the same journal file
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,19 @@ from tests.engine._order_fixtures import (
 S = OrderStatus
 D = Decimal
 NS = 1_000_000_000
+
+
+
+def crash(journal: Journal) -> None:
+    """The process dies: its connection goes, and with it whatever it had not committed."""
+    journal._db.close()
+
+
+def seed_journal(path: Path, order: Order) -> None:
+    """What a crashed engine left behind: one committed snapshot of `order`."""
+    journal = Journal(path)
+    journal.write(START_NS, [("order", order.client_order_id, order)])
+    journal.commit()
 
 
 class World:
@@ -126,6 +140,7 @@ async def test_restart_rebuilds_open_orders_and_reconciles_what_happened_while_d
     world.quote("90", "101", ask_size="5")
     assert manager.orders[buy.client_order_id].status is S.COMPLETED
     assert manager.orders[buy.client_order_id].filled_qty == D(2)
+    await asyncio.sleep(0)  # the turn ends: the journal commits what it wrote
     third = Journal(path)
     try:
         state = third.load()
@@ -145,6 +160,7 @@ async def test_an_order_journalled_as_new_is_rejected_on_recover_and_never_sent(
     )
     crashed = Journal(path)
     crashed.write(START_NS, [("order", never_sent.client_order_id, never_sent)])
+    crashed.commit()
     b = world.engine(path)
     world.sink.target = b.manager
     await bounded(world.broker.connect())
@@ -173,7 +189,7 @@ async def test_an_open_order_the_venue_no_longer_knows_is_closed_on_recover(
         venue_order_id=None if journalled is S.SUBMITTED else "tbghost001",
         filled_qty=D(1) if journalled is S.UPDATED else D(0),
     )
-    Journal(path).write(START_NS, [("order", order.client_order_id, order)])
+    seed_journal(path, order)
     b = world.engine(path)
     world.sink.target = b.manager
     await bounded(world.broker.connect())
@@ -197,6 +213,8 @@ async def test_a_submitted_order_the_venue_did_receive_is_adopted_on_recover(tmp
     # the crash comes after the order was journalled as submitted, before any answer
     submitted = msgspec.structs.replace(order, status=S.SUBMITTED)
     crashed.journal.write(START_NS, [("order", order.client_order_id, submitted)])
+    crashed.journal.commit()
+    crash(crashed.journal)
     crashed.manager.venues = {}  # the dead engine never talks to the venue again
     venue.open_result = [report_for(order, S.PLACED, venue_order_id="v-77")]
     venue.calls.clear()
@@ -255,6 +273,8 @@ async def test_a_cancel_pending_when_the_engine_stopped_is_sent_again_on_recover
     # the strategy asked to cancel; the request was journalled, then the engine died
     flagged = msgspec.structs.replace(placed, pending=Pending.CANCEL)
     a.journal.write(world.clock.now_ns(), [("order", order.client_order_id, flagged)])
+    a.journal.commit()
+    crash(a.journal)
     world.sink.target = None
 
     b = world.engine(path)
@@ -275,7 +295,7 @@ async def test_a_modify_pending_when_the_engine_stopped_is_cleared_on_recover(tm
         side=Side.BUY, type=OrderType.LIMIT, qty=D(1), price=D(100), status=S.PLACED,
         venue_order_id="v-1", pending=Pending.MODIFY,
     )
-    Journal(path).write(START_NS, [("order", order.client_order_id, order)])
+    seed_journal(path, order)
     venue.open_result = [report_for(order, S.PLACED, venue_order_id="v-1")]
     b = build_parts({venue.name: venue}, journal=Journal(path))
     await bounded(b.manager.recover())
