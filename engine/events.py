@@ -183,6 +183,7 @@ class Order(Struct, frozen=True, gc=False, kw_only=True):
     stop_pending: bool = False
     after_market: bool = False
     options: dict[str, str] = field(default_factory=dict)
+    parent_id: str | None = None  # the first slice, when a freeze quantity split the order
     created_ns: int = 0
     updated_ns: int = 0
 

@@ -162,6 +162,10 @@ class OrderManager:
     def open_count(self) -> int:
         return len(self._open)
 
+    def slices(self, parent_id: str) -> list[Order]:
+        """Every slice of an order split at the freeze quantity (the first slice included)."""
+        return [o for o in self.orders.values() if o.client_order_id == parent_id or o.parent_id == parent_id]
+
     def open_exposure(self, instrument: str) -> tuple[Decimal, Decimal]:
         """Remaining quantity of open buy and sell orders for `instrument`."""
         buys = sells = ZERO
@@ -189,8 +193,28 @@ class OrderManager:
         tif: TimeInForce = TimeInForce.GTC,
         after_market: bool = False,
         options: Mapping[str, str] | None = None,
+        parent_id: str | None = None,
     ) -> Order:
-        """Create an order, check it, journal it and send it; returns at once."""
+        """Create an order, check it, journal it and send it; returns at once.
+
+        Above the instrument's freeze quantity the order is split into slices the exchange
+        accepts, each an order of its own with `parent_id` naming the first; the first is returned.
+        """
+        inst = self.portfolio.instruments.get(instrument)
+        if parent_id is None and inst is not None and inst.freeze_qty and qty > inst.freeze_qty:
+            sizes = freeze_slices(qty, inst.freeze_qty, inst.lot_size)
+            if len(sizes) > 1:
+                first: Order | None = None
+                for size in sizes:
+                    sliced = self.submit(
+                        strategy_id=strategy_id, instrument=instrument, venue=venue, side=side,
+                        qty=size, type=type, price=price, trigger_price=trigger_price, tif=tif,
+                        after_market=after_market, options=options,
+                        parent_id=first.client_order_id if first else "",
+                    )
+                    first = first or sliced
+                assert first is not None
+                return first
         now = self.clock.now_ns()
         coid = self.ids.next()
         while coid in self.orders:  # a restart within the same millisecond, or a clock step back
@@ -208,6 +232,7 @@ class OrderManager:
             tif=tif,
             after_market=after_market,
             options=dict(options or {}),
+            parent_id=parent_id or None,
             created_ns=now,
             updated_ns=now,
         )
@@ -751,6 +776,15 @@ class OrderManager:
     @property
     def busy(self) -> bool:
         return bool(self._tasks)
+
+
+def freeze_slices(qty: Decimal, freeze_qty: Decimal, lot: Decimal) -> list[Decimal]:
+    """`qty` as slices of at most the freeze quantity (rounded down to whole lots), largest first."""
+    step = (freeze_qty // lot) * lot if lot > 0 else freeze_qty
+    if step <= 0:
+        return [qty]
+    full, rest = divmod(qty, step)
+    return [step] * int(full) + ([rest] if rest else [])
 
 
 _PROGRESS = {S.NEW: 0, S.SUBMITTED: 1, S.PLACED: 2, S.UPDATED: 3, S.COMPLETED: 4}

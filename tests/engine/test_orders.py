@@ -15,6 +15,7 @@ from engine.bus import Bus
 from engine.clock import RealtimeClock, SimulatedClock
 from engine.errors import InvalidOrder, OrderNotFound, VenueUnavailable
 from engine.events import (
+    Instrument,
     Fill,
     Order,
     OrderReport,
@@ -806,3 +807,28 @@ async def test_the_journal_is_committed_before_a_request_reaches_the_venue(tmp_p
     assert not parts.journal.uncommitted  # and nothing waits past the end of a turn
     assert parts.journal.commits >= 2
     parts.journal.close()
+
+
+async def test_an_order_above_the_freeze_quantity_goes_out_as_lot_multiple_slices() -> None:
+    nifty = Instrument(
+        id="sim:NFO:NIFTY26NOVFUT", venue="sim", symbol="NFO:NIFTY26NOVFUT", base="NIFTY26NOVFUT",
+        quote="INR", exchange="NFO", tick_size=D("0.05"), lot_size=D(65), freeze_qty=D(1800), kind="future",
+    )
+    parts, venue = await ready_parts(instrument=nifty)
+    venue.place_result = lambda order: venue.placed(order)
+    first = submit_limit(parts, qty="3900", price="24000", instrument=nifty)
+    await settle(parts)
+    slices = parts.manager.slices(first.client_order_id)
+    assert [o.qty for o in slices] == [D(1755), D(1755), D(390)]  # 1800 rounded down to 27 lots
+    assert sum(o.qty for o in slices) == D(3900)
+    assert all(o.qty % nifty.lot_size == 0 and o.qty <= nifty.freeze_qty for o in slices)
+    assert [o.parent_id for o in slices[1:]] == [first.client_order_id] * 2
+    assert venue.count("place") == 3
+    assert {o.status for o in slices} == {S.PLACED}
+
+
+def test_freeze_slices_of_a_quantity_within_the_limit_is_the_quantity() -> None:
+    from engine.orders import freeze_slices
+
+    assert freeze_slices(D(1755), D(1800), D(65)) == [D(1755)]
+    assert freeze_slices(D(3600), D(1800), D(1)) == [D(1800), D(1800)]
