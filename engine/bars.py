@@ -1,4 +1,6 @@
-"""Bars aggregated from trades or quotes, published as `Bar` events keyed (instrument, interval_s)."""
+"""Bars aggregated from trades or quotes, published as `Bar` events keyed
+(instrument, interval_s, source): two strategies asking for the same interval from different
+sources each get their own bars, never both."""
 
 from __future__ import annotations
 
@@ -32,7 +34,13 @@ class BarAggregator:
         self._volume = 0.0
         self._timer: TimerHandle | None = None
         self.emitted = 0
+        self.late = 0
         self._sub: Subscription | None = None
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        """The bus key its bars are published under."""
+        return (self.instrument, self.interval_s, self.source)
 
     def start(self) -> None:
         handler = self.on_trade if self.source == "trades" else self.on_quote
@@ -57,8 +65,11 @@ class BarAggregator:
     def _add(self, ts: int, price: float, size: float) -> None:
         start = ts - ts % self._interval_ns
         if start != self._start:
-            if start <= self._last_emitted:
-                return  # late for a bar already closed on time
+            if start <= self._last_emitted or start < self._start:
+                # Late: its bar was closed already, or a later bar is open. Taking it would
+                # close the open bar early and emit that interval a second time later.
+                self.late += 1
+                return
             if self._start >= 0:
                 self._emit()
             self._start = start
@@ -95,4 +106,4 @@ class BarAggregator:
         self._last_emitted = self._start
         self._start = -1
         self.emitted += 1
-        self.bus.publish(bar, (self.instrument, self.interval_s))
+        self.bus.publish(bar, self.key)

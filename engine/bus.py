@@ -21,6 +21,7 @@ from engine.events import MARKET_DATA
 
 Handler = Callable[[Any], Any]
 ANY_KEY: Any = object()
+_MARKET_DATA = frozenset(MARKET_DATA)
 _DRAIN_SLICE = 2048  # events a queued subscriber handles before letting other tasks run
 
 log = structlog.get_logger("tickbus.bus")
@@ -98,9 +99,10 @@ class Bus:
     ) -> Subscription:
         """Call `handler(event)` inline for every event of `types` (and `keys`, or all keys)."""
         types = (types,) if isinstance(types, type) else tuple(types)
+        name = name or getattr(handler, "__qualname__", repr(handler))
         if self.inline:
-            handler = self._inline_adapter(handler)
-        self._names[handler] = name or getattr(handler, "__qualname__", repr(handler))
+            handler = self._inline_adapter(handler, name)
+        self._names[handler] = name
         entries = []
         for cls in types:
             for key in [ANY_KEY] if keys is None else list(keys):
@@ -156,25 +158,31 @@ class Bus:
 
     def handler_failed(self, subscriber: str, event: Any, exc: BaseException) -> None:
         self.stats.handler_errors += 1
-        log.error(
-            "handler failed",
-            subscriber=subscriber,
-            event=type(event).__name__,
-            error=repr(exc),
-            exc_info=exc,
-        )
+        context: dict[str, Any] = {}
+        if event is not None:
+            # not `event=`: that is the log call's own first argument (the message)
+            context["event_type"] = type(event).__name__
+            order = getattr(event, "order", None)  # an OrderUpdate
+            for source in (event, order):
+                for name in ("instrument", "client_order_id"):
+                    value = getattr(source, name, None)
+                    if isinstance(value, str):
+                        context[name] = value
+        log.error("handler failed", subscriber=subscriber, error=repr(exc), exc_info=exc, **context)
 
     # --- inline (backtest) mode ---------------------------------------------------------------
 
-    def _inline_adapter(self, handler: Handler) -> Handler:
+    def _inline_adapter(self, handler: Handler, name: str) -> Handler:
         pending = self._inline_pending
 
         def run_inline(event: Any) -> None:
             result = handler(event)
             if result is not None and hasattr(result, "__await__"):
-                pending.append(asyncio.ensure_future(result))
+                task = asyncio.ensure_future(result)
+                task.set_name(name)
+                pending.append(task)
 
-        run_inline.__qualname__ = getattr(handler, "__qualname__", "handler")
+        run_inline.__qualname__ = name
         return run_inline
 
     async def settle(self) -> None:
@@ -204,6 +212,16 @@ class Bus:
             await sub.wait_idle()
 
 
+class _Slot:
+    """A conflation slot in a subscriber's queue: the latest market data of one instrument."""
+
+    __slots__ = ("instrument", "events")
+
+    def __init__(self, instrument: str, events: dict[type, Any]) -> None:
+        self.instrument = instrument
+        self.events = events
+
+
 class QueuedSubscriber:
     """A bounded queue and a task; market data conflates under backpressure, the rest never drops."""
 
@@ -223,7 +241,8 @@ class QueuedSubscriber:
         self._handler = handler
         self._on_error = on_error
         self._queue: deque[Any] = deque()
-        self._slots: dict[tuple[type, str], list[Any]] = {}
+        # instrument -> {event type: latest event}, for the slot still waiting in the queue
+        self._slots: dict[str, dict[type, Any]] = {}
         self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._busy = False
@@ -235,6 +254,7 @@ class QueuedSubscriber:
         self._subs.append(self.bus.subscribe(types, target, keys=keys, name=self.name))
 
     def _guarded_inline(self, event: Any) -> Any:
+        self.handled += 1
         try:
             result = self._handler(event)
         except Exception as exc:
@@ -256,6 +276,21 @@ class QueuedSubscriber:
         for sub in self._subs:
             sub.cancel()
         self._subs = []
+
+    def halt(self) -> int:
+        """Stop at once, from anywhere (its own handler included): unsubscribe, drop what is
+        queued, let the task end. Returns how many queued entries were dropped."""
+        self.unsubscribe()
+        dropped = len(self._queue)
+        self._queue.clear()
+        self._slots.clear()
+        self._stopped = True
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        return dropped
 
     async def stop(self, *, drain: bool = True) -> None:
         """Unsubscribe; with `drain`, handle what is already queued first."""
@@ -287,6 +322,8 @@ class QueuedSubscriber:
 
     def deliver(self, event: Any) -> None:
         """Hand this subscriber an event that does not travel the bus (a timer tick)."""
+        if self._stopped:
+            return
         if self.bus.inline:
             result = self._guarded_inline(event)
             if result is not None:
@@ -298,9 +335,16 @@ class QueuedSubscriber:
 
     def put(self, event: Any) -> None:
         queue = self._queue
-        if len(queue) >= self.maxsize and event.__class__ in MARKET_DATA:
+        if len(queue) >= self.maxsize and event.__class__ in _MARKET_DATA:
             self._put_conflated(event)
         else:
+            if self._slots:
+                # This event now sits behind the slots in the queue: a slot that took later
+                # events would deliver them before it. Close the slots it must stay ahead of.
+                if event.__class__ in _MARKET_DATA:
+                    self._slots.pop(event.instrument, None)
+                else:
+                    self._slots.clear()
             queue.append(event)
         waiter = self._waiter
         if waiter is not None:
@@ -309,16 +353,17 @@ class QueuedSubscriber:
                 waiter.set_result(None)
 
     def _put_conflated(self, event: Any) -> None:
-        key = (event.__class__, event.instrument)
-        slot = self._slots.get(key)
-        if slot is not None:
-            slot[0] = event
+        """One slot per instrument holds the latest event of each market-data type, in the order
+        those latest events arrived: what is delivered stays in publish order per instrument."""
+        slot = self._slots.get(event.instrument)
+        if slot is None:
+            self._slots[event.instrument] = {event.__class__: event}
+            self._queue.append(_Slot(event.instrument, self._slots[event.instrument]))
+            return
+        if slot.pop(event.__class__, None) is not None:
             self.conflated += 1
             self.bus.stats.conflated += 1
-        else:
-            slot = [event]
-            self._slots[key] = slot
-            self._queue.append(slot)
+        slot[event.__class__] = event
 
     # --- consumer side ------------------------------------------------------------------------
 
@@ -336,12 +381,13 @@ class QueuedSubscriber:
             while queue and budget:
                 budget -= 1
                 event = queue.popleft()
-                if event.__class__ is list:  # a conflation slot: take its latest event
-                    slot = event
-                    event = slot[0]
-                    key = (event.__class__, event.instrument)
-                    if self._slots.get(key) is slot:
-                        del self._slots[key]
+                if event.__class__ is _Slot:  # a conflation slot: its latest events, in order
+                    if self._slots.get(event.instrument) is event.events:
+                        del self._slots[event.instrument]
+                    latest = list(event.events.values())
+                    event = latest[0]
+                    if len(latest) > 1:
+                        queue.extendleft(reversed(latest[1:]))
                 try:
                     result = handler(event)
                     if result is not None:

@@ -14,7 +14,7 @@ import structlog
 
 from engine.config import Plan, load_config
 from engine.errors import UserError, VenueError
-from engine.log import REDACTED, SECRET_KEYS, configure
+from engine.log import REDACTED, configure, is_secret_key, scrub
 from engine.plugins import STRATEGY_GROUP, VENUE_GROUP, available, load_venue
 from engine.runner import run_plan
 from engine.summary import render
@@ -46,6 +46,10 @@ def guarded(fn: Callable[[], int]) -> int:
 
 
 def cmd_run(config: str, *, duration: float | None, speed: float | None, log_format: str) -> int:
+    if duration is not None and not duration >= 0:
+        raise UserError(f"--duration: must be zero or more seconds, got {duration:g}")
+    if speed is not None and not speed > 0:
+        raise UserError(f"--speed: must be positive, got {speed:g}")
     plan = load_config(config)
     summary = run_loop(lambda: run_plan(plan, duration_s=duration, speed=speed))
     if log_format == "json":
@@ -93,10 +97,10 @@ def describe(plan: Plan) -> dict[str, Any]:
 
 def _masked(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: REDACTED if k.lower().replace("-", "_") in SECRET_KEYS and v else _masked(v) for k, v in value.items()}
+        return {k: REDACTED if is_secret_key(k) and v else _masked(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_masked(v) for v in value]
-    return value
+    return scrub(value)
 
 
 def cmd_strategies() -> int:

@@ -6,13 +6,16 @@ Every mistake names the file and the field path, e.g.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
+import types
+import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import yaml
@@ -28,8 +31,11 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "jkey", "pin", "totp", "signature")
 
 
+Positive = msgspec.Meta(gt=0)
+
+
 class BarsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    seconds: int = 60
+    seconds: Annotated[int, Positive] = 60
     source: Literal["trades", "quotes"] = "trades"
 
 
@@ -39,16 +45,16 @@ class StrategyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     instruments: list[str]
     params: dict[str, Any] = {}
     bars: BarsConfig | None = None
-    max_errors: int = 5
-    error_window_s: float = 60.0
-    queue_size: int | None = None
+    max_errors: Annotated[int, Positive] = 5
+    error_window_s: Annotated[float, Positive] = 60.0
+    queue_size: Annotated[int, Positive] | None = None
 
 
 class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mode: Mode = "paper"
     name: str | None = None
-    duration_s: float | None = None
-    speed: float = 1.0
+    duration_s: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    speed: Annotated[float, Positive] = 1.0
     start: datetime | None = None
     venues: dict[str, dict[str, Any]] = {}
     paper: dict[str, Any] = {}
@@ -113,7 +119,22 @@ def _decimal_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
         return loader.construct_yaml_float(node)
 
 
+def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    """A mapping that refuses a key given twice (YAML would silently keep the last one)."""
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            key = loader.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+    return loader.construct_mapping(node)
+
+
 _Loader.add_constructor("tag:yaml.org,2002:float", _decimal_float)
+_Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
 
 
 def read_yaml(path: Path) -> Any:
@@ -124,13 +145,16 @@ def read_yaml(path: Path) -> Any:
         raise UserError(f"{file}: no such config file") from None
     except OSError as exc:
         raise UserError(f"{file}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{file}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{file}: {where}YAML syntax error: {problem}") from None
+        kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+        raise UserError(f"{file}: {where}{kind}: {problem}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -177,6 +201,9 @@ def _join(path: str, key: str) -> str:
 # --- decoding with one-line errors -------------------------------------------------------------
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+_SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+_ANY_KEY = object()  # msgspec's `[...]`: some key of a mapping
+_TYPE_WORDS = {"object": "mapping", "array": "list", "decimal": "float"}
 
 
 def convert(value: Any, type_: Any, file: str, prefix: str = "") -> Any:
@@ -184,23 +211,132 @@ def convert(value: Any, type_: Any, file: str, prefix: str = "") -> Any:
     try:
         return msgspec.convert(value, type_, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(file, *_locate(str(exc), prefix)) from None
+        raise ConfigError(file, *_locate(str(exc), prefix, value, type_)) from None
 
 
-def _locate(text: str, prefix: str) -> tuple[str, str]:
+def _locate(text: str, prefix: str, value: Any = None, type_: Any = None) -> tuple[str, str]:
+    """The field path and a readable message for one msgspec validation error."""
     match = _AT.match(text)
     assert match is not None
     message = match.group("msg").replace("`", "")
-    path = prefix + (match.group("path") or "")
-    path = path.lstrip(".")
+    segments: list[Any] = []
+    for name, index in _SEGMENT.findall(match.group("path") or ""):
+        segments.append(name if name else (_ANY_KEY if index == "..." else int(index)))
+    segments, found, field_type = _walk(segments, value, type_)
+    path = prefix
+    for seg in segments:
+        path = f"{path}[{seg}]" if isinstance(seg, int) else _join(path, "[...]" if seg is _ANY_KEY else str(seg))
     unknown = re.match(r"Object contains unknown field (\S+)", message)
     missing = re.match(r"Object missing required field (\S+)", message)
     if unknown:
-        return _join(path, unknown.group(1)), "unknown field"
+        known = _field_names(field_type)
+        hint = f" (known: {', '.join(known)})" if known else ""
+        return _join(path, unknown.group(1)), "unknown field" + hint
     if missing:
         return _join(path, missing.group(1)), "required field is missing"
-    message = message.replace("Invalid enum value", "invalid value")
-    return path, message[:1].lower() + message[1:]
+    return path, _reword(message, found, field_type)
+
+
+def _reword(message: str, found: Any, field_type: Any) -> str:
+    got = f", got {found!r}" if found is not _MISSING and isinstance(found, (str, int, float, Decimal)) else ""
+    if isinstance(found, Decimal):
+        got = f", got {found}"
+    if message.startswith("Invalid enum value"):
+        choices = _choices(field_type)
+        if choices:
+            return "expected one of " + ", ".join(repr(c) for c in choices) + got
+        return "invalid value" + message[len("Invalid enum value"):]
+    if message.startswith("Invalid decimal string"):
+        return "expected a decimal number" + got
+    if message.startswith("Invalid RFC3339 encoded datetime"):
+        return "expected a date-time like 2026-11-20T09:15:00+05:30" + got
+    typed = re.match(r"Expected (.+?), got (\S+)$", message)
+    if typed:
+        wanted = " | ".join(_TYPE_WORDS.get(w, w) for w in typed.group(1).split(" | ") if w != "null")
+        return f"expected {wanted or 'null'}, got {_TYPE_WORDS.get(typed.group(2), typed.group(2))}"
+    bound = re.match(r"Expected (\S+) ([<>]=? \S+)$", message)
+    if bound:
+        return f"expected {_TYPE_WORDS.get(bound.group(1), bound.group(1))} {bound.group(2)}{got}"
+    return message[:1].lower() + message[1:]
+
+
+_MISSING = object()
+
+
+def _walk(segments: list[Any], value: Any, type_: Any) -> tuple[list[Any], Any, Any]:
+    """Follow msgspec's error path through the raw data and the type: names the key hidden
+    behind `[...]`, and returns the offending value and the type expected there."""
+    resolved: list[Any] = []
+    for seg in segments:
+        type_ = _unwrap(type_)
+        if seg is _ANY_KEY:
+            child = _child_type(type_, seg)
+            seg = _bad_key(value, child)
+        resolved.append(seg)
+        type_ = _child_type(type_, seg)
+        if isinstance(value, dict) and not isinstance(seg, int) and seg in value:
+            value = value[seg]
+        elif isinstance(value, list) and isinstance(seg, int) and seg < len(value):
+            value = value[seg]
+        else:
+            value = _MISSING
+    return resolved, value, _unwrap(type_)
+
+
+def _bad_key(mapping: Any, value_type: Any) -> Any:
+    """The first key of `mapping` whose value does not convert to `value_type`."""
+    if isinstance(mapping, dict) and value_type is not None:
+        for key, item in mapping.items():
+            try:
+                msgspec.convert(item, value_type, strict=False)
+            except (msgspec.ValidationError, TypeError):
+                return key
+    return _ANY_KEY
+
+
+def _unwrap(type_: Any) -> Any:
+    """`X` for `Annotated[X, ...]` and `X | None`."""
+    while True:
+        origin = typing.get_origin(type_)
+        if origin is typing.Annotated:
+            type_ = typing.get_args(type_)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(type_) if a is not type(None)]
+            if len(args) != 1:
+                return type_
+            type_ = args[0]
+        else:
+            return type_
+
+
+def _child_type(type_: Any, seg: Any) -> Any:
+    if type_ is None:
+        return None
+    origin = typing.get_origin(type_)
+    if isinstance(type_, type) and issubclass(type_, msgspec.Struct) and isinstance(seg, str):
+        try:
+            return typing.get_type_hints(type_, include_extras=True).get(seg)
+        except Exception:
+            return None
+    if origin is dict and not isinstance(seg, int):
+        return typing.get_args(type_)[1]
+    if origin is list and isinstance(seg, int):
+        return typing.get_args(type_)[0]
+    return None
+
+
+def _field_names(type_: Any) -> list[str]:
+    if isinstance(type_, type) and issubclass(type_, msgspec.Struct):
+        return list(type_.__struct_fields__)
+    return []
+
+
+def _choices(type_: Any) -> list[Any]:
+    if typing.get_origin(type_) is Literal:
+        return list(typing.get_args(type_))
+    if isinstance(type_, type) and issubclass(type_, enum.Enum):
+        return [m.value for m in type_]
+    return []
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
@@ -233,8 +369,13 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
                 known = ", ".join(sorted(venues)) or "none"
                 raise ConfigError(file, f"{where}.instruments[{j}]", f"no venue {venue!r} in venues (configured: {known})")
         strategies.append(StrategyPlan(config=sc, cls=cls, params=params))
-    if config.speed <= 0:
-        raise ConfigError(file, "speed", "must be positive")
+    if config.journal:
+        try:
+            config.journal.format(name="x")
+        except (KeyError, IndexError) as exc:
+            raise ConfigError(file, "journal", f"unknown placeholder {{{exc.args[0]}}}: only {{name}} may be used") from None
+        except ValueError as exc:
+            raise ConfigError(file, "journal", f"{exc}: only {{name}} may be used, braces doubled otherwise") from None
     if config.mode == "live" and not any(v.cls.supports_execution for v in venues.values()):
         raise ConfigError(file, "venues", "live mode needs a venue that takes orders")
     return Plan(file=file, config=config, venues=venues, paper=paper, strategies=strategies)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from typing import Any, TextIO
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 REDACTED = "***"
 # Keys whose values are secrets wherever they appear (compared lower-case, '-' read as '_').
@@ -28,8 +30,28 @@ def register_secret(value: str) -> None:
         _secret_values.add(value)
 
 
-def _is_secret_key(key: Any) -> bool:
-    return isinstance(key, str) and key.lower().replace("-", "_") in SECRET_KEYS
+# Key endings and parts that mark a secret too: `x-api-key`, `sessionToken`, `client_private_key`.
+_SECRET_ENDINGS = ("api_key", "apikey", "secret", "token", "password", "passwd", "signature", "private_key")
+_SECRET_PARTS = ("password", "passphrase", "secret")
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    key = name.lower().replace("-", "_")
+    return key in SECRET_KEYS or key.endswith(_SECRET_ENDINGS) or any(p in key for p in _SECRET_PARTS)
+
+
+def is_secret_key(key: Any) -> bool:
+    """Whether a field or header called `key` holds a secret (its value is never shown)."""
+    return isinstance(key, str) and _secret_name(key)
+
+
+_is_secret_key = is_secret_key
+
+
+def scrub(value: Any) -> Any:
+    """`value` with secret-keyed entries masked and registered secret values replaced."""
+    return _scrub(value)
 
 
 def _scrub(value: Any) -> Any:
@@ -72,12 +94,16 @@ def configure(fmt: str = "console", level: str = "info", stream: TextIO | None =
         raise ValueError(f"unknown log level {level!r}")
     stream = stream or sys.stderr
     renderer: Any
+    # Exceptions become data before `redact` runs, so their text is scrubbed like any value;
+    # frame locals are never rendered (they hold keys and tokens, and truncated reprs of a secret
+    # would slip past the value match).
+    exc: Any
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()
-        exc = [structlog.processors.dict_tracebacks]
+        exc = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
     elif fmt == "console":
         renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
-        exc = []
+        exc = structlog.processors.format_exc_info
     else:
         raise ValueError(f"unknown log format {fmt!r}")
     structlog.configure(
@@ -85,8 +111,8 @@ def configure(fmt: str = "console", level: str = "info", stream: TextIO | None =
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            exc,
             redact,
-            *exc,
             renderer,
             _redact_rendered,
         ],

@@ -6,9 +6,9 @@ import asyncio
 import heapq
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -28,6 +28,7 @@ from engine.venue import Channel, Emulator, Venue, VenueContext
 
 NS = 1_000_000_000
 log = structlog.get_logger("tickbus.runner")
+_T = TypeVar("_T")
 
 
 class Engine:
@@ -53,6 +54,12 @@ class Engine:
         self.bus = Bus(inline=self.backtest)
         if journal_path is True:
             journal_path = None if not cfg.journal else cfg.journal.format(name=plan.name)
+            if journal_path and _account_starts_fresh(plan):
+                # The paper account (or an in-process emulator) lives in memory and starts fresh
+                # every run, so the orders and fills of an earlier run must not be recovered into
+                # this one (they would count twice in PnL, and its fill ids would shadow this
+                # run's as duplicates).
+                _set_aside(Path(journal_path))
         self.journal = Journal(journal_path or None)
         self.portfolio = Portfolio()
         self.risk = RiskEngine(cfg.risk, self.portfolio)
@@ -146,6 +153,7 @@ class Engine:
             portfolio=self.portfolio,
             venue_for=self.venue_for,
             bar_interval_s=bar_seconds,
+            bar_source=sc.bars.source if sc.bars else "trades",
             log=structlog.get_logger("tickbus.strategy").bind(strategy=sc.name),
         )
         strategy = cls(ctx, params)
@@ -249,8 +257,32 @@ class Engine:
                 if stop.is_set():
                     return
         advance(end)
-        await self._let_orders_run()
+        if bus.has_pending:
+            await bus.settle()
+        # Requests still in flight (waiting out their latency on the simulated clock) finish
+        # now, while the strategies still listen: they see the outcome of every order they sent.
+        await self._with_clock(manager.settle())
         self.stop_reason = f"backtest of {duration:g}s simulated"
+
+    async def _with_clock(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Await `coro`; in a backtest, move the simulated clock from timer to timer meanwhile
+        (after the data ends nothing else moves it, and requests wait on it for their latency)."""
+        clock = self.clock
+        if not isinstance(clock, SimulatedClock):
+            return await coro
+        task = asyncio.ensure_future(coro)
+        for _ in range(100_000):
+            await self._let_orders_run()
+            if task.done():
+                break
+            due = clock.next_timer_ns
+            if due is None:
+                await asyncio.sleep(0)
+                continue
+            clock.advance_to(due)
+            if self.bus.has_pending:
+                await self.bus.settle()
+        return await task
 
     async def _let_orders_run(self) -> None:
         """Backtests: give order requests a few loop turns; ones waiting on the clock wait on."""
@@ -266,12 +298,12 @@ class Engine:
             await host.stop()
         if self.plan.config.cancel_on_stop and self.manager.open_count:
             try:
-                cancelled = await asyncio.wait_for(self.manager.cancel_all(), timeout=10)
+                cancelled = await asyncio.wait_for(self._with_clock(self.manager.cancel_all()), timeout=10)
                 log.info("open orders cancelled at stop", count=cancelled)
             except asyncio.TimeoutError:
                 log.error("cancel-all at stop timed out", open_orders=self.manager.open_count)
         try:
-            await asyncio.wait_for(self.manager.settle(), timeout=10)
+            await asyncio.wait_for(self._with_clock(self.manager.settle()), timeout=10)
         except asyncio.TimeoutError:
             log.error("requests still in flight at stop")
         for agg in self.aggregators.values():
@@ -288,6 +320,28 @@ class Engine:
 
     def summary(self) -> dict[str, Any]:
         return build_summary(self)
+
+
+def _account_starts_fresh(plan: Plan) -> bool:
+    """Paper and backtest runs, and live runs whose every executing venue is an emulator."""
+    if plan.paper is not None:
+        return True
+    executing = [vp for vp in plan.venues.values() if vp.cls.supports_execution]
+    return bool(executing) and all(vp.config.emulator for vp in executing)
+
+
+def _set_aside(path: Path) -> None:
+    """Move an earlier run's journal (and its SQLite side files) to `<name>.prev`."""
+    if not path.exists():
+        return
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(f"{path}{suffix}")
+        dst = Path(f"{path}.prev{suffix}")
+        if src.exists():
+            src.replace(dst)
+        elif dst.exists():
+            dst.unlink()
+    log.info("earlier journal set aside: this run's account starts fresh", path=str(path), moved_to=f"{path}.prev")
 
 
 def _overrides_class(cls: type[Strategy], name: str) -> bool:
@@ -317,7 +371,15 @@ async def run_plan(
             await _abandon(engine)
             raise
         log.info("running", plan=plan.name, mode=engine.mode, duration_s=engine.duration_s)
-        await engine.run()
+        try:
+            await engine.run()
+        except Exception:
+            # Still close venues, emulators and the journal; the error is what the user sees.
+            try:
+                await asyncio.wait_for(engine.stop(), timeout=30)
+            except Exception as exc:
+                log.error("stop after a failed run failed too", error=repr(exc))
+            raise
     finally:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -331,7 +393,7 @@ async def run_plan(
 
 async def _abandon(engine: Engine) -> None:
     """A failed start: close whatever opened, keep the journal intact."""
-    for venue in engine.venues.values():
+    for venue in [*engine.venues.values(), *([engine.paper] if engine.paper else [])]:
         try:
             await venue.close()
         except Exception:

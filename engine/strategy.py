@@ -74,6 +74,7 @@ class StrategyContext:
     venue_for: Callable[[str], str]
     bar_interval_s: int | None = None
     log: Any = field(default=None)
+    bar_source: str = "trades"
 
 
 class Strategy:
@@ -251,6 +252,7 @@ class StrategyHost:
         self.errors = 0
         self.stopped_reason: str | None = None
         self._recent: deque[int] = deque()
+        self._last_error: BaseException | None = None
         self._queue: QueuedSubscriber = self.ctx.bus.queued(
             f"strategy.{strategy.id}", self.dispatch, maxsize=queue_size, on_error=self._on_error
         )
@@ -291,13 +293,20 @@ class StrategyHost:
         if _overrides(s, "on_book"):
             q.subscribe(BookSnapshot, keys=ids)
         if _overrides(s, "on_bar") and self.ctx.bar_interval_s:
-            q.subscribe(Bar, keys=[(i, self.ctx.bar_interval_s) for i in ids])
+            source = self.ctx.bar_source
+            q.subscribe(Bar, keys=[(i, self.ctx.bar_interval_s, source) for i in ids])
         if _overrides(s, "on_order"):
             q.subscribe(OrderUpdate, keys=[s.id])
         if _overrides(s, "on_fill"):
             q.subscribe(Fill, keys=[s.id])
-        q.start()
-        await self._call(s.on_start, "on_start")
+        # Events that arrive while on_start runs wait in the queue: no callback sees a strategy
+        # that has not finished starting. One that cannot start is stopped at once.
+        if not await self._call(s.on_start, "on_start"):
+            if self.stopped_reason is None:
+                self.halt(f"on_start failed: {self._last_error!r}")
+            return
+        if self.stopped_reason is None:
+            q.start()
 
     async def stop(self, reason: str = "engine stopping") -> None:
         await self._queue.stop(drain=self.stopped_reason is None)
@@ -307,14 +316,17 @@ class StrategyHost:
             self.stopped_reason = reason
             await self._call(self.strategy.on_stop, "on_stop")
 
-    async def _call(self, fn: Callable[[], Any], name: str) -> None:
+    async def _call(self, fn: Callable[[], Any], name: str) -> bool:
         try:
             result = fn()
             if inspect.isawaitable(result):
                 await result
         except Exception as exc:
+            self._last_error = exc
             self.ctx.bus.handler_failed(f"strategy.{self.strategy.id}.{name}", None, exc)
             self._on_error(None, exc)
+            return False
+        return True
 
     def _on_error(self, event: Any, exc: BaseException) -> None:
         self.errors += 1
@@ -329,10 +341,10 @@ class StrategyHost:
     def halt(self, reason: str) -> None:
         """Stop this strategy only: no more events or timers; its open orders stay as they are."""
         self.stopped_reason = reason
-        self._queue.unsubscribe()
+        dropped = self._queue.halt()
         for timer in self.strategy._timers:
             timer.cancel()
-        self.strategy.log.error("strategy stopped", reason=reason)
+        self.strategy.log.error("strategy stopped", reason=reason, dropped_events=dropped)
         self.ctx.bus.publish(
             EngineError(source=f"strategy.{self.strategy.id}", message=reason, ts=self.ctx.clock.now_ns()),
             self.strategy.id,

@@ -17,6 +17,11 @@ class Params(msgspec.Struct, forbid_unknown_fields=True):
     qty: Decimal = Decimal(1)
     recenter_steps: int = 8
 
+    def __post_init__(self) -> None:  # checked when the config loads: one line, exit 2
+        for name in ("levels", "step_ticks", "recenter_steps", "qty"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
 
 class Grid(Strategy):
     Params = Params

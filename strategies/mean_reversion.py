@@ -19,6 +19,15 @@ class Params(msgspec.Struct, forbid_unknown_fields=True):
     requote_s: float = 1.0
     min_move_ticks: int = 2
 
+    def __post_init__(self) -> None:  # checked when the config loads: one line, exit 2
+        if self.window < 2:
+            raise ValueError(f"window must be at least 2, got {self.window}")
+        for name in ("width", "qty", "requote_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.min_move_ticks < 0:
+            raise ValueError(f"min_move_ticks must not be negative, got {self.min_move_ticks}")
+
 
 class MeanReversion(Strategy):
     Params = Params

@@ -16,14 +16,18 @@ class Params(msgspec.Struct, forbid_unknown_fields=True):
     slow: int = 20
     qty: Decimal = Decimal(1)
 
+    def __post_init__(self) -> None:  # checked when the config loads: one line, exit 2
+        if not 0 < self.fast < self.slow:
+            raise ValueError(f"need 0 < fast < slow, got fast={self.fast} slow={self.slow}")
+        if self.qty <= 0:
+            raise ValueError(f"qty must be positive, got {self.qty}")
+
 
 class SmaCross(Strategy):
     Params = Params
 
     def on_start(self) -> None:
         p = self.params
-        if not 0 < p.fast < p.slow:
-            raise ValueError(f"need 0 < fast < slow, got fast={p.fast} slow={p.slow}")
         self.closes = {i: deque(maxlen=p.slow) for i in self.instruments}
         self.above: dict[str, bool | None] = {i: None for i in self.instruments}
         self.working: dict[str, Order | None] = {i: None for i in self.instruments}
@@ -42,9 +46,14 @@ class SmaCross(Strategy):
             return
         held = self.position(bar.instrument).qty
         if above and held <= 0:
-            self.working[bar.instrument] = self.buy(bar.instrument, self.params.qty - held)
+            order = self.buy(bar.instrument, self.params.qty - held)
         elif not above and held > 0:
-            self.working[bar.instrument] = self.sell(bar.instrument, held)
+            order = self.sell(bar.instrument, held)
+        else:
+            return
+        # An order refused at once (risk) is already final: on_order may even have run inside
+        # buy() (backtests run handlers inline), so only an open order is remembered as working.
+        self.working[bar.instrument] = order if order.is_open else None
 
     def on_order(self, order: Order) -> None:
         if not order.is_open:

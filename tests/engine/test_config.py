@@ -1,0 +1,426 @@
+"""engine.config: YAML -> ${VAR} -> msgspec Structs; every mistake is one line naming the file
+and the field path, exit code 2 from run.py, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+import pytest
+
+import engine.log as engine_log
+from engine.config import load_config, substitute_env
+from engine.errors import ConfigError, UserError
+from engine.plugins import STRATEGY_GROUP, VENUE_GROUP, available
+from engine.runner import run_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_PY = ROOT / "run.py"
+SUBPROCESS_TIMEOUT = 60
+
+BASE = """\
+mode: paper
+journal: null
+venues:
+  sim:
+    type: synthetic
+    seed: 3
+    instruments:
+      - {symbol: "NSE:RELIANCE", price: 1290.50, tick: 0.05}
+paper:
+  balances: {INR: 1000000}
+strategies:
+  - name: sma
+    plugin: sma_cross
+    instruments: ["sim:NSE:RELIANCE"]
+    params: {fast: 3, slow: 8, qty: 10}
+"""
+
+# What is installed (entry points) grows as venues are added: the messages list it.
+KNOWN_VENUES = ", ".join(sorted(available(VENUE_GROUP)))
+KNOWN_STRATEGIES = ", ".join(sorted(available(STRATEGY_GROUP)))
+RUN_FIELDS = (
+    "mode, name, duration_s, speed, start, venues, paper, strategies, risk, journal, "
+    "cancel_on_stop, progress_s, state_dir"
+)
+STRATEGY_FIELDS = "name, plugin, instruments, params, bars, max_errors, error_window_s, queue_size"
+
+
+def edit(old: str, new: str) -> Callable[[str], str]:
+    def apply(text: str) -> str:
+        assert old in text, old
+        return text.replace(old, new, 1)
+
+    return apply
+
+
+def append(extra: str) -> Callable[[str], str]:
+    return lambda text: text + extra
+
+
+def whole(text: str) -> Callable[[str], str]:
+    return lambda _: text
+
+
+# name -> (how the base config is broken, the exact line expected after "{file}: ")
+MISTAKES: dict[str, tuple[Callable[[str], str], str]] = {
+    "yaml_syntax": (
+        edit("mode: paper", "mode: [paper"),
+        "line 2 column 8: YAML syntax error: expected ',' or ']', but got ':'",
+    ),
+    "yaml_tab": (
+        edit("journal: null", "journal: null\n\tx: 1"),
+        "line 3 column 1: YAML syntax error: found character '\\t' that cannot start any token",
+    ),
+    "duplicate_yaml_key": (append("mode: live\n"), "line 16 column 1: YAML error: duplicate key 'mode'"),
+    "top_level_list": (whole("- mode\n- paper\n"), "expected a mapping at the top, got list"),
+    "unknown_top_level_key": (append("bogus: 1\n"), f"bogus: unknown field (known: {RUN_FIELDS})"),
+    "unknown_key_in_strategy": (
+        edit("    plugin: sma_cross", "    plugin: sma_cross\n    colour: red"),
+        f"strategies[0].colour: unknown field (known: {STRATEGY_FIELDS})",
+    ),
+    "missing_required_field": (
+        edit("    plugin: sma_cross\n", ""),
+        "strategies[0].plugin: required field is missing",
+    ),
+    "params_wrong_type": (
+        edit("fast: 3", 'fast: "ten"'),
+        "strategies[0].params.fast: expected int, got str",
+    ),
+    "params_fraction_for_int": (
+        edit("fast: 3", "fast: 3.5"),
+        "strategies[0].params.fast: expected int, got float",
+    ),
+    "params_unknown_field": (
+        edit("qty: 10", "qty: 10, slowest: 30"),
+        "strategies[0].params.slowest: unknown field (known: fast, slow, qty)",
+    ),
+    "params_bad_decimal": (
+        edit("qty: 10", "qty: ten"),
+        "strategies[0].params.qty: expected a decimal number, got 'ten'",
+    ),
+    "params_inconsistent": (
+        edit("fast: 3, slow: 8", "fast: 8, slow: 3"),
+        "strategies[0].params: need 0 < fast < slow, got fast=8 slow=3",
+    ),
+    "unknown_strategy_plugin": (
+        edit("plugin: sma_cross", "plugin: sma_crossx"),
+        f"strategies[0].plugin: unknown strategy 'sma_crossx' (known: {KNOWN_STRATEGIES})",
+    ),
+    "strategy_file_not_found": (
+        edit("plugin: sma_cross", "plugin: ./nope/my_strategy.py:MyStrategy"),
+        "strategies[0].plugin: strategy file './nope/my_strategy.py' not found",
+    ),
+    "strategy_module_not_importable": (
+        edit("plugin: sma_cross", "plugin: no_such_module_tb:Thing"),
+        "strategies[0].plugin: strategy 'no_such_module_tb:Thing': cannot import 'no_such_module_tb' "
+        "(No module named 'no_such_module_tb')",
+    ),
+    "unknown_venue_type": (
+        edit("type: synthetic", "type: nosuchvenue"),
+        f"venues.sim.type: unknown venue 'nosuchvenue' (known: {KNOWN_VENUES})",
+    ),
+    "unknown_field_in_venue_instrument": (
+        edit("tick: 0.05}", "tick: 0.05, tik: 1}"),
+        "venues.sim.instruments[0].tik: unknown field (known: symbol, price, tick, lot, exchange, base, "
+        "quote, spread_ticks, size, move_prob, trade_prob, reversion)",
+    ),
+    "unset_env_var": (
+        edit("seed: 3", "seed: ${TB_TEST_UNSET_SEED}"),
+        "venues.sim.seed: environment variable TB_TEST_UNSET_SEED is not set",
+    ),
+    "unset_env_var_in_list": (
+        edit('instruments: ["sim:NSE:RELIANCE"]', 'instruments: ["${TB_TEST_UNSET_INST}"]'),
+        "strategies[0].instruments[0]: environment variable TB_TEST_UNSET_INST is not set",
+    ),
+    "bad_mode": (
+        edit("mode: paper", "mode: papr"),
+        "mode: expected one of 'paper', 'live', 'backtest', got 'papr'",
+    ),
+    "bad_bar_source": (
+        edit("    params:", "    bars: {seconds: 5, source: candles}\n    params:"),
+        "strategies[0].bars.source: expected one of 'trades', 'quotes', got 'candles'",
+    ),
+    "zero_bar_seconds": (
+        edit("    params:", "    bars: {seconds: 0}\n    params:"),
+        "strategies[0].bars.seconds: expected int >= 1, got 0",
+    ),
+    "zero_speed": (append("speed: 0\n"), "speed: expected float > 0.0, got 0"),
+    "bad_start": (
+        append("start: tomorrow\n"),
+        "start: expected a date-time like 2026-11-20T09:15:00+05:30, got 'tomorrow'",
+    ),
+    "instrument_without_venue_prefix": (
+        edit('["sim:NSE:RELIANCE"]', '["RELIANCE"]'),
+        "strategies[0].instruments[0]: expected 'venue:symbol', got 'RELIANCE'",
+    ),
+    "instrument_on_unconfigured_venue": (
+        edit('["sim:NSE:RELIANCE"]', '["zerodha:NSE:RELIANCE"]'),
+        "strategies[0].instruments[0]: no venue 'zerodha' in venues (configured: sim)",
+    ),
+    "instruments_not_a_list": (
+        edit('["sim:NSE:RELIANCE"]', '"sim:NSE:RELIANCE"'),
+        "strategies[0].instruments: expected list, got str",
+    ),
+    "duplicate_strategy_name": (
+        append('  - name: sma\n    plugin: grid\n    instruments: ["sim:NSE:RELIANCE"]\n'),
+        "strategies[1].name: duplicate strategy name 'sma'",
+    ),
+    "paper_balance_wrong_type": (
+        edit("{INR: 1000000}", "{INR: lots}"),
+        "paper.balances.INR: expected a decimal number, got 'lots'",
+    ),
+    "paper_balances_not_a_mapping": (
+        edit("{INR: 1000000}", "[1000000]"),
+        "paper.balances: expected mapping, got list",
+    ),
+    "risk_wrong_type": (
+        append("risk: {max_open_orders: many}\n"),
+        "risk.max_open_orders: expected int, got str",
+    ),
+    "journal_unknown_placeholder": (
+        edit("journal: null", 'journal: "var/{date}.sqlite"'),
+        "journal: unknown placeholder {date}: only {name} may be used",
+    ),
+    "live_without_an_execution_venue": (
+        edit("mode: paper", "mode: live"),
+        "venues: live mode needs a venue that takes orders",
+    ),
+}
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TB_TEST_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(RUN_PY), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, env=clean_env(),
+    )
+
+
+def test_the_plugin_lists_in_messages_include_the_builtins() -> None:
+    assert {"paper", "synthetic"} <= set(KNOWN_VENUES.split(", "))
+    assert {"grid", "mean_reversion", "sma_cross"} <= set(KNOWN_STRATEGIES.split(", "))
+
+
+def test_the_base_config_of_these_tests_is_valid(tmp_path: Path) -> None:
+    plan = load_config(write(tmp_path, "base", BASE))
+    assert plan.strategies[0].params.fast == 3
+    assert plan.strategies[0].params.qty == Decimal(10)
+    assert plan.paper is not None and plan.paper.config.balances == {"INR": Decimal(1000000)}
+    assert plan.venues["sim"].config.seed == 3
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_each_config_mistake_is_one_exact_line_naming_file_and_field(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("TB_TEST_UNSET_SEED", "TB_TEST_UNSET_INST"):
+        monkeypatch.delenv(var, raising=False)
+    breaker, expected = MISTAKES[name]
+    path = write(tmp_path, name, breaker(BASE))
+    with pytest.raises(UserError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: {expected}"
+    assert "\n" not in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_config_error_carries_file_and_path_separately(tmp_path: Path) -> None:
+    path = write(tmp_path, "x", MISTAKES["params_wrong_type"][0](BASE))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.file == str(path)
+    assert info.value.path == "strategies[0].params.fast"
+    assert info.value.message == "expected int, got str"
+
+
+def test_missing_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(UserError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: no such config file"
+
+
+def test_non_utf8_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "bin.yaml"
+    path.write_bytes(b"mode: p\xffaper\n")
+    with pytest.raises(UserError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 7)"
+
+
+def test_a_directory_is_not_a_config(tmp_path: Path) -> None:
+    with pytest.raises(UserError) as info:
+        load_config(tmp_path)
+    assert str(info.value) == f"{tmp_path}: cannot read (Is a directory)"
+
+
+async def test_instrument_unknown_at_the_venue_is_a_config_error_at_start(tmp_path: Path) -> None:
+    path = write(tmp_path, "unknown_inst", BASE.replace('["sim:NSE:RELIANCE"]', '["sim:NSE:TCS"]'))
+    plan = load_config(path)  # the venue is asked only when the run starts
+    with pytest.raises(ConfigError) as info:
+        await asyncio.wait_for(run_plan(plan, duration_s=1, handle_signals=False), 30)
+    assert str(info.value) == (
+        f"{path}: strategies[0].instruments[0]: unknown instrument 'sim:NSE:TCS' (venue sim has: sim:NSE:RELIANCE)"
+    )
+
+
+# --- the same mistakes through run.py: exit 2, one line on stderr, no traceback --------------
+
+CLI_CASES = [
+    "yaml_syntax", "unknown_top_level_key", "unknown_key_in_strategy", "params_wrong_type",
+    "unknown_strategy_plugin", "unknown_venue_type", "unset_env_var", "bad_mode",
+    "instrument_without_venue_prefix", "instrument_on_unconfigured_venue", "duplicate_strategy_name",
+    "strategy_file_not_found", "paper_balance_wrong_type", "params_inconsistent",
+]
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_run_py_prints_each_mistake_as_one_line_and_exits_2(command: str, tmp_path: Path) -> None:
+    for name in CLI_CASES:
+        breaker, expected = MISTAKES[name]
+        path = write(tmp_path, name, breaker(BASE))
+        args = [str(path)] if command == "run" else ["check", str(path)]
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (name, proc.stderr)
+        assert proc.stderr.splitlines() == [f"{path}: {expected}"], name
+        assert "Traceback" not in proc.stdout + proc.stderr
+        assert proc.stdout == ""
+
+
+def test_run_py_missing_config_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "absent.yaml"
+    for args in ([str(path)], ["check", str(path)], ["run", str(path), "--duration", "1"]):
+        proc = run_cli(*args)
+        assert proc.returncode == 2
+        assert proc.stderr.splitlines() == [f"{path}: no such config file"]
+        assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_run_py_unknown_instrument_at_start_exits_2_with_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "unknown_inst", BASE.replace('["sim:NSE:RELIANCE"]', '["sim:NSE:TCS"]'))
+    proc = run_cli(str(path), "--duration", "5")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"{path}: strategies[0].instruments[0]: unknown instrument 'sim:NSE:TCS' (venue sim has: sim:NSE:RELIANCE)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--speed", "-1"], "--speed: must be positive, got -1"),
+        (["--speed", "0"], "--speed: must be positive, got 0"),
+        (["--duration", "-5"], "--duration: must be zero or more seconds, got -5"),
+        (["--log-level", "loud"], "unknown log level 'loud'"),
+    ],
+)
+def test_run_py_bad_command_line_values_exit_2_with_one_line(args: list[str], line: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "ok", BASE)
+    proc = run_cli(str(path), *args)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [line]
+
+
+# --- ${VAR} ----------------------------------------------------------------------------------
+
+
+def test_env_vars_and_defaults_are_substituted_before_decoding(tmp_path: Path) -> None:
+    text = (
+        BASE.replace("seed: 3", "seed: ${TB_TEST_SEED}")
+        .replace("fast: 3", 'fast: "${TB_TEST_FAST:-4}"')  # quoted: `{` inside a flow mapping
+        .replace("slow: 8", 'slow: "${TB_TEST_EMPTY:-9}"')
+        .replace("mode: paper", "mode: ${TB_TEST_MODE:-paper}\nname: ${TB_TEST_A}-${TB_TEST_B}")
+    )
+    env = {"TB_TEST_SEED": "42", "TB_TEST_EMPTY": "", "TB_TEST_A": "left", "TB_TEST_B": "right"}
+    plan = load_config(write(tmp_path, "vars", text), env=env)
+    assert plan.venues["sim"].config.seed == 42  # a string from the environment, decoded as int
+    assert plan.strategies[0].params.fast == 4  # unset: the default
+    assert plan.strategies[0].params.slow == 9  # set but empty: the default
+    assert plan.config.mode == "paper"
+    assert plan.name == "left-right"
+
+
+def test_env_var_without_default_uses_the_process_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TB_TEST_SEED2", "17")
+    plan = load_config(write(tmp_path, "vars", BASE.replace("seed: 3", "seed: ${TB_TEST_SEED2}")))
+    assert plan.venues["sim"].config.seed == 17
+
+
+def test_substituted_values_of_secret_looking_fields_are_registered_for_redaction() -> None:
+    raw = {
+        "venues": {
+            "x": {
+                "api_secret": "${TB_TEST_SECRET}",
+                "credentials": {"user": "${TB_TEST_USER}"},
+                "url": "https://example.invalid/${TB_TEST_PATH}",
+            }
+        }
+    }
+    env = {"TB_TEST_SECRET": "s3cr3t-value-001", "TB_TEST_USER": "user-name-001", "TB_TEST_PATH": "public-path-001"}
+    out = substitute_env(raw, "f.yaml", env=env)
+    assert out["venues"]["x"]["api_secret"] == "s3cr3t-value-001"
+    assert "s3cr3t-value-001" in engine_log._secret_values
+    assert "user-name-001" in engine_log._secret_values  # anything under credentials
+    assert "public-path-001" not in engine_log._secret_values
+    line = engine_log.redact(None, "info", {"event": "login with s3cr3t-value-001 as user-name-001"})
+    assert line["event"] == "login with *** as ***"
+
+
+def test_check_masks_secret_fields_of_a_plugin_venue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "tb_cfg_secret_venue.py").write_text(
+        "from adapters.paper.synthetic import SyntheticVenue, SyntheticConfig\n"
+        "class Config(SyntheticConfig, kw_only=True, forbid_unknown_fields=True):\n"
+        "    api_key: str = ''\n"
+        "    api_secret: str = ''\n"
+        "class SecretVenue(SyntheticVenue):\n"
+        "    Config = Config\n"
+    )
+    text = BASE.replace("type: synthetic", "type: tb_cfg_secret_venue:SecretVenue\n    api_key: ${TB_TEST_KEY}\n    api_secret: ${TB_TEST_SEC}")
+    path = write(tmp_path, "secret", text)
+    env = {**clean_env(), "PYTHONPATH": str(tmp_path), "TB_TEST_KEY": "key-abcdef-123", "TB_TEST_SEC": "sec-uvwxyz-789"}
+    proc = subprocess.run(
+        [sys.executable, str(RUN_PY), "check", str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "key-abcdef-123" not in proc.stdout + proc.stderr
+    assert "sec-uvwxyz-789" not in proc.stdout + proc.stderr
+    assert '"api_secret": "***"' in proc.stdout
+    assert '"api_key": "***"' in proc.stdout
+
+
+def test_yaml_numbers_with_a_fraction_stay_exact_decimals(tmp_path: Path) -> None:
+    plan = load_config(write(tmp_path, "dec", BASE.replace("{INR: 1000000}", "{INR: 0.1, USD: 1_000.10}")))
+    assert plan.paper is not None
+    assert plan.paper.config.balances == {"INR": Decimal("0.1"), "USD": Decimal("1000.10")}
+
+
+def test_yaml_merge_keys_still_work_with_duplicate_key_detection(tmp_path: Path) -> None:
+    text = BASE.replace("paper:\n  balances: {INR: 1000000}", "paper: &p\n  balances: {INR: 5}") + "risk:\n  <<: {max_open_orders: 3}\n  max_position: 7\n"
+    plan = load_config(write(tmp_path, "merge", text))
+    assert plan.config.risk.max_open_orders == 3
+    assert plan.config.risk.max_position == Decimal(7)
+
+
+def test_shipped_configs_load() -> None:
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        plan = load_config(path)
+        assert plan.strategies, path
+        assert (plan.paper is not None) == (plan.config.mode in ("paper", "backtest")), path
