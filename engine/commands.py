@@ -75,7 +75,8 @@ def describe(plan: Plan) -> dict[str, Any]:
         "duration_s": cfg.duration_s,
         "speed": cfg.speed,
         "start": cfg.start,
-        "journal": cfg.journal.format(name=plan.name) if cfg.journal else None,
+        "journal": plan.journal_path,
+        "route": cfg.route,
         "venues": {
             name: {"class": f"{vp.cls.__module__}:{vp.cls.__qualname__}", "config": _masked(msgspec.to_builtins(vp.config))}
             for name, vp in plan.venues.items()

@@ -34,6 +34,9 @@ _SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "jkey", "pin", 
 Positive = msgspec.Meta(gt=0)
 
 
+DEFAULT_JOURNAL = "var/journal/{name}.sqlite"
+
+
 class BarsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     seconds: Annotated[int, Positive] = 60
     source: Literal["trades", "quotes"] = "trades"
@@ -60,7 +63,9 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     paper: dict[str, Any] = {}
     strategies: list[StrategyConfig] = []
     risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
-    journal: str | None = "var/journal/{name}.sqlite"
+    # Unset: a file per run name in paper and live runs, memory in backtests (nothing to recover).
+    journal: str | None | msgspec.UnsetType = msgspec.UNSET
+    route: dict[str, str] = {}
     cancel_on_stop: bool = True
     progress_s: float = 10.0
     state_dir: str = "var"
@@ -89,6 +94,14 @@ class Plan:
     venues: dict[str, VenuePlan]
     paper: VenuePlan | None
     strategies: list[StrategyPlan] = field(default_factory=list)
+
+    @property
+    def journal_path(self) -> str | None:
+        """Where this run journals orders, or None for memory."""
+        journal = self.config.journal
+        if journal is msgspec.UNSET:
+            journal = None if self.config.mode == "backtest" else DEFAULT_JOURNAL
+        return None if not journal else journal.format(name=self.name)
 
     @property
     def name(self) -> str:
@@ -369,13 +382,20 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
                 known = ", ".join(sorted(venues)) or "none"
                 raise ConfigError(file, f"{where}.instruments[{j}]", f"no venue {venue!r} in venues (configured: {known})")
         strategies.append(StrategyPlan(config=sc, cls=cls, params=params))
-    if config.journal:
+    if isinstance(config.journal, str) and config.journal:
         try:
             config.journal.format(name="x")
         except (KeyError, IndexError) as exc:
             raise ConfigError(file, "journal", f"unknown placeholder {{{exc.args[0]}}}: only {{name}} may be used") from None
         except ValueError as exc:
             raise ConfigError(file, "journal", f"{exc}: only {{name}} may be used, braces doubled otherwise") from None
+    for source, target in config.route.items():
+        if source not in venues:
+            raise ConfigError(file, f"route.{source}", f"no venue {source!r} in venues (configured: {', '.join(sorted(venues))})")
+        if target not in venues:
+            raise ConfigError(file, f"route.{source}", f"no venue {target!r} in venues (configured: {', '.join(sorted(venues))})")
+        if not venues[target].cls.supports_execution:
+            raise ConfigError(file, f"route.{source}", f"venue {target!r} does not take orders")
     if config.mode == "live" and not any(v.cls.supports_execution for v in venues.values()):
         raise ConfigError(file, "venues", "live mode needs a venue that takes orders")
     return Plan(file=file, config=config, venues=venues, paper=paper, strategies=strategies)

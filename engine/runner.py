@@ -53,7 +53,7 @@ class Engine:
             self.clock = RealtimeClock(speed=speed or cfg.speed, start_ns=start_ns)
         self.bus = Bus(inline=self.backtest)
         if journal_path is True:
-            journal_path = None if not cfg.journal else cfg.journal.format(name=plan.name)
+            journal_path = plan.journal_path
             if journal_path and _account_starts_fresh(plan):
                 # The paper account (or an in-process emulator) lives in memory and starts fresh
                 # every run, so the orders and fills of an earlier run must not be recovered into
@@ -164,8 +164,12 @@ class Engine:
         await host.start()
 
     def venue_for(self, instrument: str) -> str:
-        """Where orders for `instrument` go: the paper broker in paper runs, else its own venue."""
-        return "paper" if self.paper is not None else instrument.partition(":")[0]
+        """Where orders for `instrument` go: the paper broker in paper runs, else its own venue,
+        or the venue `route:` names for it (market data from one venue, orders on another)."""
+        if self.paper is not None:
+            return "paper"
+        venue = instrument.partition(":")[0]
+        return self.plan.config.route.get(venue, venue)
 
     async def _subscribe_market_data(self) -> None:
         wanted: dict[str, set[str]] = {}

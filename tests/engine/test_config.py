@@ -44,7 +44,7 @@ strategies:
 KNOWN_VENUES = ", ".join(sorted(available(VENUE_GROUP)))
 KNOWN_STRATEGIES = ", ".join(sorted(available(STRATEGY_GROUP)))
 RUN_FIELDS = (
-    "mode, name, duration_s, speed, start, venues, paper, strategies, risk, journal, "
+    "mode, name, duration_s, speed, start, venues, paper, strategies, risk, journal, route, "
     "cancel_on_stop, progress_s, state_dir"
 )
 STRATEGY_FIELDS = "name, plugin, instruments, params, bars, max_errors, error_window_s, queue_size"
@@ -424,3 +424,47 @@ def test_shipped_configs_load() -> None:
         plan = load_config(path)
         assert plan.strategies, path
         assert (plan.paper is not None) == (plan.config.mode in ("paper", "backtest")), path
+
+
+def test_route_must_name_configured_venues_and_one_that_takes_orders(tmp_path: Path) -> None:
+    body = (
+        "mode: live\nvenues:\n  sim: {type: synthetic, instruments: [{symbol: 'NSE:SBIN', price: 800, tick: 0.05}]}\n"
+        "route: {sim: nowhere}\n"
+    )
+    path = tmp_path / "route.yaml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: route.sim: no venue 'nowhere' in venues (configured: sim)"
+    path.write_text(body.replace("nowhere", "sim"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: route.sim: venue 'sim' does not take orders"
+
+
+def test_the_journal_defaults_to_a_file_per_run_and_to_memory_in_backtests(tmp_path: Path) -> None:
+    venue = "venues:\n  sim: {type: synthetic, instruments: [{symbol: 'BTC-KRW', price: 100, tick: 1}]}\n"
+    for mode, expected in (("paper", "var/journal/j.sqlite"), ("backtest", None)):
+        path = tmp_path / "j.yaml"
+        path.write_text(f"mode: {mode}\n{venue}")
+        assert load_config(path).journal_path == expected
+    path.write_text(f"mode: backtest\njournal: 'runs/{{name}}.db'\n{venue}")
+    assert load_config(path).journal_path == "runs/j.db"
+    path.write_text(f"mode: paper\njournal: null\n{venue}")
+    assert load_config(path).journal_path is None
+
+
+def test_route_sends_orders_for_one_venues_instruments_to_another(tmp_path: Path) -> None:
+    from engine.runner import Engine
+
+    path = tmp_path / "routed.yaml"
+    path.write_text(
+        "mode: live\njournal: null\nvenues:\n"
+        "  sim: {type: synthetic, instruments: [{symbol: 'NSE:SBIN', price: 800, tick: 0.05}]}\n"
+        "  broker: {type: paper}\n"
+        "route: {sim: broker}\n"
+    )
+    engine = Engine(load_config(path))
+    assert engine.venue_for("sim:NSE:SBIN") == "broker"
+    assert engine.venue_for("broker:NSE:SBIN") == "broker"
+    engine.journal.close()
