@@ -28,12 +28,16 @@ log = structlog.get_logger("tickbus.bus")
 
 
 class BusStats:
-    __slots__ = ("published", "conflated", "handler_errors")
+    __slots__ = ("_bus", "conflated", "handler_errors")
 
-    def __init__(self) -> None:
-        self.published = 0
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
         self.conflated = 0
         self.handler_errors = 0
+
+    @property
+    def published(self) -> int:
+        return self._bus.published
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -60,7 +64,8 @@ class Bus:
     def __init__(self, *, inline: bool = False, default_maxsize: int = 10_000) -> None:
         self.inline = inline
         self.default_maxsize = default_maxsize
-        self.stats = BusStats()
+        self.published = 0  # on the bus itself: one attribute hop less per event than stats
+        self.stats = BusStats(self)
         # (type, key) -> handlers, wildcard subscribers of that type included
         self._routes: dict[tuple[type, Any], tuple[Handler, ...]] = {}
         # type -> handlers subscribed to every key of that type
@@ -74,7 +79,7 @@ class Bus:
 
     def publish(self, event: Any, key: Any = None) -> None:
         """Deliver `event` to the subscribers of (type(event), key) and of type(event)."""
-        self.stats.published += 1
+        self.published += 1
         cls = event.__class__
         targets = self._routes.get((cls, key))
         if targets is None:
@@ -96,11 +101,16 @@ class Bus:
         *,
         keys: Iterable[Any] | None = None,
         name: str | None = None,
+        may_await: bool = False,
     ) -> Subscription:
-        """Call `handler(event)` inline for every event of `types` (and `keys`, or all keys)."""
+        """Call `handler(event)` inline for every event of `types` (and `keys`, or all keys).
+
+        Direct handlers are synchronous. `may_await` (queued subscribers in inline mode) lets a
+        handler return an awaitable, which `settle()` then waits for.
+        """
         types = (types,) if isinstance(types, type) else tuple(types)
         name = name or getattr(handler, "__qualname__", repr(handler))
-        if self.inline:
+        if self.inline and may_await:
             handler = self._inline_adapter(handler, name)
         self._names[handler] = name
         entries = []
@@ -251,7 +261,7 @@ class QueuedSubscriber:
 
     def subscribe(self, types: type | Iterable[type], *, keys: Iterable[Any] | None = None) -> None:
         target = self._guarded_inline if self.bus.inline else self.put
-        self._subs.append(self.bus.subscribe(types, target, keys=keys, name=self.name))
+        self._subs.append(self.bus.subscribe(types, target, keys=keys, name=self.name, may_await=self.bus.inline))
 
     def _guarded_inline(self, event: Any) -> Any:
         self.handled += 1

@@ -244,6 +244,9 @@ class Engine:
         bus = self.bus
         manager = self.manager
         stop = self.stop_event
+        # the collections behind bus.has_pending and manager.busy: checked per event
+        pending = bus._inline_pending
+        in_flight = manager._tasks
         count = 0
         for event in self._replay_streams(start, end):
             ts = event.ts_event
@@ -251,9 +254,9 @@ class Engine:
                 break
             advance(ts)
             publish(event, event.instrument)
-            if bus.has_pending:
+            if pending:
                 await bus.settle()
-            if manager.busy:
+            if in_flight:
                 await self._let_orders_run()
             count += 1
             if not count & 0xFFFF:

@@ -379,7 +379,7 @@ async def test_inline_mode_runs_queued_handlers_inside_publish_and_settle_awaits
     assert async_got == [1] and not bus.has_pending
 
 
-async def test_inline_mode_direct_async_handler_failure_is_counted_under_its_name(monkeypatch: Any) -> None:
+async def test_inline_mode_awaitable_handler_failure_is_counted_under_its_name(monkeypatch: Any) -> None:
     log = RecordingLog()
     monkeypatch.setattr(bus_module, "log", log)
     bus = Bus(inline=True)
@@ -388,7 +388,7 @@ async def test_inline_mode_direct_async_handler_failure_is_counted_under_its_nam
         await asyncio.sleep(0)
         raise RuntimeError("late failure")
 
-    bus.subscribe(Quote, bad, name="direct.bad")
+    bus.subscribe(Quote, bad, name="direct.bad", may_await=True)
     bus.publish(quote("sim:A", 1))
     await asyncio.wait_for(bus.settle(), TIMEOUT)
     assert bus.stats.handler_errors == 1
