@@ -233,7 +233,13 @@ class _Slot:
 
 
 class QueuedSubscriber:
-    """A bounded queue and a task; market data conflates under backpressure, the rest never drops."""
+    """A bounded queue drained in order; market data conflates under backpressure, the rest never drops.
+
+    The queue is drained by a loop callback, not a task: while handlers are plain functions, a
+    publish costs an append and, when the queue was empty, one `call_soon`. When a handler returns
+    an awaitable, a task takes over, awaits it and drains the rest in order (awaiting as needed),
+    then hands back to callbacks once the queue is empty.
+    """
 
     def __init__(
         self,
@@ -253,9 +259,9 @@ class QueuedSubscriber:
         self._queue: deque[Any] = deque()
         # instrument -> {event type: latest event}, for the slot still waiting in the queue
         self._slots: dict[str, dict[type, Any]] = {}
-        self._waiter: asyncio.Future[None] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._busy = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scheduled = False  # a drain callback is pending
+        self._task: asyncio.Task[None] | None = None  # draining through an awaitable handler
         self._subs: list[Subscription] = []
         self._stopped = False
 
@@ -279,8 +285,10 @@ class QueuedSubscriber:
             self._failed(event, exc)
 
     def start(self) -> None:
-        if self._task is None and not self.bus.inline:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+        if self._loop is None and not self.bus.inline:
+            self._loop = asyncio.get_running_loop()
+            if self._queue:
+                self._schedule()
 
     def unsubscribe(self) -> None:
         for sub in self._subs:
@@ -289,32 +297,27 @@ class QueuedSubscriber:
 
     def halt(self) -> int:
         """Stop at once, from anywhere (its own handler included): unsubscribe, drop what is
-        queued, let the task end. Returns how many queued entries were dropped."""
+        queued, deliver nothing more. Returns how many queued entries were dropped."""
         self.unsubscribe()
         dropped = len(self._queue)
         self._queue.clear()
         self._slots.clear()
         self._stopped = True
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
         return dropped
 
     async def stop(self, *, drain: bool = True) -> None:
         """Unsubscribe; with `drain`, handle what is already queued first."""
         self.unsubscribe()
-        if drain and self._task is not None and not self._task.done():
+        if drain:
             await self.wait_idle()
         self._stopped = True
-        if self._task is not None:
-            self._task.cancel()
+        task, self._task = self._task, None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
-            self._task = None
 
     @property
     def depth(self) -> int:
@@ -322,11 +325,11 @@ class QueuedSubscriber:
 
     @property
     def idle(self) -> bool:
-        return not self._queue and not self._busy
+        return not self._queue and self._task is None
 
     async def wait_idle(self) -> None:
         for _ in range(1_000_000):
-            if self.idle or self._task is None or self._task.done():
+            if self.idle or self._stopped or self._loop is None:
                 return
             await asyncio.sleep(0)
 
@@ -356,11 +359,12 @@ class QueuedSubscriber:
                 else:
                     self._slots.clear()
             queue.append(event)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if not self._scheduled and self._task is None and self._loop is not None:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        self._scheduled = True
+        self._loop.call_soon(self._drain)  # type: ignore[union-attr]
 
     def _put_conflated(self, event: Any) -> None:
         """One slot per instrument holds the latest event of each market-data type, in the order
@@ -377,27 +381,51 @@ class QueuedSubscriber:
 
     # --- consumer side ------------------------------------------------------------------------
 
-    async def _run(self) -> None:
+    def _next(self) -> Any:
+        queue = self._queue
+        event = queue.popleft()
+        if event.__class__ is _Slot:  # a conflation slot: its latest events, in order
+            if self._slots.get(event.instrument) is event.events:
+                del self._slots[event.instrument]
+            latest = list(event.events.values())
+            event = latest[0]
+            if len(latest) > 1:
+                queue.extendleft(reversed(latest[1:]))
+        return event
+
+    def _drain(self) -> None:
+        """A loop callback: handle a slice of the queue; hand over to a task on an awaitable."""
+        self._scheduled = False
         queue = self._queue
         handler = self._handler
-        loop = asyncio.get_running_loop()
-        while not self._stopped:
-            if not queue:
-                self._waiter = loop.create_future()
-                await self._waiter
-                continue
-            self._busy = True
-            budget = _DRAIN_SLICE
-            while queue and budget:
-                budget -= 1
-                event = queue.popleft()
-                if event.__class__ is _Slot:  # a conflation slot: its latest events, in order
-                    if self._slots.get(event.instrument) is event.events:
-                        del self._slots[event.instrument]
-                    latest = list(event.events.values())
-                    event = latest[0]
-                    if len(latest) > 1:
-                        queue.extendleft(reversed(latest[1:]))
+        budget = _DRAIN_SLICE
+        while queue and budget and not self._stopped:
+            budget -= 1
+            event = self._next()
+            try:
+                result = handler(event)
+            except Exception as exc:
+                self._failed(event, exc)
+                result = None
+            self.handled += 1
+            if result is not None:
+                self._task = self._loop.create_task(self._drain_awaiting(event, result), name=self.name)  # type: ignore[union-attr]
+                return
+        if queue and not self._stopped:
+            self._schedule()  # let feeds and other subscribers run between slices
+
+    async def _drain_awaiting(self, event: Any, awaitable: Awaitable[Any]) -> None:
+        """Await a handler's awaitable, then drain in order (awaiting as needed) until empty."""
+        try:
+            await awaitable
+        except Exception as exc:
+            self._failed(event, exc)
+        queue = self._queue
+        handler = self._handler
+        budget = _DRAIN_SLICE
+        try:
+            while queue and not self._stopped:
+                event = self._next()
                 try:
                     result = handler(event)
                     if result is not None:
@@ -405,9 +433,13 @@ class QueuedSubscriber:
                 except Exception as exc:
                     self._failed(event, exc)
                 self.handled += 1
-            self._busy = False
-            if queue:
-                await asyncio.sleep(0)  # let feeds and other subscribers run between slices
+                budget -= 1
+                if not budget:
+                    budget = _DRAIN_SLICE
+                    await asyncio.sleep(0)
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
 
     def _failed(self, event: Any, exc: BaseException) -> None:
         self.bus.handler_failed(self.name, event, exc)
