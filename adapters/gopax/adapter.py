@@ -1,0 +1,541 @@
+"""The GOPAX venue: engine orders <-> GOPAX orders, the status table, fills, reconciliation.
+
+Orders: limit, market, and stop-limit (`stopPrice`; GOPAX has no stop-market). `timeInForce`
+gtc/po/ioc/fok on limits (no DAY), `protection` from `Order.options["protection"]` (yes/no).
+A market buy's `amount` is in the quote currency: the engine's qty is in base units, so the
+adapter sends qty x best ask (the feed's book, else a ticker call), rounded down to the quote's
+scale (KRW: whole won) - or `Order.options["quote_amount"]` as given. Fills report the base
+quantity actually bought. Client order ids go out as `clientOrderId`.
+
+Status table (REST words; the socket's numbers map onto them first):
+placed -> placed, updated -> updated, completed -> completed, cancelled -> cancelled (GOPAX's
+`forcedCompletionReason` kept as the reason), reserved -> placed with the stop pending.
+
+Private state comes from the websocket (order, trade and balance events); after every (re)connect
+the adapter catches up over REST (own trades since the last trade id, orders it placed that are no
+longer open). Without a usable socket (`private_stream: false`, or a 36-character legacy key the
+socket refuses) the same catch-up runs every `poll_interval_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import msgspec
+import structlog
+
+from adapters.gopax import schemas as w
+from adapters.gopax.auth import GopaxAuth, NonceSource, fingerprint
+from adapters.gopax.client import GopaxClient, Window
+from adapters.gopax.feed import PRIVATE_KEYS, GopaxFeed, GopaxPoller
+from engine.errors import InvalidOrder, OrderNotFound, UserError, VenueError
+from engine.events import (
+    Balance,
+    Fill,
+    Instrument,
+    Order,
+    OrderReport,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from engine.feeds import Poller
+from engine.log import register_secret
+from engine.venue import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
+
+if TYPE_CHECKING:
+    from adapters.gopax.emulator import GopaxEmulator
+
+log = structlog.get_logger("tickbus.gopax")
+NS = 1_000_000_000
+S = OrderStatus
+TRADES_PAGE = 100  # GOPAX's largest page of GET /trades
+MAX_PAGES = 50
+WS_KEY_LENGTH = 64  # the socket refuses legacy (36-character) keys
+
+
+class GopaxConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
+    """A GOPAX venue block; `api_key` and `secret` belong in ${VAR}s."""
+
+    api_key: str = ""
+    secret: str = ""
+    signing: Literal["current", "legacy"] = "current"
+    url: str = "https://api.gopax.co.kr"
+    ws_url: str = "wss://wsapi.gopax.co.kr"
+    market_data: Literal["ws", "rest"] = "ws"
+    poll_interval_s: float = 1.0
+    private_stream: bool = True
+    pairs: list[str] = []
+    book_depth: int = 20
+    receive_window_ms: int | None = None
+    timeout_s: float = 10.0
+
+
+# --- the mapping tables ------------------------------------------------------------------------
+
+STATUS: dict[str, tuple[OrderStatus, bool]] = {
+    "placed": (S.PLACED, False),
+    "updated": (S.UPDATED, False),
+    "completed": (S.COMPLETED, False),
+    "cancelled": (S.CANCELLED, False),
+    "reserved": (S.PLACED, True),  # a stop order waiting for its trigger
+}
+TIF: dict[TimeInForce, str] = {
+    TimeInForce.GTC: "gtc",
+    TimeInForce.POST_ONLY: "po",
+    TimeInForce.IOC: "ioc",
+    TimeInForce.FOK: "fok",
+}
+ORDER_TYPE: dict[OrderType, str] = {OrderType.LIMIT: "limit", OrderType.MARKET: "market", OrderType.STOP_LIMIT: "limit"}
+
+
+def report_from_rest(venue: str, iid: str, o: w.Order) -> OrderReport:
+    status, stop = _status(venue, o.status)
+    filled, avg = _rest_filled(o)
+    stamp = o.updatedAt or o.createdAt
+    return OrderReport(
+        venue=venue,
+        status=status,
+        client_order_id=o.clientOrderId,
+        venue_order_id=o.id,
+        filled_qty=filled,
+        avg_price=avg,
+        reason=o.forcedCompletionReason,
+        stop_pending=stop if o.stopPrice is not None else None,
+        instrument=iid,
+        side=Side(o.side),
+        ts_event=w.iso_ns(stamp) if stamp else 0,
+    )
+
+
+def report_from_ws(venue: str, iid: str, o: w.WsOrder) -> OrderReport:
+    status, stop = _status(venue, w.STATUS_CODES.get(o.status, str(o.status)))
+    filled = o.tradedBaseAmount
+    return OrderReport(
+        venue=venue,
+        status=status,
+        client_order_id=o.clientOrderId,
+        venue_order_id=str(o.orderId),
+        filled_qty=filled,
+        avg_price=o.tradedQuoteAmount / filled if filled else None,
+        reason=w.FORCED_CODES.get(o.forcedCompletionReason),
+        stop_pending=stop if o.stopPrice else None,
+        instrument=iid,
+        side=Side(w.SIDE_CODES[o.side]),
+        ts_event=int(o.updatedAt * NS),
+    )
+
+
+def fill_from_rest(venue: str, iid: str, quote: str, t: w.OwnTrade) -> Fill:
+    return Fill(
+        venue=venue,
+        instrument=iid,
+        side=Side(t.side),
+        qty=t.baseAmount,
+        price=t.price,
+        fill_id=str(t.id),
+        fee=t.fee,
+        fee_asset=t.feeAsset or quote,
+        venue_order_id=str(t.orderId),
+        liquidity=t.position,
+        ts_event=w.iso_ns(t.timestamp),
+    )
+
+
+def fill_from_ws(venue: str, iid: str, quote: str, t: w.WsTrade) -> Fill:
+    return Fill(
+        venue=venue,
+        instrument=iid,
+        side=Side(w.SIDE_CODES[t.side]),
+        qty=t.baseAmount,
+        price=t.price,
+        fill_id=str(t.tradeId),  # the same id GET /trades gives: the manager drops the repeat
+        fee=t.fee,
+        fee_asset=t.feeAssetName or quote,
+        venue_order_id=str(t.orderId),
+        ts_event=int(t.occurredAt * NS),
+    )
+
+
+def _status(venue: str, word: str) -> tuple[OrderStatus, bool]:
+    try:
+        return STATUS[word]
+    except KeyError:
+        raise VenueError(venue, f"unknown order status {word!r}") from None
+
+
+def _rest_filled(o: w.Order) -> tuple[Decimal | None, Decimal | None]:
+    change = o.balanceChange
+    if change is not None:
+        base, quote = abs(change.baseGross), abs(change.quoteGross)
+        return base, (quote / base if base else None)
+    if o.remaining is not None and not (o.type == "market" and o.side == "buy"):
+        return o.amount - o.remaining, None  # a market buy's amount is in the quote currency
+    return None, None
+
+
+def tick_at(tiers: Sequence[w.TickSize], price: float) -> Decimal:
+    """The tick of the tier `price` falls in (tiers by ascending startPrice)."""
+    tick = tiers[0].tickSize if tiers else Decimal(1)
+    for tier in sorted(tiers, key=lambda t: t.startPrice):
+        if Decimal(repr(price)) >= tier.startPrice:
+            tick = tier.tickSize
+    return tick
+
+
+def build_request(order: Order, pair: str, amount: Decimal) -> w.OrderRequest:
+    """The POST /orders body for `order` (`amount` already in GOPAX's units)."""
+    if order.type not in ORDER_TYPE:
+        raise InvalidOrder(order.venue, f"GOPAX has no {order.type.value} orders (stops must be limit orders)")
+    is_limit = order.type is not OrderType.MARKET
+    tif = None
+    if is_limit:
+        if order.tif not in TIF:
+            raise InvalidOrder(order.venue, f"GOPAX has no {order.tif.value} orders (gtc, po, ioc, fok)")
+        tif = TIF[order.tif]
+    return w.OrderRequest(
+        tradingPairName=pair,
+        side=order.side.value,
+        type=ORDER_TYPE[order.type],
+        amount=amount,
+        price=order.price if is_limit else None,
+        stopPrice=order.trigger_price if order.type is OrderType.STOP_LIMIT else None,
+        clientOrderId=order.client_order_id,
+        protection=order.options.get("protection"),
+        timeInForce=tif,
+    )
+
+
+# --- the venue ---------------------------------------------------------------------------------
+
+
+class GopaxVenue(Venue):
+    Config = GopaxConfig
+
+    def __init__(self, ctx: VenueContext, config: GopaxConfig) -> None:  # type: ignore[override]
+        super().__init__(ctx, config)
+        self.config: GopaxConfig = config
+        register_secret(config.secret)
+        register_secret(config.api_key)
+        self.auth: GopaxAuth | None = None
+        self.client: GopaxClient | None = None
+        self.feed: GopaxFeed | None = None
+        self.poller: GopaxPoller | None = None
+        self._private_poller: Poller[tuple[list[Fill], list[OrderReport]]] | None = None
+        self._pairs: dict[str, w.TradingPair] = {}
+        self._instruments: dict[str, Instrument] = {}  # by pair
+        self._coids: dict[str, str] = {}  # venue order id -> client order id
+        self._working: set[str] = set()  # venue ids of our orders not yet seen finished
+        self._last_trade_id = 0
+        self._connected_ns = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- emulator -----------------------------------------------------------------------------
+
+    @classmethod
+    def make_emulator(cls, config: VenueConfig, seed: int) -> GopaxEmulator:
+        """The GOPAX emulator; it logs every request when served on its own (`run.py emulate`)."""
+        from adapters.gopax.emulator import GopaxEmulator
+
+        return GopaxEmulator(seed=seed, log_requests=not config.emulator)
+
+    @classmethod
+    def with_emulator(cls, config: VenueConfig, info: EmulatorInfo) -> GopaxConfig:
+        assert isinstance(config, GopaxConfig)
+        creds = info.credentials
+        return msgspec.structs.replace(
+            config, url=info.url, ws_url=info.ws_url or config.ws_url, api_key=creds["api_key"], secret=creds["secret"]
+        )
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        cfg = self.config
+        self._connected_ns = self.ctx.clock.now_ns()
+        if cfg.api_key or cfg.secret:
+            nonces = None
+            if cfg.signing == "legacy":
+                nonces = NonceSource(Path(self.ctx.state_dir) / "gopax" / f"nonce-{fingerprint(cfg.api_key)}")
+            self.auth = GopaxAuth(
+                cfg.api_key, cfg.secret, scheme=cfg.signing, nonces=nonces, receive_window_ms=cfg.receive_window_ms
+            )
+        self.client = GopaxClient(self.name, cfg.url, auth=self.auth, timeout_s=cfg.timeout_s)
+        await self.client.start()
+        await self._load_instruments()
+        if self._private_socket:
+            await self._feed().subscribe(*PRIVATE_KEYS)
+        elif self.auth is not None:
+            self._start_private_polling()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        for part in (self._private_poller, self.poller, self.feed):
+            if part is not None:
+                await part.stop()
+        if self.client is not None:
+            await self.client.close()
+
+    async def instruments(self) -> Sequence[Instrument]:
+        return list(self._instruments.values())
+
+    async def subscribe(self, instruments: Sequence[str], channels: Sequence[Channel]) -> None:
+        pairs = [self._pair_of(iid) for iid in instruments]
+        wanted = set(channels)
+        if self.config.market_data == "ws":
+            await self._feed().watch(pairs, trades=Channel.TRADES in wanted, books=Channel.BOOK in wanted)
+            return
+        if self.poller is None:
+            self.poller = GopaxPoller(
+                self.name, self._client(), bus=self.ctx.bus, clock=self.ctx.clock,
+                interval_s=self.config.poll_interval_s, book_depth=self.config.book_depth,
+            )
+        for pair in pairs:
+            self.poller.watch(
+                pair, quotes=Channel.QUOTES in wanted, trades=Channel.TRADES in wanted,
+                books=Channel.BOOK in wanted, bars=Channel.BARS in wanted,
+            )
+
+    # --- execution ----------------------------------------------------------------------------
+
+    async def place(self, order: Order) -> OrderReport:
+        pair = self._pair_of(order.instrument)
+        request = build_request(order, pair, await self._amount(order, pair))
+        placed = await self._client().place(request)
+        return self._seen(report_from_rest(self.name, order.instrument, placed))
+
+    async def cancel(self, order: Order) -> OrderReport | None:
+        client = self._client()
+        if order.venue_order_id:
+            await client.cancel(order.venue_order_id)
+        else:
+            await client.cancel_by_client_id(order.client_order_id)
+        report = OrderReport(
+            venue=self.name, status=S.CANCELLED, client_order_id=order.client_order_id,
+            venue_order_id=order.venue_order_id, ts_event=self.ctx.clock.now_ns(),
+        )
+        return self._seen(report)
+
+    async def order_status(self, order: Order) -> OrderReport | None:
+        client = self._client()
+        try:
+            if order.venue_order_id:
+                found = await client.order(order.venue_order_id)
+            else:
+                found = await client.order_by_client_id(order.client_order_id)
+        except OrderNotFound:
+            return None
+        return self._seen(self._report(found))
+
+    async def open_orders(self) -> Sequence[OrderReport]:
+        return [self._seen(self._report(o)) for o in await self._client().orders()]
+
+    async def fills_since(self, since_ns: int) -> Sequence[Fill]:
+        fills = [self._fill(t) for t in await self._own_trades(after_s=since_ns // NS)]
+        return sorted((f for f in fills if f.ts_event >= since_ns), key=lambda f: f.ts_event)
+
+    async def _own_trades(self, *, after_s: int | None = None, latestmin: int | None = None) -> list[w.OwnTrade]:
+        """Every own trade after `after_s` / newer than trade id `latestmin`, page by page.
+
+        GOPAX pages hold 100 rows; a full page is followed in the direction it is sorted
+        (newest first: older ids below `pastmax`; oldest first: newer ids above `latestmin`).
+        """
+        client = self._client()
+        seen: dict[int, w.OwnTrade] = {}
+        pastmax: int | None = None
+        for _ in range(MAX_PAGES):
+            page = await client.trades(Window(limit=TRADES_PAGE, after_s=after_s, latestmin=latestmin, pastmax=pastmax))
+            fresh = [t for t in page if t.id not in seen]
+            seen.update((t.id, t) for t in fresh)
+            if len(page) < TRADES_PAGE or not fresh:
+                break
+            if page[0].id > page[-1].id:
+                pastmax = page[-1].id
+            else:
+                latestmin = page[-1].id
+        return sorted(seen.values(), key=lambda t: t.id)
+
+    async def balances(self) -> Sequence[Balance]:
+        now = self.ctx.clock.now_ns()
+        return [
+            Balance(venue=self.name, asset=b.asset, free=b.avail, locked=b.hold + b.pendingWithdrawal, ts=now)
+            for b in await self._client().balances()
+        ]
+
+    # --- the private stream (GopaxFeed calls these) -------------------------------------------
+
+    def on_ws_order(self, order: w.WsOrder) -> None:
+        report = self._seen(report_from_ws(self.name, self._iid(order.tradingPairName), order))
+        self.ctx.sink.on_order_report(report)
+
+    def on_ws_trade(self, trade: w.WsTrade) -> None:
+        fill = fill_from_ws(self.name, self._iid(trade.tradingPairName), self._quote(trade.tradingPairName), trade)
+        self._last_trade_id = max(self._last_trade_id, trade.tradeId)
+        self.ctx.sink.on_fill(self._with_coid(fill))
+
+    def on_ws_balance(self, balance: w.WsBalance) -> None:
+        self.ctx.sink.on_balance(
+            Balance(
+                venue=self.name, asset=balance.isoAlpha3, free=balance.avail,
+                locked=balance.hold + balance.pendingWithdrawal, ts=self.ctx.clock.now_ns(),
+            )
+        )
+
+    def _on_stream_open(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._catch_up())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _catch_up(self) -> None:
+        """After a (re)connect: what the socket may have missed, over REST."""
+        try:
+            fills, reports = await self._private_changes()
+        except VenueError as exc:
+            log.warning("private catch-up failed", venue=self.name, error=str(exc))
+            return
+        self._deliver((fills, reports))
+
+    async def _private_changes(self) -> tuple[list[Fill], list[OrderReport]]:
+        """Own trades newer than the last seen, and our orders that stopped being open."""
+        client = self._client()
+        if self._last_trade_id:
+            fills = [self._fill(t) for t in await self._own_trades(latestmin=self._last_trade_id)]
+        else:
+            fills = list(await self.fills_since(self._connected_ns))
+        reports: list[OrderReport] = []
+        if self._working:
+            open_ids = {o.id for o in await client.orders()}
+            for vid in sorted(self._working - open_ids):
+                try:
+                    reports.append(self._seen(self._report(await client.order(vid))))
+                except OrderNotFound:
+                    self._working.discard(vid)
+        return fills, reports
+
+    def _deliver(self, changes: tuple[list[Fill], list[OrderReport]]) -> None:
+        fills, reports = changes
+        for fill in fills:
+            self.ctx.sink.on_fill(self._with_coid(fill))
+        for report in reports:
+            self.ctx.sink.on_order_report(report)
+
+    def _start_private_polling(self) -> None:
+        self._private_poller = Poller(
+            f"{self.name}:private", self._private_changes, self._deliver, interval_s=self.config.poll_interval_s
+        )
+        self._private_poller.start()
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _client(self) -> GopaxClient:
+        if self.client is None:
+            raise VenueError(self.name, "not connected")
+        return self.client
+
+    @property
+    def _private_socket(self) -> bool:
+        """Private state over the socket: wanted, and a key the socket takes (64 characters)."""
+        return self.auth is not None and self.config.private_stream and len(self.config.api_key) == WS_KEY_LENGTH
+
+    def _feed(self) -> GopaxFeed:
+        if self.feed is None:
+            private = self._private_socket
+            self.feed = GopaxFeed(
+                self.name, self.config.ws_url, bus=self.ctx.bus, clock=self.ctx.clock, client=self._client(),
+                login=self.auth.ws_params if private and self.auth is not None else None,
+                private=self if private else None,
+                on_open_hook=self._on_stream_open if private else None,
+                book_depth=self.config.book_depth,
+            )
+            self.feed.start()
+        return self.feed
+
+    async def _load_instruments(self) -> None:
+        client = self._client()
+        pairs = {p.name: p for p in await client.trading_pairs()}
+        wanted = self.config.pairs or sorted(pairs)
+        unknown = [p for p in wanted if p not in pairs]
+        if unknown:
+            raise UserError(f"{self.name}: unknown pairs {', '.join(unknown)} (GOPAX lists {len(pairs)})")
+        prices = {row.tradingPairName: row.last for row in await client.tickers()}
+        tiers = await asyncio.gather(*(client.price_tick_size(p) for p in wanted))
+        for pair, pair_tiers in zip(wanted, tiers, strict=True):
+            info = pairs[pair]
+            self._pairs[pair] = info
+            self._instruments[pair] = self._instrument(info, tick_at(pair_tiers, prices.get(pair, 0.0)))
+
+    def _instrument(self, p: w.TradingPair, tick: Decimal) -> Instrument:
+        minimum = p.restApiOrderAmountMin
+        min_notional = minimum.limitBid.amount if minimum and minimum.limitBid.unit == p.quoteAsset else Decimal(1000)
+        return Instrument(
+            id=f"{self.name}:{p.name}", venue=self.name, symbol=p.name, base=p.baseAsset, quote=p.quoteAsset,
+            exchange="GOPAX", tick_size=tick, lot_size=Decimal(1).scaleb(-p.baseAssetScale),
+            min_notional=min_notional, kind="spot",
+        )
+
+    def _pair_of(self, iid: str) -> str:
+        venue, _, pair = iid.partition(":")
+        if venue != self.name or pair not in self._instruments:
+            raise InvalidOrder(self.name, f"unknown instrument {iid}")
+        return pair
+
+    def _iid(self, pair: str) -> str:
+        return f"{self.name}:{pair}"
+
+    def _quote(self, pair: str) -> str:
+        info = self._pairs.get(pair)
+        return info.quoteAsset if info is not None else pair.rpartition("-")[2]
+
+    def _report(self, o: w.Order) -> OrderReport:
+        return report_from_rest(self.name, self._iid(o.tradingPairName), o)
+
+    def _fill(self, t: w.OwnTrade) -> Fill:
+        self._last_trade_id = max(self._last_trade_id, t.id)
+        return fill_from_rest(self.name, self._iid(t.tradingPairName), self._quote(t.tradingPairName), t)
+
+    def _seen(self, report: OrderReport) -> OrderReport:
+        """Learn the report's ids; track the order while it works; name it by client id."""
+        vid = report.venue_order_id
+        if vid is None:
+            return report
+        if report.client_order_id:
+            self._coids[vid] = report.client_order_id
+        elif vid in self._coids:
+            report = msgspec.structs.replace(report, client_order_id=self._coids[vid])
+        if report.status.is_open:
+            self._working.add(vid)
+        else:  # finished: the manager knows it by its venue id from now on
+            self._working.discard(vid)
+            self._coids.pop(vid, None)
+        return report
+
+    def _with_coid(self, fill: Fill) -> Fill:
+        coid = self._coids.get(fill.venue_order_id or "")
+        return fill if coid is None else msgspec.structs.replace(fill, client_order_id=coid)
+
+    async def _amount(self, order: Order, pair: str) -> Decimal:
+        """GOPAX's `amount`: base units, except a market buy's, which is quote currency."""
+        if not (order.type is OrderType.MARKET and order.side is Side.BUY):
+            return order.qty
+        given = order.options.get("quote_amount")
+        if given is not None:
+            return Decimal(given)
+        ask = await self._best_ask(pair)
+        if ask <= 0:
+            raise InvalidOrder(self.name, f"no ask to price a market buy of {pair}")
+        unit = Decimal(1).scaleb(-self._pairs[pair].quoteAssetScale)
+        return (order.qty * ask).quantize(unit, rounding=ROUND_DOWN)
+
+    async def _best_ask(self, pair: str) -> Decimal:
+        book = self.feed.books.get(pair) if self.feed is not None else None
+        if book is not None and book.synced and book.ask_prices:
+            return Decimal(repr(book.ask_prices[0]))
+        return Decimal(repr((await self._client().ticker(pair)).ask))

@@ -1,0 +1,493 @@
+"""GOPAX wire messages as msgspec Structs, field names as GOPAX spells them; decoders built once.
+
+REST money fields decode to Decimal (exact, straight from the JSON number's text); public market
+data decodes to float (speed). Websocket frames decode in one pass into a tagged union on `n`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Union
+
+import msgspec
+from msgspec import Struct
+
+ZERO = Decimal(0)
+NS = 1_000_000_000
+
+
+def dt_ns(dt: datetime) -> int:
+    """An aware datetime in epoch nanoseconds (exact to the microsecond GOPAX's times carry)."""
+    return round(dt.timestamp() * 1e6) * 1000
+
+
+def iso_ns(text: str) -> int:
+    """GOPAX's ISO-8601 UTC time ("2018-03-14T03:50:41.184Z") in epoch nanoseconds."""
+    return dt_ns(datetime.fromisoformat(text))
+
+
+def ns_iso(ts_ns: int) -> str:
+    """Epoch nanoseconds as GOPAX writes times: ISO-8601 UTC with milliseconds and a Z."""
+    dt = datetime.fromtimestamp(ts_ns // NS, timezone.utc)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ts_ns % NS // 1_000_000:03d}Z"
+
+# --- REST: errors ------------------------------------------------------------------------------
+
+
+class ErrorBody(Struct):
+    errorMessage: str = ""
+    errorCode: int | None = None
+    errorData: Any = None
+
+
+# Error codes: the seed's table (100-108, 201-204, 10155) and the current documentation's.
+ERROR_TEXT: dict[int, str] = {
+    100: "Invalid Asset",
+    101: "Invalid Trading Pair",
+    103: "Invalid Order Type",
+    104: "Not Enabled Trading Pair",
+    105: "Not Activated Trading Pair",
+    106: "Not Enabled Asset",
+    107: "Invalid Amount",
+    108: "Invalid Price",
+    201: "Insufficient Balance",
+    202: "Invalid Id",
+    203: "Invalid Numbers Overflow",
+    204: "Not Allowed Bid Order",
+    206: "Invalid Option Combination",
+    10001: "No such endpoint",
+    10004: "Not Authorized",
+    10052: "Order Server Not Available",
+    10058: "No Such Asset Code",
+    10059: "No Such Trading Pair",
+    10062: "Invalid Chart Interval",
+    10069: "No Such Order Id",
+    10074: "Send To Order Server Failed",
+    10105: "Rate Limit Exceeded",
+    10108: "Nonce Too Low",
+    10155: "Invalid API key",
+    10166: "Invalid Chart Range",
+    10212: "Too Small Quote Amount",
+    10221: "No Such Client Order Id",
+    10222: "Client Order Id Being Used",
+    10227: "Invalid Client Order Id Format",
+    10229: "Invalid Signature",
+    10230: "No Api Key",
+    10231: "No Nonce And Timestamp",
+    10256: "Unparsable Request Body",
+    10263: "Timestamp Too Low",
+    10264: "Timestamp Too High",
+    10265: "Choose Either Nonce Or Timestamp",
+    10296: "Invalid Receive Window",
+    10298: "Fail To Meet Server Arrival Deadline",
+    10321: "Too many order books are subscribed",
+    10325: "Already subscribed",
+    10329: "Invalid limit",
+    10358: "Invalid Order Type",
+    10359: "Invalid Order Side",
+    10361: "Invalid Time In Force",
+    10362: "Invalid Protection",
+    10367: "Mandatory Query String Missing",
+}
+
+# --- REST: account and orders ------------------------------------------------------------------
+
+
+class Balance(Struct):
+    asset: str
+    avail: Decimal
+    hold: Decimal
+    pendingWithdrawal: Decimal = ZERO
+    lastUpdatedAt: str | None = None
+
+
+class FeeSplit(Struct):
+    taking: Decimal = ZERO
+    making: Decimal = ZERO
+
+
+class BalanceChange(Struct):
+    baseGross: Decimal = ZERO
+    baseFee: FeeSplit = msgspec.field(default_factory=FeeSplit)
+    baseNet: Decimal = ZERO
+    quoteGross: Decimal = ZERO
+    quoteFee: FeeSplit = msgspec.field(default_factory=FeeSplit)
+    quoteNet: Decimal = ZERO
+
+
+class OrderRequest(Struct, omit_defaults=True, kw_only=True):
+    """The body of POST /orders."""
+
+    tradingPairName: str
+    side: str
+    type: str
+    amount: Decimal
+    price: Decimal | None = None
+    stopPrice: Decimal | None = None
+    clientOrderId: str | None = None
+    protection: str | None = None
+    timeInForce: str | None = None
+
+
+class Order(OrderRequest, kw_only=True):
+    """An order as GOPAX returns it: the request's fields and its state (the seed's list rows
+    lack `status`)."""
+
+    id: str
+    status: str = "placed"
+    forcedCompletionReason: str | None = None
+    remaining: Decimal | None = None
+    createdAt: str | None = None
+    updatedAt: str | None = None
+    balanceChange: BalanceChange | None = None
+
+
+class OwnTrade(Struct):
+    """One row of GET /trades: a fill of one of our orders."""
+
+    id: int
+    orderId: int | str
+    baseAmount: Decimal
+    quoteAmount: Decimal
+    fee: Decimal
+    price: Decimal
+    timestamp: str
+    side: str
+    tradingPairName: str
+    feeAsset: str | None = None
+    position: str | None = None
+
+
+# --- REST: public ------------------------------------------------------------------------------
+
+
+class Asset(Struct, omit_defaults=True):
+    id: str
+    name: str
+    englishName: str | None = None
+    scale: int | None = None
+    withdrawalFee: Decimal | None = None
+    withdrawalAmountMin: Decimal | None = None
+
+
+class AmountMin(Struct):
+    amount: Decimal
+    unit: str
+
+
+class OrderAmountMin(Struct):
+    limitAsk: AmountMin
+    limitBid: AmountMin
+    marketAsk: AmountMin
+    marketBid: AmountMin
+
+
+class TradingPair(Struct, omit_defaults=True):
+    name: str
+    baseAsset: str
+    quoteAsset: str
+    id: int | None = None
+    baseAssetScale: int = 8
+    quoteAssetScale: int = 0
+    priceMin: Decimal | None = None
+    restApiOrderAmountMin: OrderAmountMin | None = None
+    makerFeePercent: Decimal | None = None
+    takerFeePercent: Decimal | None = None
+
+
+class TickSize(Struct):
+    startPrice: Decimal
+    tickSize: Decimal
+
+
+class Ticker(Struct, gc=False):
+    price: float
+    ask: float
+    bid: float
+    volume: float
+    time: datetime  # msgspec parses ISO-8601 in C: much cheaper than fromisoformat
+    askVolume: float = 0.0
+    bidVolume: float = 0.0
+    quoteVolume: float = 0.0
+
+
+# [entryId, price, volume, updatedAt ms]; ids and times are strings on REST, numbers on the socket
+BookLevel = tuple[str, float, float, str]
+
+
+class Book(Struct):
+    ask: list[BookLevel]
+    bid: list[BookLevel]
+    sequence: int | None = None
+
+
+class PublicTrade(Struct, gc=False):
+    time: datetime
+    id: int
+    price: float
+    amount: float
+    side: str
+    date: int | None = None
+
+
+class Stats(Struct):
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    time: str
+
+
+class PairStats(Stats):
+    name: str
+
+
+# [start ms, low, high, open, close, volume]: GOPAX's order is L, H, O, C
+Candle = tuple[int, float, float, float, float, float]
+
+
+class TickerRow(Struct):
+    """A row of GET /tickers and of the websocket tickers channel."""
+
+    tradingPairName: str
+    baseVolume: float = 0.0
+    high: float = 0.0
+    highestBid: float = 0.0
+    last: float = 0.0
+    lastTraded: int = 0
+    low: float = 0.0
+    lowestAsk: float = 0.0
+    open: float = 0.0
+    quoteVolume: float = 0.0
+
+
+class ServerTime(Struct):
+    serverTime: int
+
+
+# --- websocket: payloads -----------------------------------------------------------------------
+
+
+class Reply(Struct):
+    """Fields every subscribe reply may carry when the server refuses it."""
+
+    result: bool | None = None
+    errCode: int | None = None
+    errData: Any = None
+
+
+class BookEntry(Struct, gc=False):
+    entryId: int
+    price: float
+    volume: float
+    updatedAt: float
+
+
+class BookData(Reply):
+    ask: list[BookEntry] = []
+    bid: list[BookEntry] = []
+    tradingPairName: str = ""
+    maxEntryId: int | None = None
+
+
+class PublicTradeData(Struct, gc=False):
+    tradeId: int
+    baseAmount: float
+    quoteAmount: float
+    price: float
+    isBuy: bool
+    occurredAt: float
+    tradingPairName: str
+
+
+class TickersData(Reply):
+    data: list[TickerRow] = []
+
+
+class WsOrder(Struct, omit_defaults=True):
+    """An order on the socket: numeric enums, times in seconds (see the *_CODES tables)."""
+
+    orderId: int
+    status: int
+    side: int
+    type: int
+    price: Decimal
+    orgAmount: Decimal
+    remainAmount: Decimal
+    createdAt: float
+    updatedAt: float
+    tradingPairName: str
+    tradedBaseAmount: Decimal = ZERO
+    tradedQuoteAmount: Decimal = ZERO
+    feeAmount: Decimal = ZERO
+    feeAssetName: str | None = None
+    rewardAmount: Decimal = ZERO
+    rewardAssetName: str | None = None
+    timeInForce: int = 0
+    protection: int = 1
+    forcedCompletionReason: int = 0
+    stopPrice: Decimal = ZERO
+    takerFeeAmount: Decimal = ZERO
+    clientOrderId: str | None = None
+
+
+class OrdersData(Reply):
+    data: list[WsOrder] = []
+
+
+class WsBalance(Struct, omit_defaults=True):
+    isoAlpha3: str
+    avail: Decimal
+    hold: Decimal
+    pendingWithdrawal: Decimal = ZERO
+    assetId: int | None = None
+    blendedPrice: Decimal | None = None
+    lastUpdatedAt: float | None = None
+
+
+class BalancesData(Reply):
+    data: list[WsBalance] = []
+
+
+class WsTrade(Struct, omit_defaults=True):
+    """A fill of one of our orders on the socket (TradeEvent)."""
+
+    tradeId: int
+    orderId: int
+    side: int
+    baseAmount: Decimal
+    quoteAmount: Decimal
+    fee: Decimal
+    price: Decimal
+    occurredAt: float
+    tradingPairName: str
+    type: int = 1
+    feeAssetName: str | None = None
+    isSelfTrade: bool = False
+
+
+# Numeric enums of the socket's order objects.
+STATUS_CODES: dict[int, str] = {1: "placed", 2: "cancelled", 3: "completed", 4: "updated", 5: "reserved"}
+SIDE_CODES: dict[int, str] = {1: "buy", 2: "sell"}
+TYPE_CODES: dict[int, str] = {1: "limit", 2: "market"}
+TIF_CODES: dict[int, str] = {0: "gtc", 1: "po", 2: "ioc", 3: "fok"}
+PROTECTION_CODES: dict[int, str] = {1: "no", 2: "yes"}
+FORCED_CODES: dict[int, str | None] = {0: None, 1: "timeInForce", 2: "protection"}
+
+# --- websocket: frames (a tagged union on `n`) -------------------------------------------------
+
+
+class Frame(Struct, tag_field="n", kw_only=True):
+    i: int | str | None = None
+
+
+class OrderBookReply(Frame, tag="SubscribeToOrderBook"):
+    o: BookData
+
+
+class TradingPairReply(Frame, tag="SubscribeToTradingPair"):
+    o: BookData
+
+
+class OrderBookEvent(Frame, tag="OrderBookEvent"):
+    o: BookData
+
+
+class PublicTradeEvent(Frame, tag="PublicTradeEvent"):
+    o: PublicTradeData
+
+
+class TickersReply(Frame, tag="SubscribeToTickers"):
+    o: TickersData
+
+
+class TickerEvent(Frame, tag="TickerEvent"):
+    o: dict[str, TickerRow]
+
+
+class OrdersReply(Frame, tag="SubscribeToOrders"):
+    o: OrdersData
+
+
+class OrderEvent(Frame, tag="OrderEvent"):
+    o: WsOrder
+
+
+class BalancesReply(Frame, tag="SubscribeToBalances"):
+    o: BalancesData
+
+
+class BalanceEvent(Frame, tag="BalanceEvent"):
+    o: WsBalance
+
+
+class TradesReply(Frame, tag="SubscribeToTrades"):
+    o: Reply
+
+
+class TradeEvent(Frame, tag="TradeEvent"):
+    o: WsTrade
+
+
+AnyFrame = Union[
+    str,  # "primus::ping::<ms>"
+    OrderBookReply,
+    TradingPairReply,
+    OrderBookEvent,
+    PublicTradeEvent,
+    TickersReply,
+    TickerEvent,
+    OrdersReply,
+    OrderEvent,
+    BalancesReply,
+    BalanceEvent,
+    TradesReply,
+    TradeEvent,
+]
+
+
+class Request(Struct, omit_defaults=True):
+    """A client's request frame: {"i": id, "n": name, "o": params}."""
+
+    n: str
+    o: dict[str, Any] = {}
+    i: int | str | None = None
+
+
+class AnyNamed(Struct):
+    """Just the name of a frame the union does not know (GOPAX adds kinds without notice)."""
+
+    n: str = ""
+
+
+PING_PREFIX = '"primus::ping::'
+PONG_PREFIX = '"primus::pong::'
+
+# --- decoders and encoders, built once ---------------------------------------------------------
+
+decode_frame = msgspec.json.Decoder(AnyFrame).decode
+decode_named = msgspec.json.Decoder(AnyNamed).decode
+decode_request = msgspec.json.Decoder(Request).decode
+decode_error = msgspec.json.Decoder(ErrorBody).decode
+decode_balances = msgspec.json.Decoder(list[Balance]).decode
+decode_balance = msgspec.json.Decoder(Balance).decode
+decode_order = msgspec.json.Decoder(Order).decode
+decode_orders = msgspec.json.Decoder(list[Order]).decode
+decode_order_request = msgspec.json.Decoder(OrderRequest).decode
+decode_own_trades = msgspec.json.Decoder(list[OwnTrade]).decode
+decode_assets = msgspec.json.Decoder(list[Asset]).decode
+decode_pairs = msgspec.json.Decoder(list[TradingPair]).decode
+decode_tick_sizes = msgspec.json.Decoder(list[TickSize]).decode
+decode_ticker = msgspec.json.Decoder(Ticker).decode
+decode_tickers = msgspec.json.Decoder(list[TickerRow]).decode
+decode_book = msgspec.json.Decoder(Book).decode
+decode_public_trades = msgspec.json.Decoder(list[PublicTrade]).decode
+decode_stats = msgspec.json.Decoder(Stats).decode
+decode_all_stats = msgspec.json.Decoder(list[PairStats]).decode
+decode_candles = msgspec.json.Decoder(list[Candle]).decode
+decode_time = msgspec.json.Decoder(ServerTime).decode
+
+# GOPAX writes numbers as JSON numbers, so Decimals go out as numbers, not strings.
+encode = msgspec.json.Encoder(decimal_format="number").encode

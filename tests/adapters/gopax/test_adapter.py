@@ -1,0 +1,368 @@
+"""The GOPAX venue through the engine's order manager, against the emulator: order lives seen over
+REST and the websocket, the status table, market buys in KRW, stops, fills, restart recovery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+
+import pytest
+
+from adapters.gopax import schemas as w
+from adapters.gopax.adapter import (
+    GopaxConfig,
+    GopaxVenue,
+    report_from_rest,
+    report_from_ws,
+)
+from adapters.gopax.client import GopaxClient
+from adapters.gopax.emulator import GopaxEmulator
+from adapters.paper.matching import SimOrder
+from engine.errors import AuthError, OrderNotFound
+from engine.events import Order, OrderStatus, OrderType, Side, TimeInForce
+from engine.venue import Channel, EmulatorInfo, VenueContext
+
+from .conftest import Harness, bounded, start_venue, until
+
+S = OrderStatus
+
+
+@pytest.fixture
+async def venue(emulator: GopaxEmulator, tmp_path: Path) -> AsyncIterator[Harness]:
+    harness = await start_venue(emulator, tmp_path)
+    yield harness
+    await harness.close()
+
+
+def submit(h: Harness, pair: str, side: Side, qty: str, price: Decimal | None = None, **kw: object) -> Order:
+    kind = kw.pop("type", OrderType.LIMIT if price is not None else OrderType.MARKET)
+    return h.manager.submit(
+        strategy_id="s1", instrument=f"gopax:{pair}", venue="gopax", side=side, qty=Decimal(qty),
+        type=kind, price=price, **kw,  # type: ignore[arg-type]
+    )
+
+
+def sim(emulator: GopaxEmulator, order: Order) -> SimOrder:
+    return emulator.exchange.order("demo", order.venue_order_id or "")
+
+
+def best(emulator: GopaxEmulator, pair: str, bid: bool) -> Decimal:
+    return Decimal(repr(emulator.books[pair].side(bid, 1)[0].price))
+
+
+async def drive(emulator: GopaxEmulator, done: Callable[[], bool], steps: int = 100_000) -> None:
+    """Step the (stopped) price process until `done()`: a count of steps, not a wait."""
+    await bounded(emulator.exchange.stop())
+    for _ in range(steps):
+        if done():
+            return
+        emulator.exchange.step()
+    raise AssertionError("the market never got there")
+
+
+def statuses(h: Harness, coid: str) -> list[S]:
+    seen: list[S] = []
+    for update in h.updates:
+        if update.order.client_order_id == coid and (not seen or seen[-1] is not update.order.status):
+            seen.append(update.order.status)
+    return seen
+
+
+def streamed(h: Harness, vid: str | None) -> list[S]:
+    """The statuses the websocket reported for one order, in order."""
+    return [r.status for r in h.sink.reports if r.venue_order_id == vid]
+
+
+# --- the status table --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "status", "stop_pending"),
+    [
+        ("placed", S.PLACED, None),
+        ("updated", S.UPDATED, None),
+        ("completed", S.COMPLETED, None),
+        ("cancelled", S.CANCELLED, None),
+        ("reserved", S.PLACED, True),
+    ],
+)
+def test_rest_statuses_map_onto_the_engines(word: str, status: S, stop_pending: bool | None) -> None:
+    stop = Decimal(101) if word == "reserved" else None
+    order = w.Order(id="7", tradingPairName="BTC-KRW", side="buy", type="limit", amount=Decimal(1), status=word, stopPrice=stop)
+
+    report = report_from_rest("gopax", "gopax:BTC-KRW", order)
+
+    assert (report.status, report.stop_pending, report.venue_order_id) == (status, stop_pending, "7")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "forced", "reason"),
+    [(1, S.PLACED, 0, None), (4, S.UPDATED, 0, None), (3, S.COMPLETED, 0, None), (2, S.CANCELLED, 1, "timeInForce"),
+     (2, S.CANCELLED, 2, "protection"), (5, S.PLACED, 0, None)],
+)
+def test_socket_status_numbers_map_like_the_rest_words(code: int, status: S, forced: int, reason: str | None) -> None:
+    order = w.WsOrder(
+        orderId=7, status=code, side=2, type=1, price=Decimal(100), orgAmount=Decimal(2), remainAmount=Decimal(1),
+        createdAt=1.0, updatedAt=2.0, tradingPairName="BTC-KRW", tradedBaseAmount=Decimal(1),
+        tradedQuoteAmount=Decimal(100), forcedCompletionReason=forced, stopPrice=Decimal(99) if code == 5 else Decimal(0),
+    )
+
+    report = report_from_ws("gopax", "gopax:BTC-KRW", order)
+
+    assert (report.status, report.reason, report.side, report.avg_price) == (status, reason, Side.SELL, Decimal(100))
+    assert report.stop_pending is (True if code == 5 else None)
+
+
+# --- order lives -------------------------------------------------------------------------------
+
+
+async def test_an_order_lives_placed_updated_completed_over_rest_and_the_socket(venue: Harness, emulator: GopaxEmulator, client: GopaxClient) -> None:
+    await bounded(emulator.exchange.stop())
+    order = submit(venue, "ETH-KRW", Side.BUY, "12", best(emulator, "ETH-KRW", bid=True))  # more than any touch
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.PLACED)
+    placed = venue.manager.orders[order.client_order_id]
+    rest_seen = [(await bounded(client.order(placed.venue_order_id or ""))).status]
+
+    await drive(emulator, lambda: sim(emulator, placed).status is S.UPDATED)
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.UPDATED)
+    rest_seen.append((await bounded(client.order(placed.venue_order_id or ""))).status)
+    await drive(emulator, lambda: sim(emulator, placed).status is S.COMPLETED)
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.COMPLETED)
+    rest_seen.append((await bounded(client.order(placed.venue_order_id or ""))).status)
+
+    final = venue.manager.orders[order.client_order_id]
+    await until(lambda: venue.manager.orders[order.client_order_id].filled_qty == Decimal(12))
+    assert statuses(venue, order.client_order_id) == [S.NEW, S.SUBMITTED, S.PLACED, S.UPDATED, S.COMPLETED]
+    assert rest_seen == ["placed", "updated", "completed"]
+    assert streamed(venue, placed.venue_order_id)[-1] is S.COMPLETED and S.UPDATED in streamed(venue, placed.venue_order_id)
+    assert {f.fill_id for f in venue.sink.fills} == {str(f.id) for f in emulator.exchange.fills["demo"]}
+    assert final.fees > 0
+
+
+async def test_an_order_lives_placed_then_cancelled_over_rest_and_the_socket(venue: Harness, emulator: GopaxEmulator, client: GopaxClient) -> None:
+    order = submit(venue, "BTC-KRW", Side.BUY, "0.01", best(emulator, "BTC-KRW", bid=True) - 100_000)
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.PLACED)
+
+    venue.manager.cancel(order.client_order_id)
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.CANCELLED)
+    vid = venue.manager.orders[order.client_order_id].venue_order_id
+    await until(lambda: S.CANCELLED in streamed(venue, vid))
+
+    assert (await bounded(client.order(vid or ""))).status == "cancelled"
+    assert statuses(venue, order.client_order_id) == [S.NEW, S.SUBMITTED, S.PLACED, S.CANCELLED]
+    assert venue.manager.orders[order.client_order_id].pending is None
+    assert emulator.requests["DELETE /orders/{order_id}"] == 1
+
+
+async def test_a_market_buy_sends_its_amount_in_krw_at_the_best_ask(venue: Harness, emulator: GopaxEmulator) -> None:
+    await bounded(emulator.exchange.stop())  # the ask holds still
+    ask = best(emulator, "BTC-KRW", bid=False)
+
+    order = submit(venue, "BTC-KRW", Side.BUY, "0.002")
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.COMPLETED)
+    await until(lambda: venue.manager.orders[order.client_order_id].filled_qty > 0)
+
+    done = venue.manager.orders[order.client_order_id]
+    assert sim(emulator, done).notional == (Decimal("0.002") * ask).quantize(Decimal(1), rounding=ROUND_DOWN)
+    assert Decimal("0.00199") <= done.filled_qty <= Decimal("0.002")  # base units actually bought
+
+
+async def test_a_market_buy_may_name_its_krw_amount(venue: Harness, emulator: GopaxEmulator) -> None:
+    order = submit(venue, "XRP-KRW", Side.BUY, "10", options={"quote_amount": "50000"})
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.COMPLETED)
+
+    assert sim(emulator, venue.manager.orders[order.client_order_id]).notional == Decimal(50000)
+
+
+async def test_a_stop_is_reserved_with_its_stop_pending_until_triggered(venue: Harness, emulator: GopaxEmulator, client: GopaxClient) -> None:
+    await bounded(emulator.exchange.stop())
+    ask = best(emulator, "BTC-KRW", bid=False)
+    order = submit(venue, "BTC-KRW", Side.BUY, "0.001", ask + 3000, type=OrderType.STOP_LIMIT, trigger_price=ask + 2000)
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.PLACED)
+    reserved = venue.manager.orders[order.client_order_id]
+    rest_word = (await bounded(client.order(reserved.venue_order_id or ""))).status
+
+    await drive(emulator, lambda: sim(emulator, reserved).triggered)
+    await until(lambda: not venue.manager.orders[order.client_order_id].stop_pending)
+
+    assert reserved.stop_pending is True and rest_word == "reserved"
+    assert emulator.exchange.order("demo", reserved.venue_order_id or "").trigger == ask + 2000
+
+
+@pytest.mark.parametrize(
+    ("tif", "crossing", "status", "reason"),
+    [
+        (TimeInForce.POST_ONLY, True, S.CANCELLED, "timeInForce"),  # would take liquidity
+        (TimeInForce.IOC, False, S.CANCELLED, "timeInForce"),  # nothing to take at once
+        (TimeInForce.FOK, False, S.CANCELLED, "timeInForce"),
+        (TimeInForce.POST_ONLY, False, S.PLACED, None),
+    ],
+)
+async def test_time_in_force_reaches_gopax_and_its_forced_completion_comes_back(
+    venue: Harness, emulator: GopaxEmulator, tif: TimeInForce, crossing: bool, status: S, reason: str | None
+) -> None:
+    await bounded(emulator.exchange.stop())
+    price = best(emulator, "BTC-KRW", bid=False) if crossing else best(emulator, "BTC-KRW", bid=True) - 20_000
+    order = submit(venue, "BTC-KRW", Side.BUY, "0.001", price, tif=tif)
+
+    await until(lambda: venue.manager.orders[order.client_order_id].status is status)
+
+    done = venue.manager.orders[order.client_order_id]
+    assert done.reason == reason and done.filled_qty == 0
+    assert sim(emulator, done).tif is tif
+
+
+async def test_fills_from_rest_and_the_socket_are_one_fill_per_trade_id(venue: Harness, emulator: GopaxEmulator) -> None:
+    order = submit(venue, "XRP-KRW", Side.BUY, "100")
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.COMPLETED and bool(venue.sink.fills))
+    await until(lambda: venue.manager.orders[order.client_order_id].filled_qty == Decimal(100))
+    before = venue.manager.orders[order.client_order_id]
+
+    again = await bounded(venue.venue.fills_since(0))
+    for fill in again:
+        venue.manager.on_fill(fill)
+
+    assert {f.fill_id for f in again} == {f.fill_id for f in venue.sink.fills}
+    assert venue.manager.stats.duplicate_fills == len(again) > 0
+    assert venue.manager.orders[order.client_order_id].filled_qty == before.filled_qty == Decimal(100)
+
+
+async def test_a_placement_whose_answer_was_lost_is_found_by_client_order_id(venue: Harness, emulator: GopaxEmulator) -> None:
+    emulator.lose_write_responses = 1
+    order = submit(venue, "BTC-KRW", Side.BUY, "0.001", best(emulator, "BTC-KRW", bid=True) - 50_000)
+
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.PLACED)
+
+    assert emulator.requests["POST /orders"] == 1
+    assert emulator.requests["GET /orders/clientOrderId/{cid}"] == 1
+    assert venue.manager.orders[order.client_order_id].venue_order_id is not None
+
+
+async def test_a_placement_refused_with_429_is_looked_up_and_rejected_not_resent(venue: Harness, emulator: GopaxEmulator) -> None:
+    emulator.faults.burst_status = 429
+    emulator.faults.burst_5xx = 1
+    order = submit(venue, "BTC-KRW", Side.BUY, "0.001", best(emulator, "BTC-KRW", bid=True) - 50_000)
+
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.REJECTED)
+
+    assert emulator.requests["POST /orders"] == 1 and emulator.exchange.orders("demo") == []
+    assert "not received" in (venue.manager.orders[order.client_order_id].reason or "")
+
+
+@pytest.mark.parametrize(
+    ("kind", "tif", "words"),
+    [(OrderType.STOP_MARKET, TimeInForce.GTC, "stop_market"), (OrderType.LIMIT, TimeInForce.DAY, "day")],
+)
+async def test_orders_gopax_cannot_take_are_rejected_before_sending(venue: Harness, emulator: GopaxEmulator, kind: OrderType, tif: TimeInForce, words: str) -> None:
+    price = best(emulator, "BTC-KRW", bid=True) - 50_000
+    order = submit(venue, "BTC-KRW", Side.BUY, "0.001", price, type=kind, tif=tif, trigger_price=price)
+
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.REJECTED)
+
+    assert words in (venue.manager.orders[order.client_order_id].reason or "")
+    assert emulator.requests["POST /orders"] == 0
+
+
+async def test_cancelling_an_unknown_order_is_the_typed_not_found_error(venue: Harness) -> None:
+    ghost = Order(client_order_id="ghost1", strategy_id="s1", instrument="gopax:BTC-KRW", venue="gopax",
+                  side=Side.BUY, type=OrderType.LIMIT, qty=Decimal(1), venue_order_id="424242")
+
+    with pytest.raises(OrderNotFound) as caught:
+        await bounded(venue.venue.cancel(ghost))
+
+    assert caught.value.code == 10069
+    assert await bounded(venue.venue.order_status(ghost)) is None
+
+
+async def test_instruments_carry_gopaxs_tick_lot_and_minimum(venue: Harness) -> None:
+    by_id = {i.id: i for i in await venue.venue.instruments()}
+
+    btc, xrp = by_id["gopax:BTC-KRW"], by_id["gopax:XRP-KRW"]
+    assert (btc.tick_size, btc.lot_size, btc.min_notional, btc.base, btc.quote) == (Decimal(1000), Decimal("1E-8"), Decimal(1000), "BTC", "KRW")
+    assert xrp.tick_size == Decimal(1) and btc.exchange == "GOPAX" and btc.kind == "spot"
+
+
+# --- restarts and other ways of running ----------------------------------------------------------
+
+
+async def test_a_restart_mid_order_finds_the_orders_and_the_fills_made_meanwhile(emulator: GopaxEmulator, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    first = await start_venue(emulator, tmp_path, journal=journal)
+    await bounded(emulator.exchange.stop())
+    working = submit(first, "ETH-KRW", Side.BUY, "12", best(emulator, "ETH-KRW", bid=True))
+    finishing = submit(first, "XRP-KRW", Side.BUY, "100", best(emulator, "XRP-KRW", bid=True))
+    await until(lambda: all(first.manager.orders[o.client_order_id].status is S.PLACED for o in (working, finishing)))
+    vids = {o.client_order_id: first.manager.orders[o.client_order_id].venue_order_id for o in (working, finishing)}
+    await first.close()  # the engine goes down with both orders working
+
+    def sim_of(o: Order) -> SimOrder:
+        return emulator.exchange.order("demo", vids[o.client_order_id] or "")
+
+    await drive(emulator, lambda: sim_of(working).filled > 0 and sim_of(finishing).status is S.COMPLETED)
+    second = await start_venue(emulator, tmp_path, journal=journal)
+    try:
+        fills = {f.id: f for f in emulator.exchange.fills["demo"]}
+        recovered = {coid: second.manager.orders[coid] for coid in vids}
+
+        for order in (working, finishing):
+            assert recovered[order.client_order_id].status is sim_of(order).status
+            assert recovered[order.client_order_id].filled_qty == sim_of(order).filled > 0
+        assert recovered[finishing.client_order_id].status is S.COMPLETED
+        assert second.manager.stats.fills == len(fills) and second.manager.stats.duplicate_fills == 0
+    finally:
+        await second.close()
+
+
+async def test_without_the_socket_private_state_is_polled(emulator: GopaxEmulator, tmp_path: Path) -> None:
+    harness = await start_venue(emulator, tmp_path, private_stream=False, poll_interval_s=0.05)
+    try:
+        order = submit(harness, "XRP-KRW", Side.BUY, "50")
+        await until(lambda: harness.manager.orders[order.client_order_id].filled_qty == Decimal(50))
+    finally:
+        await harness.close()
+
+    assert harness.venue.feed is None and harness.sink.fills
+    assert {f.fill_id for f in harness.sink.fills} == {str(f.id) for f in emulator.exchange.fills["demo"]}
+
+
+async def test_the_seeds_legacy_signing_trades_and_keeps_its_nonce_state(emulator: GopaxEmulator, tmp_path: Path) -> None:
+    harness = await start_venue(emulator, tmp_path, signing="legacy")
+    try:
+        order = submit(harness, "XRP-KRW", Side.BUY, "10")
+        await until(lambda: harness.manager.orders[order.client_order_id].status is S.COMPLETED)
+    finally:
+        await harness.close()
+
+    assert emulator.gate.nonces[emulator.api_key] > 0
+    assert list((tmp_path / "gopax").glob("nonce-*"))
+
+
+async def test_without_credentials_the_venue_still_gives_market_data(emulator: GopaxEmulator, bus_and_quotes: tuple) -> None:  # type: ignore[type-arg]
+    bus, quotes = bus_and_quotes
+    info = EmulatorInfo(venue="gopax", url=emulator.url, ws_url=emulator.ws_url, credentials={})
+    config = GopaxConfig(url=info.url, ws_url=info.ws_url or "", pairs=["BTC-KRW"])
+    from engine.clock import RealtimeClock
+
+    public = GopaxVenue(VenueContext(name="gopax", bus=bus, clock=RealtimeClock(), sink=None), config)  # type: ignore[arg-type]
+    await bounded(public.connect())
+    try:
+        await bounded(public.subscribe(["gopax:BTC-KRW"], [Channel.QUOTES, Channel.TRADES]))
+        await until(lambda: len(quotes) >= 3)
+        with pytest.raises(AuthError):
+            await bounded(public.balances())
+    finally:
+        await bounded(public.close())
+
+    assert [i.id for i in await public.instruments()] == ["gopax:BTC-KRW"]
+
+
+@pytest.fixture
+def bus_and_quotes() -> tuple:  # type: ignore[type-arg]
+    from engine.bus import Bus
+    from engine.events import Quote
+
+    bus = Bus()
+    quotes: list[Quote] = []
+    bus.subscribe(Quote, quotes.append, name="test.quotes")
+    return bus, quotes
