@@ -136,10 +136,10 @@ def render(summary: dict[str, Any]) -> str:
             f"fees {_d(s['fees'])}, net {_d(s['net'])}, errors {s['errors']}{stopped}"
         )
     for p in summary["positions"]:
-        lines.append(f"position: {p['instrument']} {p['qty']} @ {_d(p['avg_price'])}")
+        lines.append(f"position: {p['instrument']} {_q(p['qty'])} @ {_q(p['avg_price'])}")
     for b in summary["balances"]:
-        locked = f" (locked {_d(b['locked'])})" if Decimal(b["locked"]) else ""
-        lines.append(f"balance : {b['venue']} {b['asset']} {_d(b['free'])}{locked}")
+        locked = f" (locked {_q(b['locked'])})" if Decimal(b["locked"]) else ""
+        lines.append(f"balance : {b['venue']} {b['asset']} {_q(b['free'])}{locked}")
     bus = summary["bus"]
     lines.append(
         f"bus     : {bus['published']} events, {bus['conflated']} conflated, {bus['handler_errors']} handler errors"
@@ -162,6 +162,15 @@ def render(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _q(text: str) -> str:
+    """A quantity or balance as it is, every significant digit kept (1.004 BTC is not 1.00)."""
+    value = Decimal(text).normalize()
+    if value == value.to_integral_value():
+        value = value.quantize(Decimal(1))
+    return f"{value:,f}"
+
+
 def _d(text: str) -> str:
+    """Money for a person: to the cent (sub-unit amounts keep six significant digits)."""
     value = Decimal(text)
     return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.6g}"
