@@ -1,0 +1,52 @@
+"""smallcase Gateway: transactions a user completes in smallcase's SDK, and leprechaun accounts.
+
+Not a broker API: the partner's backend creates a transaction, the user completes it in smallcase's
+SDK, and the result comes back by polling or by postback. A partner cannot place an order for a
+user server to server, so the adapter turns the orders of one rebalance into one transaction and
+waits for its outcome (see adapter.py). Leprechaun (virtual) accounts are the product's second kind
+of paper mode: the production adapter against a broker's test account, modelled by the emulator.
+
+Rooms: `schemas` (wire Structs, decoders), `auth` (the users' JWTs, x-gateway-secret, the postback
+checksum), `client` (REST, the error envelope as typed errors), `feed` (the transaction poller and
+the postback receiver), `adapter` (`SmallcaseVenue`: baskets, the status tables, fills), and the
+emulator in two parts: `emulator` (the app, auth, the SDK step's endpoints, postbacks) and
+`emulator_gateway` (transactions and accounts over the shared market).
+
+Where the sources were uncertain ([I] in protocols.md, NOT FOUND), what the adapter sends and what
+the emulator accepts:
+
+- The seed's two sample auth tokens do not verify with the secret it names ("have-a-good-day"):
+  HS256 over their own header.payload gives another signature (tests/engine/test_jwt.py). The
+  emulator, strict, refuses them under that secret; tokens made with it verify.
+- Auth tokens carry `exp` (the emulator refuses one without) and are checked on the emulator's
+  clock, so a run's `start:` and the emulator's `emulator_start` should be the same instant.
+  The adapter makes them on the engine's clock with `token_ttl_s` (120 s) of life.
+- Paths. Create: `POST /gateway/{gateway}/transaction` (consistent across integrators). Status:
+  `GET /v1/{gateway}/engine/transactiondetails?transactionId=` (the query name is inferred); the
+  emulator also serves `GET /gateway/{gateway}/transaction/{transactionId}`. Order details:
+  `GET /v1/{gateway}/engine/orderdetails?transactionId=` (path inferred; the emulator also takes
+  `transactionIds=`). Holdings: `GET /v1/{gateway}/engine/user/holdings` (and
+  `/gateway/{gateway}/user/holdings`), a connected user's token only.
+- Error bodies: `{"success": false, "errors": ["<name>"], "data": null}`; the adapter also reads
+  errors given as objects with a `message`. Names: the SDK's (invalid_jwt, market_closed, ...)
+  plus `invalid_gateway_secret`, `invalid_order_config`, `intent_not_supported`,
+  `user_not_connected`. SDK error numbers are not published: the emulator uses 1000 + the name's
+  place in protocols.md 5.5's list; the adapter reads names only.
+- The create answer's `data` holds `transactionId` (documented) and `expireAt` (the emulator's).
+  The adapter does not rely on `expireAt`: it expires by its own clock, `transaction_ttl_s` after
+  the creation answer, and also on an ERRORED `transaction_expired`.
+- An unused transaction keeps INITIALIZED after its 5 minutes (no expired status is documented);
+  the user's step then fails with `transaction_expired` and the transaction becomes ERRORED.
+- Order details show batches only for COMPLETED transactions (documented); the adapter also reads
+  them for PROCESSING ones. COMPLETED is final: orders still working in it end cancelled.
+- Postbacks: the URL is registered with smallcase (out of band); the emulator takes it at
+  `POST /emulator/postback`, which the adapter calls when `postback.register_path` is set (done
+  for you with `emulator: true`). The payload is the order result plus `smallcaseAuthId`, with
+  `status`, `error` and `timestamp` added [I]. Authentication: hex HMAC-SHA256 with the api secret,
+  scheme `field` (default: `{"data": "<payload JSON>", "checksum": ...}`) or `header`
+  (`x-gateway-checksum` over the raw body); replays are refused (see feed.py).
+- Leprechaun test tokens are not public: the emulator names its virtual accounts by token, the
+  token being also the account's smallcaseAuthId (see emulator_gateway.ACCOUNTS and the README).
+- Only market orders (SECURITIES orders of NSE tickers, delivery): limit prices, AMOs (`variety:
+  amo`), PROCESSING and ACTION_REQUIRED states and smallcase (scid) orders are not modelled.
+"""

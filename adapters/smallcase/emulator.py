@@ -1,0 +1,347 @@
+"""A strict smallcase Gateway emulator on loopback, over the shared market (emulator_gateway.py).
+
+- API: create a transaction, its status (two paths), its order details, holdings; every call needs
+  the gateway name in the path, `x-gateway-secret` and an HS256 auth token signed with the gateway
+  secret, unexpired on the emulator's clock, carrying `exp` and either `guest: true` or a known
+  `smallcaseAuthId` (holdings need the latter). Refusals are `{"success": false, "errors": [name],
+  "data": null}` with 401 (secret, token), 403 (a guest asking for holdings), 404 (unknown
+  transaction), 400 (a malformed request).
+- The user's step: `GET|POST /sdk/{gateway}/{transactionId}` stands in for smallcase's SDK screens
+  (the link the adapter logs); a leprechaun account runs it by itself `complete_delay_s` after the
+  transaction is created. After 5 minutes on the emulator's clock the step fails with
+  `transaction_expired`; a closed market (IST calendar on the same clock) with `market_closed`.
+- Postbacks: to the URL registered at `POST /emulator/postback` (x-gateway-secret), when a
+  transaction completes or errors, signed with the api secret in the configured scheme (feed.py).
+- Faults: `faults` (latency, error rate, 5xx bursts) on the API, and `lose_write_responses` (a
+  transaction is created, then answered 503: the outcome-unknown case).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+import msgspec
+import structlog
+from aiohttp import web
+
+from adapters.paper.emulation import EmulatorServer, Faults, fault_middleware
+from adapters.paper.exchange import EmulatorClock
+from adapters.smallcase import schemas as w
+from adapters.smallcase.auth import (
+    CHECKSUM_HEADER,
+    SECRET_HEADER,
+    TOKEN_HEADER,
+    checksum,
+)
+from adapters.smallcase.emulator_gateway import (
+    ACCOUNTS,
+    DEMO_AUTH_ID,
+    TRANSACTION_TTL_NS,
+    Gateway,
+    GatewayError,
+    Transaction,
+    iso,
+)
+from engine import jwt
+
+log = structlog.get_logger("tickbus.emulator.smallcase")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CLAIMS_KEY = web.RequestKey("claims", dict)  # the verified auth token's payload
+API_PREFIXES = ("/gateway/", "/v1/")
+
+
+def failure(status: int, *names: str) -> web.Response:
+    return web.json_response({"success": False, "errors": list(names), "data": None}, status=status)
+
+
+def success(data: Any) -> web.Response:
+    body = w.encode({"success": True, "errors": None, "data": data})
+    return web.Response(body=body, content_type="application/json")
+
+
+def fault_response(status: int) -> web.Response:
+    return failure(status, "rate_limited" if status == 429 else "internal_error")
+
+
+@dataclass
+class SentPostback:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    status: int | None
+
+
+class SmallcaseEmulator(EmulatorServer):
+    venue = "smallcase"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 1,
+        gateway_name: str = "tickbus-demo",
+        secret: str | None = None,
+        api_secret: str | None = None,
+        leprechaun: bool = False,
+        guest_token: str = "leprechaun",
+        start_ns: int | None = None,
+        complete_delay_s: float = 0.3,
+        postback_url: str | None = None,
+        postback_scheme: Literal["field", "header"] = "field",
+        postback_header: str = CHECKSUM_HEADER,
+        tick_interval_s: float = 0.5,
+        log_requests: bool = False,
+    ) -> None:
+        super().__init__()
+        rng = random.Random(f"smallcase-keys-{seed}")  # a stream of its own: ids never repeat a key
+        self.gateway_name = gateway_name
+        self.secret = secret or f"{rng.getrandbits(128):032x}"
+        self.api_secret = api_secret or f"{rng.getrandbits(128):032x}"
+        self.leprechaun = leprechaun
+        self.clock = EmulatorClock(start_ns)
+        self.gateway = Gateway(seed=seed, clock=self.clock, guest_token=guest_token, tick_interval_s=tick_interval_s)
+        self.complete_delay_s = complete_delay_s
+        self.postback_url = postback_url
+        self.postback_scheme = postback_scheme
+        self.postback_header = postback_header
+        self.postbacks: list[SentPostback] = []
+        self.faults = Faults(seed=seed)
+        self.lose_write_responses = 0
+        self.log_requests = log_requests
+        self.requests: Counter[str] = Counter()
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
+
+    # --- EmulatorServer -----------------------------------------------------------------------
+
+    def credentials(self) -> dict[str, str]:
+        return {
+            "gateway_name": self.gateway_name,
+            "secret": self.secret,
+            "api_secret": self.api_secret,
+            "link_template": self.url + "/sdk/{gateway}/{transaction_id}",
+            "auth_id": DEMO_AUTH_ID,
+            "leprechaun_token": self.gateway.guest_token,
+        }
+
+    def build_app(self) -> web.Application:
+        exempt = lambda request: not request.path.startswith(API_PREFIXES)
+        app = web.Application(middlewares=[self._log, fault_middleware(self.faults, fault_response, exempt=exempt), self._auth, self._lose])
+        routes: list[tuple[str, str, Handler]] = [
+            ("POST", "/gateway/{gateway}/transaction", self.create_transaction),
+            ("GET", "/v1/{gateway}/engine/transactiondetails", self.get_transaction),
+            ("GET", "/gateway/{gateway}/transaction/{transactionId}", self.get_transaction),
+            ("GET", "/v1/{gateway}/engine/orderdetails", self.get_order_details),
+            ("GET", "/v1/{gateway}/engine/user/holdings", self.get_holdings),
+            ("GET", "/gateway/{gateway}/user/holdings", self.get_holdings),
+            ("GET", "/sdk/{gateway}/{transactionId}", self.sdk_view),
+            ("POST", "/sdk/{gateway}/{transactionId}", self.sdk_act),
+            ("POST", "/emulator/postback", self.register_postback),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, path, handler)
+        return app
+
+    async def on_start(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        self.gateway.exchange.start()
+
+    async def on_stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.gateway.exchange.stop()
+        if self._session is not None:
+            await self._session.close()
+
+    # --- middlewares --------------------------------------------------------------------------
+
+    @web.middleware
+    async def _log(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await handler(request)
+        route = request.match_info.route.resource
+        self.requests[f"{request.method} {route.canonical if route is not None else request.path}"] += 1
+        if self.log_requests:
+            log.info("request", method=request.method, path=request.path, status=response.status,
+                     ms=round((time.perf_counter() - started) * 1000, 2))
+        return response
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/emulator/"):
+            if request.headers.get(SECRET_HEADER) != self.api_secret:
+                return failure(401, "invalid_gateway_secret")
+            return await handler(request)
+        if not request.path.startswith(API_PREFIXES):
+            return await handler(request)
+        if request.match_info.get("gateway") != self.gateway_name:
+            return failure(401, "invalid_gateway")
+        if request.headers.get(SECRET_HEADER) != self.api_secret:
+            return failure(401, "invalid_gateway_secret")
+        claims = self._claims(request.headers.get(TOKEN_HEADER, ""))
+        if isinstance(claims, web.Response):
+            return claims
+        request[CLAIMS_KEY] = claims
+        return await handler(request)
+
+    def _claims(self, token: str) -> dict[str, Any] | web.Response:
+        """The payload of a valid auth token, or the refusal."""
+        try:
+            claims = jwt.decode(token, self.secret, now_s=self.clock.now_ns() / 1e9)
+        except jwt.JwtError:
+            return failure(401, "invalid_jwt")
+        if not isinstance(claims.get("exp"), (int, float)):
+            return failure(401, "invalid_jwt")
+        auth_id = claims.get("smallcaseAuthId")
+        if auth_id is None and claims.get("guest") is not True:
+            return failure(401, "invalid_jwt")
+        if auth_id is not None and auth_id not in ACCOUNTS:
+            return failure(401, "user_mismatch")
+        return claims
+
+    @web.middleware
+    async def _lose(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if self.lose_write_responses > 0 and request.method == "POST" and request.path.startswith(API_PREFIXES):
+            self.lose_write_responses -= 1
+            self.faults.injected += 1
+            return fault_response(503)  # carried out, but the caller cannot know
+        return response
+
+    # --- the API ------------------------------------------------------------------------------
+
+    async def create_transaction(self, request: web.Request) -> web.Response:
+        try:
+            body = w.decode_create_request(await request.read())
+        except msgspec.MsgspecError:
+            return failure(400, "invalid_request")
+        auth_id = request[CLAIMS_KEY].get("smallcaseAuthId")
+        try:
+            tx = self.gateway.create(body, auth_id)
+        except GatewayError as exc:
+            return failure(exc.status, exc.name)
+        if self.gateway.is_leprechaun(tx, self.leprechaun):
+            timer = asyncio.get_running_loop().call_later(self.complete_delay_s, self._leprechaun_step, tx)
+            self._timers.append(timer)
+        return success({"transactionId": tx.id, "expireAt": iso(tx.created_ns + TRANSACTION_TTL_NS)})
+
+    async def get_transaction(self, request: web.Request) -> web.Response:
+        tx = self._transaction(request.match_info.get("transactionId") or request.query.get("transactionId", ""))
+        return tx if isinstance(tx, web.Response) else success(self.gateway.details(tx))
+
+    async def get_order_details(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("transactionId") or request.query.get("transactionIds", "").split(",")[0]
+        tx = self._transaction(wanted)
+        return tx if isinstance(tx, web.Response) else success(self.gateway.order_details(tx))
+
+    async def get_holdings(self, request: web.Request) -> web.Response:
+        auth_id = request[CLAIMS_KEY].get("smallcaseAuthId")
+        if auth_id is None:
+            return failure(403, "user_not_connected")
+        return success(self.gateway.holdings(auth_id))
+
+    def _transaction(self, transaction_id: str) -> Transaction | web.Response:
+        try:
+            return self.gateway.get(transaction_id)
+        except GatewayError as exc:
+            return failure(exc.status, exc.name)
+
+    # --- the user's SDK step ------------------------------------------------------------------
+
+    async def sdk_view(self, request: web.Request) -> web.Response:
+        tx = self._sdk_transaction(request)
+        if isinstance(tx, web.Response):
+            return tx
+        return success({"transactionId": tx.id, "intent": tx.intent, "status": tx.status, "securities": tx.securities})
+
+    async def sdk_act(self, request: web.Request) -> web.Response:
+        tx = self._sdk_transaction(request)
+        if isinstance(tx, web.Response):
+            return tx
+        raw = await request.read()
+        try:
+            act = w.decode_sdk_action(raw) if raw else w.SdkAction()
+        except msgspec.MsgspecError:
+            return failure(400, "invalid_request")
+        return self._sdk_result(self.user_step(tx, act.token, act.action))
+
+    def _sdk_transaction(self, request: web.Request) -> Transaction | web.Response:
+        if request.match_info["gateway"] != self.gateway_name:
+            return failure(404, "invalid_gateway")
+        return self._transaction(request.match_info["transactionId"])
+
+    def _sdk_result(self, outcome: Transaction | GatewayError) -> web.Response:
+        """The SDK's answer: the order result, or `{errorCode, errorMessage, data}`."""
+        if isinstance(outcome, GatewayError):
+            name, status = outcome.name, outcome.status
+        elif outcome.status == "ERRORED" and outcome.error is not None:
+            name, status = outcome.error, 400
+        else:
+            return success(self.gateway.postback(outcome))
+        return web.json_response({"errorCode": w.SDK_ERROR_CODES.get(name), "errorMessage": name, "data": None}, status=status)
+
+    def user_step(self, tx: Transaction, token: str | None = None, action: str = "confirm") -> Transaction | GatewayError:
+        """Run the user's step on `tx`; a finished transaction is posted back."""
+        try:
+            self.gateway.user_step(tx, token, action)
+        except GatewayError as exc:
+            return exc
+        self._post_back(tx)
+        return tx
+
+    def _leprechaun_step(self, tx: Transaction) -> None:
+        outcome = self.user_step(tx)
+        if isinstance(outcome, GatewayError):
+            log.info("leprechaun step refused", transaction_id=tx.id, error=outcome.name)
+
+    # --- postbacks ----------------------------------------------------------------------------
+
+    async def register_postback(self, request: web.Request) -> web.Response:
+        try:
+            self.postback_url = w.decode_registration(await request.read()).url
+        except msgspec.MsgspecError:
+            return failure(400, "invalid_request")
+        return success({"url": self.postback_url})
+
+    def signed(self, payload: bytes) -> tuple[bytes, dict[str, str]]:
+        """A postback body and headers in the configured scheme."""
+        if self.postback_scheme == "header":
+            return payload, {"Content-Type": "application/json", self.postback_header: checksum(self.api_secret, payload)}
+        text = payload.decode()
+        body = w.encode(w.SignedPostback(data=text, checksum=checksum(self.api_secret, payload)))
+        return body, {"Content-Type": "application/json"}
+
+    def _post_back(self, tx: Transaction) -> None:
+        if self.postback_url is None or self._session is None:
+            return
+        body, headers = self.signed(w.encode(self.gateway.postback(tx)))
+        task = asyncio.get_running_loop().create_task(self._deliver(self.postback_url, body, headers))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, url: str, body: bytes, headers: dict[str, str], attempts: int = 3) -> None:
+        """POST one postback; a failed delivery (no answer, 5xx) is sent again, the same bytes."""
+        assert self._session is not None
+        status: int | None = None
+        for attempt in range(attempts):
+            try:
+                async with self._session.post(url, data=body, headers=headers) as resp:
+                    status = resp.status
+            except (TimeoutError, aiohttp.ClientError, OSError):
+                status = None
+            if status is not None and status < 500:
+                break
+            await asyncio.sleep(0.2 * (attempt + 1))
+        self.postbacks.append(SentPostback(url, body, headers, status))

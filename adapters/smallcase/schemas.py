@@ -1,0 +1,216 @@
+"""smallcase Gateway wire messages as msgspec Structs, field names as smallcase spells them.
+
+Every REST answer is the envelope `{"success", "errors", "data"}`; quantities and prices are JSON
+numbers and decode to Decimal (exact, from the number's text). Decoders are built once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Generic, Literal, TypeVar
+
+import msgspec
+from msgspec import Struct
+
+T = TypeVar("T")
+ZERO = Decimal(0)
+
+# --- vocabularies --------------------------------------------------------------------------------
+
+INTENTS = ("TRANSACTION", "CONNECT", "HOLDINGS_IMPORT", "SIP_SETUP", "IMR_SETUP", "FETCH_FUNDS",
+           "AUTHORISE_HOLDINGS", "MF_HOLDINGS_IMPORT")
+TRANSACTION_STATUSES = ("INITIALIZED", "USED", "PROCESSING", "ACTION_REQUIRED", "ERRORED", "COMPLETED")
+BATCH_STATUSES = ("ERROR", "UNPLACED", "PARTIALLYPLACED", "UNFILLED", "PARTIALLYFILLED", "COMPLETED",
+                  "FIXED", "MARKEDCOMPLETE", "CANCELLED")
+ORDER_STATUSES = ("PLACED", "REJECTED", "CANCELLED", "COMPLETE", "ERROR", "CANCELLED AMO", "PARTIAL")
+
+# The SDK's error names (protocols.md 5.5). Their numbers are not published: the emulator gives
+# each 1000 + its place in this list, and the adapter reads only the names.
+SDK_ERRORS = ("init_sdk", "no_order", "no_broker", "invalid_jwt", "market_closed", "user_mismatch",
+              "order_pending", "internal_error", "user_cancelled", "consent_denied", "order_in_queue",
+              "invalid_gateway", "transaction_expired", "invalid_transactionId", "insufficient_holdings",
+              "transaction_in_process", "no_compatible_browser")
+SDK_ERROR_CODES: dict[str, int] = {name: 1000 + i for i, name in enumerate(SDK_ERRORS)}
+
+# --- the envelope --------------------------------------------------------------------------------
+
+
+class Envelope(Struct, Generic[T]):
+    success: bool
+    errors: list[Any] | None = None
+    data: T | None = None
+
+
+def error_names(errors: list[Any] | None) -> list[str]:
+    """The error names of an envelope: plain strings, or objects with a message / code."""
+    names: list[str] = []
+    for item in errors or ():
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict):
+            names.append(str(item.get("message") or item.get("code") or item))
+        else:
+            names.append(str(item))
+    return names
+
+
+# --- create transaction --------------------------------------------------------------------------
+
+
+class Security(Struct, omit_defaults=True):
+    """One stock of a SECURITIES order; `quantity` and `type` are all-or-none across the list."""
+
+    ticker: str
+    quantity: int | None = None
+    type: Literal["BUY", "SELL"] | None = None
+
+
+class OrderConfig(Struct, omit_defaults=True):
+    type: str
+    securities: list[Security] = []
+
+
+class CreateTransaction(Struct, omit_defaults=True):
+    intent: str
+    orderConfig: OrderConfig | None = None
+    notes: str | None = None
+
+
+class Created(Struct):
+    transactionId: str
+    expireAt: str | None = None  # the emulator's; not in smallcase's documentation
+
+
+# --- transaction status --------------------------------------------------------------------------
+
+
+class TransactionError(Struct):
+    message: str
+    code: int | None = None
+
+
+class TransactionDetails(Struct):
+    status: str
+    intent: str | None = None
+    createdAt: str | None = None
+    expireAt: str | None = None
+    error: TransactionError | None = None
+    smallcaseAuthId: str | None = None
+
+
+class TransactionData(Struct):
+    transactionDetails: TransactionDetails
+    transactionId: str | None = None
+
+
+# --- order details (also the SDK result and the postback payload) --------------------------------
+
+
+class BatchOrder(Struct, kw_only=True):
+    tradingsymbol: str
+    transactionType: str
+    quantity: Decimal
+    filledQuantity: Decimal = ZERO
+    averagePrice: Decimal = ZERO
+    status: str = "PLACED"
+    exchangeOrderId: str | None = None
+    exchange: str = "NSE"
+    orderType: str = "MARKET"
+    product: str = "CNC"
+    errorCode: str | None = None
+    statusMessage: str | None = None
+
+
+class OrderBatch(Struct, kw_only=True):
+    batchId: str
+    status: str
+    transactionId: str | None = None
+    variety: str = "regular"
+    quantity: Decimal = ZERO
+    filled: Decimal = ZERO
+    buyAmount: Decimal = ZERO
+    sellAmount: Decimal = ZERO
+    completedDate: str | None = None
+    orders: list[BatchOrder] = []
+    unplaced: list[BatchOrder] = []
+
+
+class OrderDetails(Struct, kw_only=True):
+    orderBatches: list[OrderBatch] = []
+    transactionId: str | None = None
+    smallcaseAuthId: str | None = None
+    notes: str | None = None
+
+
+# --- holdings ------------------------------------------------------------------------------------
+
+
+class HoldingAmount(Struct):
+    quantity: Decimal
+    averagePrice: Decimal = ZERO
+
+
+class HoldingSecurity(Struct, kw_only=True):
+    holdings: HoldingAmount
+    nseTicker: str | None = None
+    bseTicker: str | None = None
+    isin: str | None = None
+    name: str | None = None
+
+
+class Holdings(Struct, kw_only=True):
+    securities: list[HoldingSecurity] = []
+    smallcaseAuthId: str | None = None
+    broker: str | None = None
+    updating: bool = False
+    lastUpdate: str | None = None
+
+
+# --- postbacks -----------------------------------------------------------------------------------
+
+
+class Postback(Struct, kw_only=True):
+    """A postback's payload: the order-batch result plus smallcaseAuthId (status and error [I])."""
+
+    transactionId: str
+    orderBatches: list[OrderBatch] = []
+    smallcaseAuthId: str | None = None
+    status: str | None = None
+    error: TransactionError | None = None
+    intent: str | None = None
+    notes: str | None = None
+    timestamp: str | None = None
+
+
+class SignedPostback(Struct):
+    """The `field` scheme's body: the payload's JSON text and its checksum."""
+
+    data: str
+    checksum: str
+
+
+# --- the SDK step (the emulator's stand-in for the user's screens) -------------------------------
+
+
+class SdkAction(Struct, omit_defaults=True):
+    action: Literal["confirm", "cancel", "deny"] = "confirm"
+    token: str | None = None
+
+
+class PostbackRegistration(Struct):
+    url: str
+
+
+# --- decoders and encoders, built once -----------------------------------------------------------
+
+decode_envelope = msgspec.json.Decoder(Envelope[Any]).decode
+decode_created = msgspec.json.Decoder(Envelope[Created]).decode
+decode_transaction = msgspec.json.Decoder(Envelope[TransactionData]).decode
+decode_order_details = msgspec.json.Decoder(Envelope[OrderDetails]).decode
+decode_holdings = msgspec.json.Decoder(Envelope[Holdings]).decode
+decode_create_request = msgspec.json.Decoder(CreateTransaction).decode
+decode_postback = msgspec.json.Decoder(Postback).decode
+decode_signed_postback = msgspec.json.Decoder(SignedPostback).decode
+decode_sdk_action = msgspec.json.Decoder(SdkAction).decode
+decode_registration = msgspec.json.Decoder(PostbackRegistration).decode
+encode = msgspec.json.Encoder(decimal_format="number").encode
