@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import bisect
 import contextlib
 import random
 import time
@@ -43,6 +44,11 @@ class RateLimiter:
     await between looking and booking) and then sleeps until that slot: arrival order is service
     order, and no lock is needed, so one limiter can serve any number of tasks and event loops.
     `slack` (seconds, default 5% of the window) widens the window to stay safely under the venue's.
+
+    The venue counts requests when they arrive, which can be later than when they were booked (a
+    busy loop, a slow connection): bunched arrivals would then overrun its window. A caller that
+    reports `complete(booked_at)` when the answer came moves that request's stamp to the answer's
+    time, which is no earlier than the venue saw it: later slots then count from there.
     """
 
     def __init__(
@@ -82,12 +88,29 @@ class RateLimiter:
         self.calls += cost
         return at - now
 
-    async def acquire(self, cost: int = 1) -> None:
-        """Wait until `cost` calls fit in the window (FIFO among waiters)."""
+    async def acquire(self, cost: int = 1) -> float:
+        """Wait until `cost` calls fit in the window (FIFO among waiters); returns the booked time."""
         delay = self._book(cost)
+        booked_at = self._stamps[-1]
         if delay > 0:
             self.waited_s += delay
             await asyncio.sleep(delay)
+        return booked_at
+
+    def complete(self, booked_at: float, cost: int = 1) -> None:
+        """The call booked at `booked_at` has its answer: count it from now, when it surely landed."""
+        now = time.monotonic()
+        if now <= booked_at:
+            return
+        stamps = list(self._stamps)
+        for _ in range(cost):
+            try:
+                stamps.remove(booked_at)
+            except ValueError:  # already out of the window
+                return
+        for _ in range(cost):
+            bisect.insort(stamps, now)
+        self._stamps = deque(stamps)
 
     def try_acquire(self, cost: int = 1) -> bool:
         """Take `cost` calls now if they fit without waiting (never ahead of a waiter)."""

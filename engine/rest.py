@@ -113,8 +113,7 @@ class RestClient:
         attempt = 0
         while True:
             attempt += 1
-            for limiter in limiters:
-                await limiter.acquire()
+            booked = [await limiter.acquire() for limiter in limiters]
             all_headers = {"Accept": "application/json"}
             if body:
                 all_headers["Content-Type"] = "application/json"
@@ -136,6 +135,9 @@ class RestClient:
                     retry_after = _retry_after(resp.headers)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                 error = VenueUnavailable(self.venue, f"{method} {path}: {exc!r}")
+            finally:
+                for limiter, at in zip(limiters, booked):
+                    limiter.complete(at)
             if not (retry and error.retryable and attempt <= self.retries):
                 raise error
             self.retried += 1

@@ -533,3 +533,24 @@ async def test_stale_subscription_can_force_a_reconnect(h: Harness, server: WsSe
     reconnecting = [s for s in h.statuses if s.state is FeedState.RECONNECTING]
     assert reconnecting and reconnecting[0].detail == "stale: test:A"
     assert h.states("test:A")[0] is FeedState.STALE
+
+
+async def test_a_completed_call_counts_from_its_answer_not_its_booking() -> None:
+    """A call answered late (a busy loop, a slow link) may have reached the venue late too:
+    the next slot must keep a full window after the answer, not after the booking."""
+    limiter = RateLimiter(1, 0.2, slack=0.0)
+    booked = await asyncio.wait_for(limiter.acquire(), 1)
+    await asyncio.sleep(0.15)  # the answer arrives 150 ms after booking
+    limiter.complete(booked)
+    answered = time.monotonic()
+    await asyncio.wait_for(limiter.acquire(), 2)
+    assert time.monotonic() - answered >= 0.19  # a window after the answer, not 50 ms later
+
+
+async def test_complete_of_a_call_already_out_of_the_window_changes_nothing() -> None:
+    limiter = RateLimiter(2, 0.05, slack=0.0)
+    booked = await asyncio.wait_for(limiter.acquire(), 1)
+    await asyncio.sleep(0.1)
+    assert limiter.try_acquire()  # books and prunes the expired stamp
+    limiter.complete(booked)
+    assert limiter.try_acquire()  # one slot still free: the old call was not put back
