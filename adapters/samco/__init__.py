@@ -1,0 +1,52 @@
+"""Samco Trade API ("StockNote"): the venue package.
+
+Rooms: `schemas` (wire Structs and decoders), `auth` (the session token's state machine), `client`
+(REST, typed errors, the static-IP answer), `scrip` (the scrip master and its daily cache), `feed`
+(the streaming socket, the quote poller, the order poller), `adapter` (`SamcoVenue`: orders, the
+status table, fills, reconciliation), and the emulator in three parts: `emulator` (the app, session,
+REST), `emulator_market` (the market as Samco shows it), `emulator_ws` (the streaming server).
+
+Where the sources were uncertain, what the adapter sends and what the emulator accepts:
+
+- Login: only the v3.2 direct flow (POST /session/token {apiKey, apiSecret}); the deprecated chain
+  and OAuth are left out. Expiry: the seed's "08:00 IST the next calendar day" - a token issued at
+  07:50 lives until 08:00 of the next day, so renewing ten minutes ahead gains a day (the literal
+  "next 08:00 after issue" would make such a renewal useless). The adapter reads the expiry from
+  `validity` (SDK README), else the JWT's `exp`, else that rule. The emulator signs HS256 JWTs,
+  answers `validity` too, and keeps an older token valid until its own expiry (a new login does
+  not revoke it; DELETE /logout does).
+- Failures: Samco's HTTP codes for business failures are not documented. The emulator answers 400
+  with {"status":"Failure","statusMessage":...}; the adapter reads the envelope at any status (a
+  2xx carrying "Failure" included) and types it by the message (`client.ERROR_PATTERNS`).
+- Static IP: which calls are refused is documented only as "order-related": the emulator refuses
+  order entry (place, modify, cancel) from unregistered addresses with 403; login, reads and
+  GET /ip/whoami work from anywhere. whoami: the docs' flat {srcIp, primaryIp, secondaryIp, matches,
+  matchedAs} and the SDK README's {data: {ip, registered}} are both sent and both read.
+- placeOrder: MKT and SL-M orders send price "0" (the most common form among Indian brokers' APIs;
+  the emulator ignores price for them); disclosedQuantity "0" unless `Order.options["disclosed_qty"]`.
+  symbolName is the bare symbol ("RELIANCE"); the emulator also takes "RELIANCE-EQ".
+- RMS: the emulator decides margin at placement; the placeOrder answer's exchangeOrderStatus is the
+  order's real state (PENDING, EXECUTED, Rejected, "After market order req received"), and a
+  rejection's reason is read from the order book's rejectionReason. A real Samco that acks PENDING
+  and rejects later would send the engine placed -> rejected, which its status table refuses.
+- Trade book: the list key is `tradeBookDetails` (SDK) or `orderBookDetails` (a docs sample), both
+  read; a row's size is `tradeQuantity` when present (the emulator sends it) else `filledQuantity`;
+  its time is tradeDate ("20NOV2026") + tradeTime ("09:20:01"), or a full date-time in tradeTime.
+- Streaming: quote ticks flat (v3.2 docs) or wrapped in {"response": ...} (older docs, depth), one or
+  more per message, newline-terminated or not: all read. `lttUTC` ("01 Oct 2019, 01:17:03 PM", UTC)
+  is the tick's time. The emulator sends quotes flat and depth wrapped; it takes requests wrapped or
+  not, `symbols` as a list or the older string form, and buffers text until its "\\n".
+- Scrip master: https://developers.stocknote.com/doc/ScripMaster.csv (third-party readers) with
+  columns exchange, exchangeSegment, symbolCode, tradingSymbol, name, lastPrice, instrument, lotSize,
+  strikePrice, expiryDate, tickSize; `symbolCode` is the streaming id, "_<EXCHANGE>" added if bare.
+- Order statuses not in the issue's table (e.g. a "Modified" some brokers show) are counted and
+  skipped by the poller, never guessed.
+- After-market orders: the flag during market hours is undocumented; the emulator then treats the
+  order as a normal one. Held AMOs reach the matching engine at india's `next_open`; a margin
+  shortfall then shows as an RMS rejection. DAY orders expire at the session close (shown Cancelled).
+- Product: CNC on NFO/BFO/MCX/CDS is sent as NRML (delivery means nothing for a derivative); the
+  emulator refuses CNC there, as the exchange would.
+- Positions in the emulator: DAY from today's trades (IST date), NET from every trade since it
+  started; holdings are the demo account's shares. Its market keeps moving outside market hours,
+  so a demo always streams, though orders then need the AMO flag.
+"""

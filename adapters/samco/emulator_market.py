@@ -1,0 +1,386 @@
+"""The emulator's market as Samco shows it: the scrip list, the simulated exchange behind it, the
+emulator's orders, and everything rendered in Samco's shapes (order book rows, trades, positions,
+quotes and streaming ticks), every value a string.
+
+The market mechanics (price process, matching, the account) are `adapters.paper.exchange.SimExchange`;
+this module only looks at them the way Samco's API does.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from adapters.india import NSE_INDEX_FNO, TradingCalendar, ist_date, make_instrument
+from adapters.paper.account import FeeSchedule
+from adapters.paper.exchange import EmulatorClock, FillRecord, MarketState, SimExchange
+from adapters.paper.matching import SimOrder
+from adapters.samco import schemas as w
+from adapters.samco.scrip import Scrip
+from engine.events import ZERO, Instrument, OrderStatus, OrderType, Quote, Side
+from engine.synthetic import WalkSpec
+
+S = OrderStatus
+NS = 1_000_000_000
+DEPTH = 5  # levels a side in quote2 ticks and getQuote
+ORDER_TYPES: dict[str, OrderType] = {
+    "L": OrderType.LIMIT, "MKT": OrderType.MARKET, "SL": OrderType.STOP_LIMIT, "SL-M": OrderType.STOP_MARKET,
+}
+AMO_WORD = "After market order req received"
+
+
+@dataclass(frozen=True)
+class ScripSpec:
+    """One instrument of the emulator's scrip master and where its price starts."""
+
+    code: str
+    trading_symbol: str
+    name: str
+    exchange: str
+    instrument: str
+    price: float
+    tick: str = "0.05"
+    lot: int = 1
+    size: float = 2000.0
+    expiry: str = ""
+    strike: str = ""
+
+    @property
+    def symbol(self) -> str:
+        """The symbolName placeOrder takes ("RELIANCE" for "RELIANCE-EQ")."""
+        return self.trading_symbol[:-3] if self.trading_symbol.endswith("-EQ") else self.trading_symbol
+
+    @property
+    def key(self) -> str:
+        """The market's key inside the simulated exchange ("NSE:RELIANCE")."""
+        return f"{self.exchange}:{self.symbol}"
+
+    @property
+    def token(self) -> str:
+        return f"{self.code}_{self.exchange}"
+
+    @property
+    def kind(self) -> str:
+        return {"EQ": "equity", "FUTIDX": "future", "FUTSTK": "future"}.get(self.instrument, "option")
+
+    def scrip(self) -> Scrip:
+        return Scrip(
+            exchange=self.exchange, symbol_code=self.token, trading_symbol=self.trading_symbol, name=self.name,
+            instrument=self.instrument, lot=Decimal(self.lot), tick=Decimal(self.tick), expiry=self.expiry,
+            strike=self.strike, last_price=f"{self.price:.2f}", segment="CASH" if self.instrument == "EQ" else "FNO",
+        )
+
+
+def _equity(code: str, name: str, price: float, tick: str = "0.05", size: float = 2000.0) -> ScripSpec:
+    return ScripSpec(code, f"{name}-EQ", name, "NSE", "EQ", price, tick, 1, size)
+
+
+# About thirty NSE equities (NSE listing ids, late-2025 prices) and a few NFO contracts of the
+# November 2026 series with the lots of india.NSE_INDEX_FNO (stock futures: NSE's lot).
+_NIFTY, _BANKNIFTY = NSE_INDEX_FNO["NIFTY"].lot, NSE_INDEX_FNO["BANKNIFTY"].lot
+SCRIPS: tuple[ScripSpec, ...] = (
+    _equity("2885", "RELIANCE", 1290.50),
+    _equity("11536", "TCS", 3110.00),
+    _equity("1333", "HDFCBANK", 985.40),
+    _equity("1594", "INFY", 1512.40),
+    _equity("4963", "ICICIBANK", 1385.20),
+    _equity("3045", "SBIN", 952.35),
+    _equity("10604", "BHARTIARTL", 2055.80),
+    _equity("1660", "ITC", 408.65),
+    _equity("11483", "LT", 3945.10),
+    _equity("1394", "HINDUNILVR", 2448.90),
+    _equity("1922", "KOTAKBANK", 2098.75),
+    _equity("5900", "AXISBANK", 1228.60),
+    _equity("317", "BAJFINANCE", 1032.15),
+    _equity("10999", "MARUTI", 15890.00, size=200),
+    _equity("3351", "SUNPHARMA", 1748.30),
+    _equity("3506", "TITAN", 3802.45),
+    _equity("236", "ASIANPAINT", 2851.20),
+    _equity("11532", "ULTRACEMCO", 11905.00, size=200),
+    _equity("11630", "NTPC", 331.40),
+    _equity("14977", "POWERGRID", 271.85),
+    _equity("2475", "ONGC", 244.90),
+    _equity("3499", "TATASTEEL", 171.26, tick="0.01"),
+    _equity("3787", "WIPRO", 245.30),
+    _equity("7229", "HCLTECH", 1604.70),
+    _equity("13538", "TECHM", 1452.55),
+    _equity("25", "ADANIENT", 2447.80),
+    _equity("15083", "ADANIPORTS", 1451.20),
+    _equity("20374", "COALINDIA", 384.95),
+    _equity("11723", "JSWSTEEL", 1151.40),
+    _equity("2031", "M&M", 3648.50),
+    _equity("17963", "NESTLEIND", 1249.60),
+    _equity("383", "BEL", 409.85),
+    _equity("11915", "YESBANK", 22.41, tick="0.01", size=50000),
+    _equity("14366", "IDEA", 9.52, tick="0.01", size=200000),
+    ScripSpec("52168", "NIFTY26NOVFUT", "NIFTY", "NFO", "FUTIDX", 26110.0, lot=int(_NIFTY), size=650, expiry="2026-11-23"),
+    ScripSpec("52170", "BANKNIFTY26NOVFUT", "BANKNIFTY", "NFO", "FUTIDX", 59240.0, lot=int(_BANKNIFTY), size=300, expiry="2026-11-23"),
+    ScripSpec("52201", "NIFTY26NOV26000CE", "NIFTY", "NFO", "OPTIDX", 182.35, lot=int(_NIFTY), size=6500, expiry="2026-11-23", strike="26000"),
+    ScripSpec("52202", "NIFTY26NOV26000PE", "NIFTY", "NFO", "OPTIDX", 96.80, lot=int(_NIFTY), size=6500, expiry="2026-11-23", strike="26000"),
+    ScripSpec("52305", "BANKNIFTY26NOV59000CE", "BANKNIFTY", "NFO", "OPTIDX", 412.60, lot=int(_BANKNIFTY), size=3000, expiry="2026-11-23", strike="59000"),
+    ScripSpec("52410", "RELIANCE26NOVFUT", "RELIANCE", "NFO", "FUTSTK", 1296.20, lot=500, size=5000, expiry="2026-11-23"),
+)
+
+
+def samco_exchange(
+    scrips: Iterable[ScripSpec], *, seed: int, clock: EmulatorClock, calendar: TradingCalendar, tick_interval_s: float
+) -> SimExchange:
+    """The simulated exchange over `scrips`, open during the calendar's sessions; no fees."""
+    pairs: list[tuple[Instrument, WalkSpec]] = []
+    for s in scrips:
+        inst = make_instrument("samco", s.exchange, s.symbol, Decimal(s.tick), Decimal(s.lot), s.kind, token=s.token)
+        pairs.append((inst, WalkSpec(instrument=inst.symbol, price=s.price, tick=float(s.tick), size=s.size, reversion=0.01)))
+    return SimExchange(
+        pairs, seed=seed, clock=clock, fees=FeeSchedule(),
+        is_open=lambda inst, ts: calendar.is_open(inst.exchange, ts), tick_interval_s=tick_interval_s,
+    )
+
+
+# --- the emulator's orders ---------------------------------------------------------------------
+
+
+@dataclass
+class EmuOrder:
+    """An order as Samco keeps it: the request, and the simulated order once at the exchange."""
+
+    number: str
+    spec: ScripSpec
+    side: Side
+    type_code: str
+    product: str
+    validity: str
+    qty: Decimal
+    price: Decimal | None
+    trigger: Decimal | None
+    amo: bool
+    placed_ns: int
+    token_id: str
+    sim: SimOrder | None = None
+    state: str = ""  # "" (the simulated order speaks) | "amo" | "rejected" | "cancelled"
+    reason: str = ""
+    release_ns: int = 0
+    fills: list[FillRecord] = field(default_factory=list)
+
+    @property
+    def type(self) -> OrderType:
+        return ORDER_TYPES[self.type_code]
+
+    @property
+    def filled(self) -> Decimal:
+        return self.sim.filled if self.sim is not None else ZERO
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "amo" or (self.state == "" and self.sim is not None and self.sim.is_open)
+
+    def word(self) -> str:
+        """The order book's orderStatus."""
+        if self.state == "amo":
+            return AMO_WORD
+        if self.state == "rejected":
+            return "Rejected"
+        if self.state == "cancelled" or self.sim is None:
+            return "Cancelled"
+        status = self.sim.status
+        if status in (S.PLACED, S.UPDATED):
+            return "Open" if self.sim.triggered else "Trigger Pending"
+        return {S.COMPLETED: "Complete", S.REJECTED: "Rejected"}.get(status, "Cancelled")
+
+    def ack_word(self) -> str:
+        """placeOrder's exchangeOrderStatus: the SDK's upper-case PENDING / EXECUTED where they apply."""
+        word = self.word()
+        if word == "Open" and not self.filled:
+            return "PENDING"
+        return "EXECUTED" if word == "Complete" else word
+
+    def rejection(self) -> str:
+        if self.state == "rejected":
+            return self.reason
+        if self.sim is not None and self.sim.status in (S.REJECTED, S.EXPIRED, S.CANCELLED):
+            return self.sim.reason or ""
+        return ""
+
+
+class OrderNumbers:
+    """Samco-like order numbers: yymmdd + a nine-digit sequence ("261120000000001")."""
+
+    def __init__(self) -> None:
+        self._seq = itertools.count(1)
+
+    def next(self, ts_ns: int) -> str:
+        return f"{ist_date(ts_ns):%y%m%d}{next(self._seq):09d}"
+
+
+def _money(value: Decimal | float | None) -> str:
+    if not value:
+        return "0.00"  # also for -0, which would print as "-0.00"
+    return f"{Decimal(repr(value)) if isinstance(value, float) else value:.2f}"
+
+
+def _qty(value: Decimal) -> str:
+    return str(int(value)) if value == value.to_integral_value() else w.text(value)
+
+
+def details(o: EmuOrder) -> w.OrderDetails:
+    avg = o.sim.avg_price if o.sim is not None else None
+    return w.OrderDetails(
+        pendingQuantity=_qty(o.qty - o.filled if o.is_open else ZERO), avgExecutionPrice=_money(avg),
+        orderPlacedBy="DEMO01", tradingSymbol=o.spec.trading_symbol, triggerPrice=_money(o.trigger),
+        exchange=o.spec.exchange, totalQuantity=_qty(o.qty), transactionType=o.side.value.upper(),
+        productType=o.product, orderType=o.type_code, quantity=_qty(o.qty), filledQuantity=_qty(o.filled),
+        orderPrice=_money(o.price), filledPrice=_money(avg), exchangeOrderNo=f"1{o.number[-9:]}",
+        orderValidity=o.validity, orderTime=w.ist_text(o.placed_ns, "%d/%m/%Y %H:%M:%S"),
+    )
+
+
+def order_row(o: EmuOrder) -> w.OrderRow:
+    avg = o.sim.avg_price if o.sim is not None else None
+    word = o.word()
+    return w.OrderRow(
+        orderNumber=o.number, exchange=o.spec.exchange, tradingSymbol=o.spec.trading_symbol, symbol=o.spec.token,
+        transactionType=o.side.value.upper(), productCode=o.product, orderType=o.type_code,
+        orderPrice=_money(o.price), triggerPrice=_money(o.trigger), orderValidity=o.validity, orderStatus=word,
+        status=word, exchangeStatus=word.lower(), orderValue=_money((o.price or Decimal(0)) * o.qty),
+        orderTime=w.ist_text(o.placed_ns, "%d-%b-%Y %H:%M:%S"), userId="DEMO01", quantity=_qty(o.qty),
+        totalQuanity=_qty(o.qty), pendingQuantity=_qty(o.qty - o.filled if o.is_open else ZERO),
+        filledQuantity=_qty(o.filled), fillPrice=_money(avg), averagePrice=_money(avg),
+        rejectionReason=o.rejection(), exchangeOrderNumber=f"1{o.number[-9:]}", expiry=o.spec.expiry,
+        optionType=o.spec.trading_symbol[-2:] if o.spec.instrument == "OPTIDX" else "", orderPlaceBy="DEMO01",
+    )
+
+
+def trade_row(o: EmuOrder, fill: FillRecord) -> w.TradeRow:
+    return w.TradeRow(
+        orderNumber=o.number, exchange=o.spec.exchange, tradingSymbol=o.spec.trading_symbol,
+        transactionType=o.side.value.upper(), productCode=o.product, orderType=o.type_code,
+        orderPrice=_money(o.price), quantity=_qty(o.qty), filledQuantity=_qty(fill.qty), tradeQuantity=_qty(fill.qty),
+        exchangeOrderNumber=f"1{o.number[-9:]}", tradeNumber=f"{50_000_000 + fill.id}",
+        tradePrice=_money(fill.price), tradeDate=w.ist_text(fill.ts_ns, "%d%b%Y").upper(),
+        tradeTime=w.ist_text(fill.ts_ns, "%H:%M:%S"),
+    )
+
+
+def position_rows(orders: Iterable[EmuOrder], kind: str, today: int, marks: dict[str, float]) -> list[w.PositionRow]:
+    """DAY: today's trades; NET: every trade since the emulator started; by symbol and product."""
+    groups: dict[tuple[str, str], list[tuple[EmuOrder, FillRecord]]] = {}
+    for o in orders:
+        for f in o.fills:
+            if kind == "NET" or ist_date(f.ts_ns).toordinal() == today:
+                groups.setdefault((o.spec.key, o.product), []).append((o, f))
+    rows = []
+    for (key, product), trades in groups.items():
+        spec = trades[0][0].spec
+        bought = sum((f.qty for o, f in trades if o.side is Side.BUY), ZERO)
+        sold = sum((f.qty for o, f in trades if o.side is Side.SELL), ZERO)
+        buy_value = sum((f.qty * f.price for o, f in trades if o.side is Side.BUY), ZERO)
+        sell_value = sum((f.qty * f.price for o, f in trades if o.side is Side.SELL), ZERO)
+        avg_buy = buy_value / bought if bought else ZERO
+        avg_sell = sell_value / sold if sold else ZERO
+        net = bought - sold
+        mark = Decimal(repr(marks.get(key, 0.0)))
+        realized = min(bought, sold) * (avg_sell - avg_buy)
+        unrealized = net * (mark - (avg_buy if net > 0 else avg_sell)) if net else ZERO
+        rows.append(
+            w.PositionRow(
+                tradingSymbol=spec.trading_symbol, exchange=spec.exchange, productCode=product, positionType=kind,
+                transactionType="BUY" if net >= 0 else "SELL", netQuantity=_qty(net), buyQuantity=_qty(bought),
+                sellQuantity=_qty(sold), averagePrice=_money(avg_buy if net >= 0 else avg_sell),
+                averageBuyPrice=_money(avg_buy), averageSellPrice=_money(avg_sell), lastTradedPrice=_money(mark),
+                previousClose=_money(Decimal(repr(spec.price))), netValue=_money(net * mark),
+                realizedGainAndLoss=_money(realized), unrealizedGainAndLoss=_money(unrealized),
+            )
+        )
+    return rows
+
+
+# --- market data in Samco's shapes -------------------------------------------------------------
+
+
+@dataclass
+class DayStats:
+    """What a quote tick says beyond the touch: the day's open/high/low, volume, last trade."""
+
+    prev_close: float
+    open: float = 0.0
+    high: float = 0.0
+    low: float = 0.0
+    volume: float = 0.0
+    last: float = 0.0
+    last_qty: float = 0.0
+    last_ns: int = 0
+
+    def trade(self, price: float, size: float, ts_ns: int) -> None:
+        if not self.open:
+            self.open = self.high = self.low = price
+        self.high, self.low = max(self.high, price), min(self.low, price)
+        self.volume += size
+        self.last, self.last_qty, self.last_ns = price, size, ts_ns
+
+
+def _px(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def quote_tick(spec: ScripSpec, quote: Quote, day: DayStats) -> dict[str, str]:
+    """A flat `quote` tick, as the v3.2 docs show it."""
+    last = day.last or (quote.bid + quote.ask) / 2
+    change = last - day.prev_close
+    return {
+        "aPr": _px(quote.ask), "aSz": f"{int(quote.ask_size)}", "bPr": _px(quote.bid), "bSz": f"{int(quote.bid_size)}",
+        "sym": spec.token, "avgPr": _px(last), "c": _px(day.prev_close), "h": _px(day.high or last), "l": _px(day.low or last),
+        "o": _px(day.open or last), "oI": "", "oIChg": "", "ch": _px(change), "chPer": _px(100 * change / day.prev_close),
+        "lTrdT": w.ist_text(day.last_ns or quote.ts_event, "%d %b %Y, %I:%M:%S %p"), "ltp": _px(last),
+        "ltq": f"{int(day.last_qty)}", "ltt": w.ist_text(day.last_ns or quote.ts_event, "%d %b %Y, %I:%M:%S %p"),
+        "lttUTC": w.utc_tick_text(day.last_ns or quote.ts_event), "tBQ": f"{int(quote.bid_size * DEPTH)}",
+        "tSQ": f"{int(quote.ask_size * DEPTH)}", "ttv": _px(day.volume * last), "vol": f"{int(day.volume)}",
+        "yH": _px(max(day.high, day.prev_close) * 1.2), "yL": _px(min(day.low or last, day.prev_close) * 0.8),
+        "streaming_type": "quote",
+    }
+
+
+def depth_tick(spec: ScripSpec, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]) -> dict[str, Any]:
+    """A `quote2` tick's data: five levels a side."""
+    def side(levels: list[tuple[Decimal, Decimal]]) -> list[dict[str, str]]:
+        return [{"no": str(i + 1), "qty": f"{int(q)}", "price": f"{p:.2f}"} for i, (p, q) in enumerate(levels[:DEPTH])]
+
+    return {
+        "symbol": spec.token, "bidValues": side(bids), "askValues": side(asks),
+        "tbq": f"{int(sum(q for _, q in bids))}", "taq": f"{int(sum(q for _, q in asks))}",
+    }
+
+
+Levels = list[tuple[Decimal, Decimal]]
+
+
+def quote_reply(spec: ScripSpec, state: MarketState, day: DayStats, bids: Levels, asks: Levels, now_ns: int) -> w.QuoteReply:
+    quote = state.quote
+    last = day.last or ((quote.bid + quote.ask) / 2 if quote is not None else spec.price)
+    change = last - day.prev_close
+    return w.QuoteReply(
+        status="Success", statusMessage="Quote details retrieved successfully", symbolName=spec.symbol,
+        tradingSymbol=spec.trading_symbol, exchange=spec.exchange, listingId=spec.token,
+        lastTradedTime=w.ist_text(day.last_ns or now_ns, "%d/%m/%Y %H:%M:%S"), lastTradedPrice=_px(last),
+        lastTradedQuantity=f"{int(day.last_qty)}", previousClose=_px(day.prev_close), changeValue=_px(change),
+        changePercentage=_px(100 * change / day.prev_close), lowerCircuitLimit=_px(day.prev_close * 0.8),
+        upperCircuitLimit=_px(day.prev_close * 1.2), averagePrice=_px(last), openValue=_px(day.open or last),
+        highValue=_px(day.high or last), lowValue=_px(day.low or last), closeValue=_px(day.prev_close),
+        totalBuyQuantity=f"{int(sum(q for _, q in bids))}", totalSellQuantity=f"{int(sum(q for _, q in asks))}",
+        totalTradedVolume=f"{int(day.volume)}", tickSize=spec.tick, openInterest="",
+        bestBids=[w.Level(number=str(i + 1), quantity=f"{int(q)}", price=f"{p:.2f}") for i, (p, q) in enumerate(bids[:DEPTH])],
+        bestAsks=[w.Level(number=str(i + 1), quantity=f"{int(q)}", price=f"{p:.2f}") for i, (p, q) in enumerate(asks[:DEPTH])],
+    )
+
+
+def candles(trades: Iterable[Any], start_ns: int, end_ns: int, span_ns: int) -> list[tuple[int, list[float]]]:
+    """(start, [open, high, low, close, volume]) per `span_ns` bucket of the public trades."""
+    groups: dict[int, list[float]] = {}
+    for t in trades:
+        if start_ns <= t.ts_ns <= end_ns:
+            bucket = t.ts_ns - (t.ts_ns + 19_800 * NS) % span_ns  # buckets aligned to IST midnight
+            row = groups.setdefault(bucket, [t.price, t.price, t.price, t.price, 0.0])
+            row[1], row[2], row[3] = max(row[1], t.price), min(row[2], t.price), t.price
+            row[4] += t.size
+    return sorted(groups.items())

@@ -1,0 +1,155 @@
+"""Fixtures for the Samco tests: emulators at chosen IST instants, a client, and the venue behind a
+real order manager. Everything talks over real sockets on 127.0.0.1; every wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from adapters.india import IST
+from adapters.samco.adapter import SamcoConfig, SamcoVenue
+from adapters.samco.client import SamcoClient
+from adapters.samco.emulator import SamcoEmulator
+from engine.bus import Bus
+from engine.clock import Clock, TimerHandle
+from engine.events import OrderUpdate
+from engine.journal import Journal
+from engine.orders import OrderManager
+from engine.portfolio import Portfolio
+from engine.risk import RiskEngine, RiskLimits
+from engine.venue import EmulatorInfo, VenueContext
+
+TIMEOUT = 10.0  # the bound of any single wait: a bug fails the test instead of hanging it
+T = TypeVar("T")
+OPEN_FRIDAY = datetime(2026, 11, 20, 9, 20, tzinfo=IST)  # a trading day, the market open
+THURSDAY_EVENING = datetime(2026, 11, 19, 16, 0, tzinfo=IST)  # after the close
+SATURDAY = datetime(2026, 11, 21, 11, 0, tzinfo=IST)
+# the venue's polling and session timers, shrunk so the tests run in a moment
+FAST = {
+    "poll_fast_s": 0.05, "poll_slow_s": 0.1, "poll_idle_s": 0.2, "fast_window_s": 0.5,
+    "session_check_s": 0.02, "stale_after_s": 5.0, "requests_per_s": 100,
+}
+
+
+async def bounded(awaitable: Awaitable[T], timeout: float = TIMEOUT) -> T:
+    return await asyncio.wait_for(awaitable, timeout)
+
+
+async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    """Wait until `predicate()` holds, failing after `timeout`."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+class EmulatorTime:
+    """The emulator's clock as an engine Clock: a venue on it sees `clock.advance()` at once."""
+
+    def __init__(self, emulator: SamcoEmulator) -> None:
+        self._clock = emulator.clock
+
+    def now_ns(self) -> int:
+        return self._clock.now_ns()
+
+    def call_later(self, delay_s: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(max(delay_s, 0.0), fn, *args)
+
+    async def sleep(self, delay_s: float) -> None:
+        await asyncio.sleep(max(delay_s, 0.0))
+
+
+@pytest.fixture
+async def make_emulator() -> AsyncIterator[Callable[..., Awaitable[SamcoEmulator]]]:
+    """Start emulators (stopped at the end): `await make_emulator(start=..., **knobs)`."""
+    started: list[SamcoEmulator] = []
+
+    async def make(start: datetime = OPEN_FRIDAY, **kw: Any) -> SamcoEmulator:
+        emu = SamcoEmulator(seed=kw.pop("seed", 7), start=start, tick_interval_s=kw.pop("tick_interval_s", 0.02), **kw)
+        await bounded(emu.start())
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in started:
+        await bounded(emu.stop())
+
+
+@pytest.fixture
+async def emulator(make_emulator: Callable[..., Awaitable[SamcoEmulator]]) -> SamcoEmulator:
+    return await make_emulator()
+
+
+@pytest.fixture
+async def client(emulator: SamcoEmulator) -> AsyncIterator[SamcoClient]:
+    c = SamcoClient("samco", emulator.url, api_key=emulator.api_key, api_secret=emulator.api_secret, now_ns=emulator.clock.now_ns)
+    await c.start()
+    yield c
+    await c.auth.stop()
+    await c.close()
+
+
+@dataclass
+class Harness:
+    venue: SamcoVenue
+    manager: OrderManager
+    bus: Bus
+    portfolio: Portfolio
+    journal: Journal
+    updates: list[OrderUpdate] = field(default_factory=list)
+
+    def order(self, coid: str) -> Any:
+        return self.manager.orders[coid]
+
+    async def close(self) -> None:
+        await bounded(self.manager.settle())
+        await bounded(self.venue.close())
+        self.journal.close()
+
+
+async def start_venue(
+    emulator: SamcoEmulator,
+    state_dir: Path,
+    *,
+    journal: Path | None = None,
+    clock: Clock | None = None,
+    mode: str = "live",
+    **config: Any,
+) -> Harness:
+    """A connected Samco venue on the emulator, behind a recovered order manager."""
+    bus, portfolio = Bus(), Portfolio()
+    clock = clock or EmulatorTime(emulator)
+    book = Journal(journal)
+    risk = RiskEngine(RiskLimits(check_balance=False), portfolio)  # the venue's RMS decides margin
+    manager = OrderManager(bus=bus, clock=clock, journal=book, portfolio=portfolio, risk=risk, venues={})
+    info = EmulatorInfo(venue="samco", url=emulator.url, ws_url=emulator.ws_url, credentials=emulator.credentials())
+    venue_config = SamcoVenue.with_emulator(SamcoConfig(**{**FAST, **config}), info)
+    ctx = VenueContext(name="samco", bus=bus, clock=clock, sink=manager, state_dir=state_dir, mode=mode)
+    venue = SamcoVenue(ctx, venue_config)
+    manager.venues = {"samco": venue}
+    try:
+        await bounded(venue.connect())
+    except BaseException:
+        await bounded(venue.close())
+        raise
+    for inst in await venue.instruments():
+        portfolio.instruments[inst.id] = inst
+    harness = Harness(venue, manager, bus, portfolio, book)
+    bus.subscribe(OrderUpdate, harness.updates.append, keys=["s1"], name="test.updates")
+    await bounded(manager.recover())
+    return harness
+
+
+def ticks_away(emulator: SamcoEmulator, key: str, ticks: int) -> Decimal:
+    """A price `ticks` ticks from the emulator's current bid (negative: below)."""
+    quote = emulator.exchange.market(key).quote
+    assert quote is not None
+    tick = Decimal(emulator.scrips[key].tick)
+    return Decimal(repr(quote.bid)).quantize(tick) + tick * ticks
+

@@ -1,0 +1,255 @@
+"""Order lives through the venue and a real order manager: placed -> updated -> completed, cancel,
+margin and market-hours rejections, after-market orders, freeze-quantity slices, an unknown
+outcome found by matching, and a restart reconciled with the venue."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.india import IST, to_ns
+from adapters.samco import schemas as w
+from adapters.samco.adapter import STATUS, build_request, map_status
+from adapters.samco.emulator import SamcoEmulator
+from engine.errors import InvalidOrder, MarketClosed, VenueUnavailable
+from engine.events import Order, OrderStatus, OrderType, Side, TimeInForce
+
+from .conftest import SATURDAY, THURSDAY_EVENING, Harness, bounded, start_venue, ticks_away, until
+
+Make = Callable[..., Awaitable[SamcoEmulator]]
+S = OrderStatus
+RELIANCE = "samco:NSE:RELIANCE"
+
+
+def submit(h: Harness, instrument: str, side: Side, qty: int, price: Decimal | None = None, **kw: Any) -> Order:
+    kind = kw.pop("type", OrderType.LIMIT if price is not None else OrderType.MARKET)
+    return h.manager.submit(strategy_id="s1", instrument=instrument, venue="samco", side=side, qty=Decimal(qty),
+                            type=kind, price=price, tif=kw.pop("tif", TimeInForce.DAY), **kw)
+
+
+def statuses(h: Harness, coid: str) -> list[OrderStatus]:
+    return [u.order.status for u in h.updates if u.order.client_order_id == coid]
+
+
+@pytest.fixture
+async def venue(emulator: SamcoEmulator, tmp_path: Path) -> Any:
+    h = await start_venue(emulator, tmp_path)
+    yield h
+    await h.close()
+
+
+@pytest.mark.parametrize(
+    ("word", "filled", "expected"),
+    [
+        ("PENDING", None, (S.PLACED, None)),
+        ("open", Decimal(0), (S.PLACED, None)),
+        ("Open", Decimal(3), (S.UPDATED, None)),
+        ("TRIGGER PENDING", None, (S.PLACED, "stop")),
+        ("Complete", Decimal(5), (S.COMPLETED, None)),
+        ("EXECUTED", Decimal(5), (S.COMPLETED, None)),
+        ("Cancelled", Decimal(2), (S.CANCELLED, None)),
+        ("Rejected", None, (S.REJECTED, None)),
+        ("After market order req received", None, (S.PLACED, "amo")),
+        ("Validation Pending", None, None),
+    ],
+)
+def test_the_status_table_maps_samcos_words_case_insensitively(word: str, filled: Decimal | None, expected: Any) -> None:
+    assert map_status(word, filled) == expected
+
+
+def test_the_status_table_is_data_in_lower_case() -> None:
+    assert all(word == word.lower() for word in STATUS)
+
+
+def test_a_gtc_order_is_refused_before_it_leaves(emulator: SamcoEmulator) -> None:
+    inst = Order(client_order_id="x", strategy_id="s1", instrument=RELIANCE, venue="samco", side=Side.BUY,
+                 type=OrderType.LIMIT, qty=Decimal(1), price=Decimal("1200.00"), tif=TimeInForce.GTC)
+    from adapters.india import nse_equity
+
+    with pytest.raises(InvalidOrder, match="GTC is not available"):
+        build_request(inst, nse_equity("samco", "RELIANCE"), "CNC")
+
+
+def test_the_request_is_all_strings_with_samcos_codes() -> None:
+    from adapters.india import nse_equity
+
+    order = Order(client_order_id="x", strategy_id="s1", instrument=RELIANCE, venue="samco", side=Side.SELL,
+                  type=OrderType.STOP_LIMIT, qty=Decimal(4), price=Decimal("1199.50"), trigger_price=Decimal("1200.00"),
+                  tif=TimeInForce.IOC, after_market=True)
+
+    body = msgspec_json(build_request(order, nse_equity("samco", "RELIANCE"), "MIS"))
+
+    assert body == {
+        "symbolName": "RELIANCE", "exchange": "NSE", "transactionType": "SELL", "orderType": "SL", "quantity": "4",
+        "price": "1199.50", "triggerPrice": "1200.00", "disclosedQuantity": "0", "orderValidity": "IOC",
+        "productType": "MIS", "afterMarketOrderFlag": "YES",
+    }
+
+
+def msgspec_json(value: Any) -> dict[str, Any]:
+    import json
+
+    return json.loads(w.encode(value))
+
+
+async def test_a_limit_order_goes_placed_then_updated_then_completed(venue: Harness, emulator: SamcoEmulator) -> None:
+    key = "NSE:RELIANCE"
+    order = submit(venue, RELIANCE, Side.BUY, 6000, ticks_away(emulator, key, -30))
+    coid = order.client_order_id
+    await until(lambda: venue.order(coid).status is S.PLACED)
+    await bounded(emulator.exchange.stop())  # hold the market still: the touch is what it is
+    quote = emulator.exchange.market(key).quote
+    assert quote is not None and quote.ask_size < 6000
+    venue.manager.modify(coid, price=Decimal(repr(quote.ask)))  # takes what the touch offers
+    await until(lambda: venue.order(coid).status is S.UPDATED and venue.order(coid).filled_qty > 0)
+    partial = venue.order(coid).filled_qty
+    venue.manager.modify(coid, price=ticks_away(emulator, key, 200))  # now takes the rest
+    await until(lambda: venue.order(coid).status is S.COMPLETED and venue.order(coid).filled_qty == 6000)
+
+    final = venue.order(coid)
+    seen = statuses(venue, coid)
+    assert seen.index(S.PLACED) < seen.index(S.UPDATED) < seen.index(S.COMPLETED)
+    assert 0 < partial < 6000 and final.venue_order_id in emulator.orders
+    trades = {t.tradeNumber for t in await bounded(venue.venue.client.trade_book())}  # type: ignore[union-attr]
+    assert {f.fill_id for f in venue.journal.load().fills} == trades  # fill ids are Samco's tradeNumbers
+
+
+async def test_a_cancelled_order_is_cancelled_at_the_venue(venue: Harness, emulator: SamcoEmulator) -> None:
+    order = submit(venue, "samco:NSE:TCS", Side.BUY, 2, ticks_away(emulator, "NSE:TCS", -50))
+    await until(lambda: venue.order(order.client_order_id).status is S.PLACED)
+
+    venue.manager.cancel(order.client_order_id)
+    await until(lambda: venue.order(order.client_order_id).status is S.CANCELLED)
+
+    assert emulator.orders[venue.order(order.client_order_id).venue_order_id].word() == "Cancelled"
+
+
+async def test_an_order_beyond_the_margin_is_rejected_with_the_rms_reason(venue: Harness, emulator: SamcoEmulator) -> None:
+    order = submit(venue, RELIANCE, Side.BUY, 100_000, ticks_away(emulator, "NSE:RELIANCE", 0))
+
+    await until(lambda: venue.order(order.client_order_id).status is S.REJECTED)
+
+    final = venue.order(order.client_order_id)
+    assert final.venue_order_id in emulator.orders  # accepted, then refused by the RMS
+    assert final.reason is not None and final.reason.startswith("RMS:Margin Exceeds,Required:")
+
+
+async def test_an_order_outside_market_hours_is_rejected_as_market_closed(make_emulator: Make, tmp_path: Path) -> None:
+    emulator = await make_emulator(start=SATURDAY)
+    h = await start_venue(emulator, tmp_path)
+    try:
+        order = submit(h, RELIANCE, Side.BUY, 1, Decimal("1200.00"))
+        await until(lambda: h.order(order.client_order_id).status is S.REJECTED)
+        with pytest.raises(MarketClosed):
+            await bounded(h.venue.place(order))
+    finally:
+        await h.close()
+
+    assert "Market is closed" in (h.order(order.client_order_id).reason or "") and not emulator.orders
+    assert h.venue.market_is_open(h.portfolio.instruments[RELIANCE], emulator.clock.now_ns()) is False
+
+
+async def test_an_after_market_order_is_accepted_after_hours_and_filled_at_the_open(make_emulator: Make, tmp_path: Path) -> None:
+    emulator = await make_emulator(start=THURSDAY_EVENING)
+    h = await start_venue(emulator, tmp_path)
+    try:
+        order = submit(h, RELIANCE, Side.BUY, 5, ticks_away(emulator, "NSE:RELIANCE", 60), after_market=True)
+        coid = order.client_order_id
+        await until(lambda: h.order(coid).status is S.PLACED)
+        held = emulator.orders[h.order(coid).venue_order_id].word()
+        emulator.clock.set(to_ns(datetime(2026, 11, 20, 9, 15, 0, 500_000, tzinfo=IST)))
+        await until(lambda: h.order(coid).status is S.COMPLETED and h.order(coid).filled_qty == 5)
+    finally:
+        await h.close()
+
+    assert held == "After market order req received" and h.order(coid).after_market
+    fill_ts = emulator.orders[h.order(coid).venue_order_id].fills[0].ts_ns
+    assert fill_ts >= to_ns(datetime(2026, 11, 20, 9, 15, tzinfo=IST))  # not before the open
+
+
+async def test_a_stop_order_waits_with_its_stop_pending(venue: Harness, emulator: SamcoEmulator) -> None:
+    trigger = ticks_away(emulator, "NSE:INFY", 100)
+    order = submit(venue, "samco:NSE:INFY", Side.BUY, 1, trigger + Decimal("0.50"), type=OrderType.STOP_LIMIT, trigger_price=trigger)
+
+    await until(lambda: venue.order(order.client_order_id).status is S.PLACED)
+
+    assert venue.order(order.client_order_id).stop_pending is True
+    assert emulator.orders[venue.order(order.client_order_id).venue_order_id].word() == "Trigger Pending"
+
+
+async def test_an_order_above_the_freeze_quantity_reaches_samco_as_lot_multiple_slices(venue: Harness, emulator: SamcoEmulator) -> None:
+    inst = venue.portfolio.instruments["samco:NFO:NIFTY26NOV26000CE"]
+    price = ticks_away(emulator, "NFO:NIFTY26NOV26000CE", -200)
+
+    first = submit(venue, inst.id, Side.BUY, 1950, price)  # 30 lots; the freeze limit is 1800
+    slices = venue.manager.slices(first.client_order_id)
+    await until(lambda: all(venue.order(o.client_order_id).status is S.PLACED for o in slices))
+
+    sent = sorted((o.qty for o in emulator.orders.values()), reverse=True)
+    assert (inst.lot_size, inst.freeze_qty) == (Decimal(65), Decimal(1800))
+    assert sent == [Decimal(1755), Decimal(195)]  # 27 lots + 3 lots, each under the freeze limit
+    assert all(o.product == "NRML" for o in emulator.orders.values())  # CNC means nothing for options
+
+
+async def test_a_lost_answer_is_resolved_by_matching_the_order_book_never_by_resending(venue: Harness, emulator: SamcoEmulator) -> None:
+    emulator.lose_write_responses = 1
+    order = submit(venue, "samco:NSE:WIPRO", Side.BUY, 3, ticks_away(emulator, "NSE:WIPRO", -40))
+
+    await until(lambda: venue.order(order.client_order_id).status is S.PLACED)
+
+    assert len(emulator.orders) == 1 and emulator.requests["POST /order/placeOrder"] == 1
+    assert venue.order(order.client_order_id).venue_order_id == next(iter(emulator.orders))
+
+
+async def test_a_restart_mid_order_is_reconciled_with_the_venue(emulator: SamcoEmulator, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    first = await start_venue(emulator, tmp_path, journal=journal)
+    resting = submit(first, "samco:NSE:LT", Side.BUY, 1, ticks_away(emulator, "NSE:LT", -80))
+    to_fill = submit(first, "samco:NSE:NTPC", Side.BUY, 10, ticks_away(emulator, "NSE:NTPC", -80))
+    to_cancel = submit(first, "samco:NSE:ONGC", Side.BUY, 10, ticks_away(emulator, "NSE:ONGC", -80))
+    await until(lambda: all(first.order(o.client_order_id).status is S.PLACED for o in (resting, to_fill, to_cancel)))
+    emulator.lose_write_responses = 1  # this one is placed, but its answer never arrives ...
+
+    async def lookup_fails(order: Order) -> None:
+        raise VenueUnavailable("samco", "connection reset")  # ... nor does the lookup that follows
+
+    first.venue.order_status = lookup_fails  # type: ignore[method-assign]
+    unknown = submit(first, "samco:NSE:BEL", Side.BUY, 4, ticks_away(emulator, "NSE:BEL", -80))
+    await until(lambda: len(emulator.orders) == 4)
+    await bounded(first.manager.settle())  # the engine dies with the order still submitted
+    stuck = first.order(unknown.client_order_id).status
+    await bounded(first.venue.close())
+    first.journal.close()
+
+    number = {o.client_order_id: first.order(o.client_order_id).venue_order_id for o in (to_fill, to_cancel)}
+    emulator.exchange.modify("DEMO01", emulator.orders[number[to_fill.client_order_id]].sim.id,  # type: ignore[union-attr]
+                             price=ticks_away(emulator, "NSE:NTPC", 40))
+    emulator.exchange.cancel("DEMO01", emulator.orders[number[to_cancel.client_order_id]].sim.id)  # type: ignore[union-attr]
+    await until(lambda: emulator.orders[number[to_fill.client_order_id]].word() == "Complete")
+
+    second = await start_venue(emulator, tmp_path, journal=journal)
+    try:
+        got = {o.client_order_id: second.order(o.client_order_id) for o in (resting, to_fill, to_cancel, unknown)}
+    finally:
+        await second.close()
+
+    assert stuck is S.SUBMITTED and got[resting.client_order_id].status is S.PLACED
+    assert got[to_fill.client_order_id].status is S.COMPLETED and got[to_fill.client_order_id].filled_qty == 10
+    assert got[to_cancel.client_order_id].status is S.CANCELLED
+    assert got[unknown.client_order_id].status is S.PLACED and got[unknown.client_order_id].venue_order_id in emulator.orders
+    assert len(emulator.orders) == 4  # nothing was sent twice
+
+
+async def test_a_cancel_that_comes_too_late_reports_the_fill_not_a_refusal(venue: Harness, emulator: SamcoEmulator) -> None:
+    order = submit(venue, "samco:NSE:ITC", Side.BUY, 2, ticks_away(emulator, "NSE:ITC", 40))  # fills at once
+    await until(lambda: venue.order(order.client_order_id).venue_order_id is not None)
+
+    report = await bounded(venue.venue.cancel(venue.order(order.client_order_id)))
+
+    assert report is not None and report.status is S.COMPLETED
+    assert emulator.requests["DELETE /order/cancelOrder"] == 1
