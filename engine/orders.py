@@ -49,7 +49,8 @@ S = OrderStatus
 TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     S.NEW: frozenset({S.SUBMITTED, S.REJECTED}),
     S.SUBMITTED: frozenset({S.PLACED, S.UPDATED, S.COMPLETED, S.CANCELLED, S.REJECTED, S.EXPIRED}),
-    S.PLACED: frozenset({S.UPDATED, S.COMPLETED, S.CANCELLED, S.EXPIRED}),
+    # placed -> rejected: Indian brokers acknowledge (PENDING), then the exchange or the RMS refuses
+    S.PLACED: frozenset({S.UPDATED, S.COMPLETED, S.CANCELLED, S.REJECTED, S.EXPIRED}),
     S.UPDATED: frozenset({S.UPDATED, S.COMPLETED, S.CANCELLED, S.EXPIRED}),
     S.COMPLETED: frozenset(),
     S.CANCELLED: frozenset(),

@@ -226,8 +226,8 @@ def target(leg: Leg, state: LegState | None, batch_word: str | None, view: Trans
     else:
         return None
     filled = state.filled if state is not None else leg.filled
-    if status is S.REJECTED and (filled > 0 or leg.status is not S.SUBMITTED):
-        status = S.CANCELLED  # the engine's table: only a submitted order can be rejected
+    if status is S.REJECTED and filled > 0:
+        status = S.CANCELLED  # part of it traded: it ended cancelled with what it filled
     return status, reason
 
 

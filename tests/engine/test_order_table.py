@@ -22,7 +22,7 @@ S = OrderStatus
 DESIGN_TABLE: dict[str, set[str]] = {
     "new": {"submitted", "rejected"},
     "submitted": {"placed", "updated", "completed", "cancelled", "rejected", "expired"},
-    "placed": {"updated", "completed", "cancelled", "expired"},
+    "placed": {"updated", "completed", "cancelled", "rejected", "expired"},
     "updated": {"updated", "completed", "cancelled", "expired"},
     "completed": set(),
     "cancelled": set(),
@@ -37,7 +37,7 @@ REFUSED = [(a, b) for a, b in ALL_PAIRS if b.value not in DESIGN_TABLE[a.value]]
 def test_design_table_names_every_status_the_engine_has() -> None:
     assert set(DESIGN_TABLE) == {s.value for s in OrderStatus}
     assert set(TRANSITIONS) == set(OrderStatus)
-    assert len(ALLOWED) == 16
+    assert len(ALLOWED) == 17
     assert len(ALLOWED) + len(REFUSED) == 64
 
 

@@ -206,7 +206,7 @@ async def test_unknown_placement_outcome_from_a_broken_connection_is_also_looked
         (S.COMPLETED, S.EXPIRED),
         (S.CANCELLED, S.COMPLETED),
         (S.EXPIRED, S.REJECTED),
-        (S.PLACED, S.REJECTED),
+        (S.UPDATED, S.REJECTED),  # something traded: it can be cancelled, not rejected
     ],
     ids=lambda s: s.value,
 )
@@ -832,3 +832,15 @@ def test_freeze_slices_of_a_quantity_within_the_limit_is_the_quantity() -> None:
 
     assert freeze_slices(D(1755), D(1800), D(65)) == [D(1755)]
     assert freeze_slices(D(3600), D(1800), D(1)) == [D(1800), D(1800)]
+
+
+async def test_a_venue_may_reject_an_order_it_had_acknowledged() -> None:
+    """Indian brokers acknowledge first (PENDING) and then the exchange or the RMS refuses."""
+    parts, venue, order = await placed_order()
+    coid = order.client_order_id
+    parts.manager.on_order_report(report_for(order, S.REJECTED, reason="RMS: insufficient margin"))
+    rejected = parts.manager.orders[coid]
+    assert rejected.status is S.REJECTED
+    assert rejected.reason == "RMS: insufficient margin"
+    assert parts.manager.stats.refused_transitions == 0
+    assert parts.updates[-1].previous is S.PLACED
