@@ -411,6 +411,10 @@ class WebSocketFeed(abc.ABC):
         """The URL to connect to, asked for on every connect (e.g. freshly signed)."""
         return self.url
 
+    def on_connect_error(self, exc: BaseException) -> None:
+        """A connect or upgrade failed (e.g. aiohttp.WSServerHandshakeError with status 401: the
+        venue refused the credentials); the feed retries after its backoff whatever this does."""
+
     async def on_open(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """After each (re)connect: authenticate, subscribe; unsent subscriptions follow it."""
         await self.send_subscriptions()
@@ -583,8 +587,12 @@ class WebSocketFeed(abc.ABC):
         assert session is not None
         url = self.connect_url()
         headers = await self.headers()
-        async with asyncio.timeout(self.connect_timeout_s):
-            ws = await session.ws_connect(url, headers=headers, heartbeat=self.heartbeat_s)
+        try:
+            async with asyncio.timeout(self.connect_timeout_s):
+                ws = await session.ws_connect(url, headers=headers, heartbeat=self.heartbeat_s)
+        except Exception as exc:
+            self.on_connect_error(exc)
+            raise
         self._ws = ws
         self._close_reason = None
         try:

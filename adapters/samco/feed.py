@@ -62,14 +62,10 @@ class SamcoFeed(WebSocketFeed):
         self._token = await self.auth.token()
         return {"x-session-token": self._token}
 
-    async def _connection(self) -> str:
-        # the base class has no hook for a refused upgrade: a 401 there means the token is dead
-        try:
-            return await super()._connection()
-        except aiohttp.WSServerHandshakeError as exc:
-            if exc.status == 401 and self._token is not None:
-                self.auth.rejected(self._token)
-            raise
+    def on_connect_error(self, exc: BaseException) -> None:
+        # a refused upgrade (401) means the session token is dead: renew before the retry
+        if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status == 401 and self._token is not None:
+            self.auth.rejected(self._token)
 
     def subscribe_frames(self, keys: list[str]) -> list[Frame]:
         return _frames("subscribe", keys)
