@@ -10,7 +10,6 @@ paper broker, fills, portfolio). Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import tempfile

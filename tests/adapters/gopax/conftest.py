@@ -3,8 +3,7 @@ order manager. Everything talks over real sockets on 127.0.0.1; every wait is bo
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,20 +22,9 @@ from engine.orders import OrderManager
 from engine.portfolio import Portfolio
 from engine.risk import RiskEngine, RiskLimits
 from engine.venue import EmulatorInfo, VenueContext
+from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 
-TIMEOUT = 10.0  # the bound of any single wait: a bug fails the test instead of hanging it
 T = TypeVar("T")
-
-
-async def bounded(awaitable: Awaitable[T], timeout: float = TIMEOUT) -> T:
-    return await asyncio.wait_for(awaitable, timeout)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    """Wait until `predicate()` holds, failing after `timeout`."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
 
 
 class ScriptedNonces(NonceSource):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,9 +20,9 @@ from adapters.gopax.emulator import GopaxEmulator
 from engine.config import load_config
 from engine.runner import run_plan
 
-from .conftest import ScriptedNonces, bounded
+from tests.helpers import REPO, emulate
 
-REPO = Path(__file__).resolve().parents[3]
+from .conftest import ScriptedNonces, bounded
 Tamper = Callable[[dict[str, str], GopaxEmulator], dict[str, str]]
 
 
@@ -146,26 +145,16 @@ async def test_private_limits_count_per_key_not_per_ip(emulator: GopaxEmulator, 
 
 
 async def test_the_emulate_command_prints_its_address_first_then_serves_until_sigterm() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "run.py", "emulate", "gopax", "--port", "0", "--seed", "5",
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None
-        info = json.loads(await bounded(proc.stdout.readline(), 20))
+    async with emulate("gopax", "--seed", "5") as child:
+        info = child.info
         auth = GopaxAuth(info["credentials"]["api_key"], info["credentials"]["secret"])
         async with aiohttp.ClientSession() as http:
             async with http.get(info["url"] + "/trading-pairs") as resp:
                 pairs = await resp.json()
             async with http.get(info["url"] + "/balances", headers=auth.headers("GET", "/balances", "", b"")) as resp:
                 balances = await resp.json()
-        proc.send_signal(signal.SIGTERM)
-        code = await bounded(proc.wait(), 15)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    stderr = (await bounded(proc.stderr.read())).decode() if proc.stderr else ""
+        code = await child.terminate()
+    stderr = child.stderr
 
     assert info["venue"] == "gopax" and info["url"].startswith("http://127.0.0.1:")
     assert info["ws_url"] == info["url"].replace("http", "ws") + "/ws"

@@ -3,7 +3,6 @@ real order manager. Everything talks over real sockets on 127.0.0.1; every wait 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,15 +17,15 @@ from adapters.samco.adapter import SamcoConfig, SamcoVenue
 from adapters.samco.client import SamcoClient
 from adapters.samco.emulator import SamcoEmulator
 from engine.bus import Bus
-from engine.clock import Clock, TimerHandle
+from engine.clock import Clock
 from engine.events import OrderUpdate
 from engine.journal import Journal
 from engine.orders import OrderManager
 from engine.portfolio import Portfolio
 from engine.risk import RiskEngine, RiskLimits
 from engine.venue import EmulatorInfo, VenueContext
+from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 
-TIMEOUT = 10.0  # the bound of any single wait: a bug fails the test instead of hanging it
 T = TypeVar("T")
 OPEN_FRIDAY = datetime(2026, 11, 20, 9, 20, tzinfo=IST)  # a trading day, the market open
 THURSDAY_EVENING = datetime(2026, 11, 19, 16, 0, tzinfo=IST)  # after the close
@@ -36,33 +35,6 @@ FAST = {
     "poll_fast_s": 0.05, "poll_slow_s": 0.1, "poll_idle_s": 0.2, "fast_window_s": 0.5,
     "session_check_s": 0.02, "stale_after_s": 5.0, "requests_per_s": 100,
 }
-
-
-async def bounded(awaitable: Awaitable[T], timeout: float = TIMEOUT) -> T:
-    return await asyncio.wait_for(awaitable, timeout)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    """Wait until `predicate()` holds, failing after `timeout`."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-
-class EmulatorTime:
-    """The emulator's clock as an engine Clock: a venue on it sees `clock.advance()` at once."""
-
-    def __init__(self, emulator: SamcoEmulator) -> None:
-        self._clock = emulator.clock
-
-    def now_ns(self) -> int:
-        return self._clock.now_ns()
-
-    def call_later(self, delay_s: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
-        return asyncio.get_running_loop().call_later(max(delay_s, 0.0), fn, *args)
-
-    async def sleep(self, delay_s: float) -> None:
-        await asyncio.sleep(max(delay_s, 0.0))
 
 
 @pytest.fixture
@@ -124,7 +96,7 @@ async def start_venue(
 ) -> Harness:
     """A connected Samco venue on the emulator, behind a recovered order manager."""
     bus, portfolio = Bus(), Portfolio()
-    clock = clock or EmulatorTime(emulator)
+    clock = clock or EmulatorTime(emulator.clock)
     book = Journal(journal)
     risk = RiskEngine(RiskLimits(check_balance=False), portfolio)  # the venue's RMS decides margin
     manager = OrderManager(bus=bus, clock=clock, journal=book, portfolio=portfolio, risk=risk, venues={})

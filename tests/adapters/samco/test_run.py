@@ -3,10 +3,8 @@ the emulated config trades live through the whole adapter path, and the paper co
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 from datetime import datetime
@@ -16,32 +14,22 @@ import aiohttp
 
 from adapters.samco.emulator import SamcoEmulator
 
-from .conftest import bounded
+from tests.helpers import REPO, emulate
 
-REPO = Path(__file__).resolve().parents[3]
+
 
 
 async def test_the_emulate_command_prints_its_address_first_then_serves_until_sigterm() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "run.py", "emulate", "samco", "--port", "0", "--seed", "5",
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None
-        info = json.loads(await bounded(proc.stdout.readline(), 20))
+    async with emulate("samco", "--seed", "5") as child:
+        info = child.info
         creds = info["credentials"]
         async with aiohttp.ClientSession() as http:
             async with http.post(info["url"] + "/session/token", json={"apiKey": creds["api_key"], "apiSecret": creds["api_secret"]}) as resp:
                 session = await resp.json()
             async with http.get(info["url"] + "/limit/getLimits", headers={"x-session-token": session["sessionToken"]}) as resp:
                 limits = await resp.json()
-        proc.send_signal(signal.SIGTERM)
-        code = await bounded(proc.wait(), 15)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    stderr = (await bounded(proc.stderr.read())).decode() if proc.stderr else ""
+        code = await child.terminate()
+    stderr = child.stderr
 
     assert info["venue"] == "samco" and info["url"].startswith("http://127.0.0.1:")
     assert info["ws_url"] == info["url"].replace("http", "ws") + "/stream"

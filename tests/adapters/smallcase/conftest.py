@@ -1,15 +1,14 @@
 """Fixtures for the smallcase tests: a running emulator, a client on it, and the venue behind a real
 order manager. Everything talks over real sockets on 127.0.0.1; every wait is bounded.
 
-The engine's clock here reads the emulator's (`SharedClock`): moving the emulator's clock moves
+The engine's clock here reads the emulator's (`EmulatorTime`): moving the emulator's clock moves
 the adapter's too, as when a run's `start:` and the emulator's `emulator_start` agree.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -20,53 +19,24 @@ import msgspec
 import pytest
 
 from adapters.india import IST, nse_equity, to_ns
-from adapters.paper.exchange import EmulatorClock
 from adapters.smallcase.adapter import SmallcaseConfig, SmallcaseVenue
 from adapters.smallcase.auth import GatewayAuth
 from adapters.smallcase.client import SmallcaseClient
 from adapters.smallcase.emulator import SmallcaseEmulator
 from engine.bus import Bus
-from engine.clock import TimerHandle
 from engine.events import Fill, Order, OrderType, OrderUpdate, Side
 from engine.journal import Journal
 from engine.orders import OrderManager
 from engine.portfolio import Portfolio
 from engine.risk import RiskEngine, RiskLimits
 from engine.venue import EmulatorInfo, VenueContext
+from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 
-TIMEOUT = 10.0  # the bound of any single wait: a bug fails the test instead of hanging it
 SEED_SECRET = "have-a-good-day"
 OPEN_NS = to_ns(datetime(2026, 11, 20, 9, 20, tzinfo=IST))  # a Friday, five minutes after the open
 SATURDAY_NS = to_ns(datetime(2026, 11, 21, 10, 0, tzinfo=IST))
 TICKERS = ("RELIANCE", "TCS", "INFY", "HDFCBANK", "ICICIBANK")
 T = TypeVar("T")
-
-
-async def bounded(awaitable: Awaitable[T], timeout: float = TIMEOUT) -> T:
-    return await asyncio.wait_for(awaitable, timeout)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    """Wait until `predicate()` holds, failing after `timeout`."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-
-class SharedClock:
-    """The engine's clock reading the emulator's; timers run in real time."""
-
-    def __init__(self, clock: EmulatorClock) -> None:
-        self.clock = clock
-
-    def now_ns(self) -> int:
-        return self.clock.now_ns()
-
-    def call_later(self, delay_s: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
-        return asyncio.get_running_loop().call_later(max(delay_s, 0.0), fn, *args)
-
-    async def sleep(self, delay_s: float) -> None:
-        await asyncio.sleep(max(delay_s, 0.0))
 
 
 async def started(emulator: SmallcaseEmulator) -> SmallcaseEmulator:
@@ -153,7 +123,7 @@ class Harness:
 
 async def start_venue(emulator: SmallcaseEmulator, *, journal_path: Path | None = None, **config: Any) -> Harness:
     """A connected smallcase venue on the emulator (instruments of a `sim` data venue routed to it)."""
-    bus, clock, portfolio = Bus(), SharedClock(emulator.clock), Portfolio()
+    bus, clock, portfolio = Bus(), EmulatorTime(emulator.clock), Portfolio()
     for ticker in TICKERS + ("SBIN", "ITC"):
         inst = nse_equity("sim", ticker)
         portfolio.instruments[inst.id] = inst

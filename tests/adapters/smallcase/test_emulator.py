@@ -4,11 +4,7 @@ the intents it models, the paths it serves, and `python run.py emulate smallcase
 from __future__ import annotations
 
 import asyncio
-import json
-import signal
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -19,9 +15,9 @@ from adapters.smallcase.client import SmallcaseClient
 from adapters.smallcase.emulator import SmallcaseEmulator
 from engine.errors import InvalidOrder, OrderNotFound
 
-from .conftest import bounded, make_client, opened
+from tests.helpers import emulate
 
-REPO = Path(__file__).resolve().parents[3]
+from .conftest import bounded, make_client, opened
 BASKET = w.CreateTransaction(
     "TRANSACTION", w.OrderConfig("SECURITIES", [w.Security("RELIANCE", 4, "BUY"), w.Security("TCS", 2, "BUY")]),
 )
@@ -128,23 +124,13 @@ async def wait_status(client: SmallcaseClient, transaction_id: str, status: str)
 
 
 async def test_emulate_prints_its_address_first_and_its_credentials_work_until_sigterm() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "run.py", "emulate", "smallcase", "--port", "0", "--seed", "4",
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None
-        info = json.loads(await bounded(proc.stdout.readline(), 20))
+    async with emulate("smallcase", "--seed", "4") as child:
+        info = child.info
         creds = info["credentials"]
         auth = GatewayAuth(creds["secret"], creds["api_secret"])
         async with opened(SmallcaseClient("smallcase", info["url"], creds["gateway_name"], auth)) as client:
             created = await bounded(client.create_transaction(BASKET))
-        proc.send_signal(signal.SIGTERM)
-        code = await bounded(proc.wait(), 15)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await bounded(proc.wait(), 15)
+        code = await child.terminate()
     assert info["venue"] == "smallcase" and info["url"].startswith("http://127.0.0.1:")
     assert creds["link_template"] == info["url"] + "/sdk/{gateway}/{transaction_id}"
     assert created.transactionId.startswith("TRX_") and code == 0
