@@ -8,7 +8,7 @@
 - Market: `SimExchange` (seeded random walk, the shared matching engine, one funded account).
 - Socket: `emulator_ws.SocketServer` at /ws.
 - Faults: `faults` (latency, error rate, 5xx bursts, `ws_drop_after`), plus `lose_book_deltas`
-  (deltas silently not sent) and `lose_write_responses` (a POST/DELETE is carried out, then
+  (deltas silently not sent) and `faults.lose_write_responses` (a POST/DELETE is carried out, then
   answered 503: the outcome-unknown case).
 """
 
@@ -19,15 +19,12 @@ import base64
 import contextlib
 import random
 import re
-import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import msgspec
-import structlog
 from aiohttp import web
 
 from adapters.gopax import schemas as w
@@ -73,7 +70,6 @@ from adapters.paper.exchange import (
 from adapters.paper.matching import SimOrder
 from engine.events import OrderType, Side, TimeInForce
 
-log = structlog.get_logger("tickbus.emulator.gopax")
 OWNER = "demo"
 DEFAULT_BALANCES = {"KRW": "100000000", "BTC": "1", "ETH": "20", "XRP": "50000"}
 MIN_ORDER_KRW = Decimal(1000)
@@ -105,7 +101,7 @@ class GopaxEmulator(EmulatorServer):
         fee_bps: Decimal = Decimal(20),
         log_requests: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(log_requests=log_requests)
         self.clock = EmulatorClock()
         self.faults = Faults(seed=seed)
         self.pairs = {p.name: p for p in pairs}
@@ -128,9 +124,6 @@ class GopaxEmulator(EmulatorServer):
         self.resting: dict[str, dict[str, SimOrder]] = {p.name: {} for p in pairs}
         self.sockets = SocketServer(self, self.faults, ping_interval_s=ping_interval_s)
         self.ticker_interval_s = ticker_interval_s
-        self.log_requests = log_requests
-        self.requests: Counter[str] = Counter()
-        self.lose_write_responses = 0
         self._dirty_pairs: set[str] = set()
         self._dirty_orders: dict[str, SimOrder] = {}
         self._dirty_balances: set[tuple[str, str]] = set()
@@ -152,7 +145,12 @@ class GopaxEmulator(EmulatorServer):
     def build_app(self) -> web.Application:
         exempt = lambda request: request.path == self.ws_path  # noqa: E731 - the socket has its own faults
         app = web.Application(
-            middlewares=[self._log, fault_middleware(self.faults, fault_response, exempt=exempt), self.gate.limit, self.gate.auth, self._lose]
+            middlewares=[
+                self.log_middleware,
+                fault_middleware(self.faults, fault_response, exempt=exempt, is_write=lambda r: r.method in ("POST", "DELETE")),
+                self.gate.limit,
+                self.gate.auth,
+            ]
         )
         get, post, delete = "GET", "POST", "DELETE"
         routes: list[tuple[str, str, Handler]] = [
@@ -205,26 +203,6 @@ class GopaxEmulator(EmulatorServer):
         return self.clock.now_ns() // 1_000_000
 
     # --- middlewares --------------------------------------------------------------------------
-
-    @web.middleware
-    async def _log(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        response = await handler(request)
-        route = request.match_info.route.resource
-        self.requests[f"{request.method} {route.canonical if route is not None else request.path}"] += 1
-        if self.log_requests:
-            log.info("request", method=request.method, path=request.path, status=response.status,
-                     ms=round((time.perf_counter() - started) * 1000, 2))
-        return response
-
-    @web.middleware
-    async def _lose(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        if self.lose_write_responses > 0 and request.method in ("POST", "DELETE"):
-            self.lose_write_responses -= 1
-            self.faults.injected += 1
-            return fault_response(503)  # carried out, but the caller cannot know
-        return response
 
     # --- the socket's questions ---------------------------------------------------------------
 

@@ -1,23 +1,28 @@
 """Serving an emulator on loopback, and the fault knobs every emulator shares.
 
 An emulator is an aiohttp.web application; `EmulatorServer` serves it on 127.0.0.1 (a random port
-unless told otherwise) and reports where it listens. `Faults` are knobs a test or a demo turns at
-run time: added latency, a random error rate, a burst of 5xx answers, a websocket dropped after N
-messages. Each emulator decides how a fault looks on its wire (its own error body).
+unless told otherwise), reports where it listens, and counts (and, serving alone, logs) every
+request. `Faults` are knobs a test or a demo turns at run time: added latency, a random error rate,
+a burst of 5xx answers, a websocket dropped after N messages, the answer to a write lost after the
+write was carried out. Each emulator decides how a fault looks on its wire (its own error body).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from engine.venue import EmulatorInfo
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+log = structlog.get_logger("tickbus.emulator")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -31,6 +36,7 @@ class Faults:
         self.burst_5xx = 0
         self.burst_status = 503
         self.ws_drop_after: int | None = None
+        self.lose_write_responses = 0
         self.rng = random.Random(seed)
         self.injected = 0
 
@@ -45,14 +51,27 @@ class Faults:
             return self.error_status
         return None
 
+    def lose_this_answer(self) -> bool:
+        """Whether to drop the answer of a write that was carried out (the caller cannot know)."""
+        if self.lose_write_responses > 0:
+            self.lose_write_responses -= 1
+            self.injected += 1
+            return True
+        return False
+
 
 def fault_middleware(
     faults: Faults,
     error_response: Callable[[int], web.StreamResponse],
     *,
     exempt: Callable[[web.Request], bool] = lambda request: False,
+    is_write: Callable[[web.Request], bool] = lambda request: False,
 ) -> Any:
-    """aiohttp middleware applying `faults`; `error_response(status)` speaks the venue's error body."""
+    """aiohttp middleware applying `faults`; `error_response(status)` speaks the venue's error body.
+
+    `is_write` tells which requests change state: their answer may be lost after the change was
+    made (`faults.lose_write_responses`), the case clients must resolve without sending again.
+    """
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -63,7 +82,10 @@ def fault_middleware(
         status = faults.next_error()
         if status is not None:
             return error_response(status)
-        return await handler(request)
+        response = await handler(request)
+        if response.status < 400 and is_write(request) and faults.lose_this_answer():
+            return error_response(503)  # carried out, but the caller cannot know
+        return response
 
     return middleware
 
@@ -74,10 +96,24 @@ class EmulatorServer:
     venue = "emulator"
     ws_path: str | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, *, log_requests: bool = False) -> None:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.ws_url: str | None = None
+        self.log_requests = log_requests  # `run.py emulate` logs every request; tests count them
+        self.requests: Counter[str] = Counter()  # "METHOD /route" -> requests answered
+
+    @web.middleware
+    async def log_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Count every request by route; log it when serving alone. Put it first in the chain."""
+        started = time.perf_counter()
+        response = await handler(request)
+        route = request.match_info.route.resource
+        self.requests[f"{request.method} {route.canonical if route is not None else request.path}"] += 1
+        if self.log_requests:
+            log.info("request", venue=self.venue, method=request.method, path=request.path,
+                     status=response.status, ms=round((time.perf_counter() - started) * 1000, 2))
+        return response
 
     def build_app(self) -> web.Application:
         raise NotImplementedError

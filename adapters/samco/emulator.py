@@ -14,7 +14,7 @@
   A margin shortfall is accepted and shown Rejected with an RMS rejectionReason.
 - Market: `SimExchange` (seeded random walk, the shared matching engine, one funded account).
 - Streaming: `emulator_ws.StreamServer` at /stream.
-- Faults: `faults` (latency, error rate, 5xx bursts, `ws_drop_after`) and `lose_write_responses`
+- Faults: `faults` (latency, error rate, 5xx bursts, `ws_drop_after`) and `faults.lose_write_responses`
   (an order request is carried out, then answered 503: the outcome-unknown case).
 """
 
@@ -24,7 +24,6 @@ import asyncio
 import hmac
 import random
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -130,7 +129,7 @@ class SamcoEmulator(EmulatorServer):
         scrips: tuple[ScripSpec, ...] = SCRIPS,
         log_requests: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(log_requests=log_requests)
         self.clock = EmulatorClock(_start_ns(start))
         self.calendar = default_calendar()
         self.faults = Faults(seed=seed)
@@ -146,9 +145,6 @@ class SamcoEmulator(EmulatorServer):
         self.jwt_secret = rng.randbytes(32)
         self.registered_ips: list[str] = list(registered_ips if registered_ips is not None else ["127.0.0.1"])
         self.login_gate: asyncio.Event | None = None
-        self.lose_write_responses = 0
-        self.log_requests = log_requests
-        self.requests: Counter[str] = Counter()
         self.logins = 0
         self.issued: list[str] = []  # the token id (jti) of every login, in order
         self.unauthorized = 0
@@ -170,9 +166,14 @@ class SamcoEmulator(EmulatorServer):
     def build_app(self) -> web.Application:
         exempt = lambda request: request.path == self.ws_path  # noqa: E731 - the socket has its own faults
         app = web.Application(
-            middlewares=[fault_middleware(self.faults, fault_response, exempt=exempt), self._refusals, self._auth, self._static_ip, self._lose]
+            middlewares=[
+                self.log_middleware,
+                fault_middleware(self.faults, fault_response, exempt=exempt, is_write=lambda r: r.path.startswith(ORDER_ENTRY)),
+                self._refusals,
+                self._auth,
+                self._static_ip,
+            ]
         )
-        app.on_response_prepare.append(self._answered)
         get, post, put, delete = "GET", "POST", "PUT", "DELETE"
         routes: list[tuple[str, str, Handler]] = [
             (post, "/session/token", self.session_token),
@@ -215,13 +216,6 @@ class SamcoEmulator(EmulatorServer):
 
     # --- middlewares and signals --------------------------------------------------------------
 
-    async def _answered(self, request: web.Request, response: web.StreamResponse) -> None:
-        """Every answer: counted by route (tests read `requests`), logged when serving alone."""
-        route = request.match_info.route.resource
-        self.requests[f"{request.method} {route.canonical if route is not None else request.path}"] += 1
-        if self.log_requests:
-            log.info("request", method=request.method, path=request.path, status=response.status)
-
     @web.middleware
     async def _refusals(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
@@ -245,15 +239,6 @@ class SamcoEmulator(EmulatorServer):
             self.ip_refusals += 1
             return self._failure(403, STATIC_IP_TEXT)
         return await handler(request)
-
-    @web.middleware
-    async def _lose(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        if self.lose_write_responses > 0 and request.path.startswith(ORDER_ENTRY):
-            self.lose_write_responses -= 1
-            self.faults.injected += 1
-            return fault_response(503)  # carried out, but the caller cannot know
-        return response
 
     def verify(self, token: str | None) -> dict[str, Any] | web.Response:
         """The payload of a live session token, or Samco's 401."""

@@ -12,7 +12,7 @@
   `transaction_expired`; a closed market (IST calendar on the same clock) with `market_closed`.
 - Postbacks: to the URL registered at `POST /emulator/postback` (x-gateway-secret), when a
   transaction completes or errors, signed with the api secret in the configured scheme (feed.py).
-- Faults: `faults` (latency, error rate, 5xx bursts) on the API, and `lose_write_responses` (a
+- Faults: `faults` (latency, error rate, 5xx bursts) on the API, and `faults.lose_write_responses` (a
   transaction is created, then answered 503: the outcome-unknown case).
 """
 
@@ -21,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -99,7 +97,7 @@ class SmallcaseEmulator(EmulatorServer):
         tick_interval_s: float = 0.5,
         log_requests: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(log_requests=log_requests)
         rng = random.Random(f"smallcase-keys-{seed}")  # a stream of its own: ids never repeat a key
         self.gateway_name = gateway_name
         self.secret = secret or f"{rng.getrandbits(128):032x}"
@@ -113,9 +111,6 @@ class SmallcaseEmulator(EmulatorServer):
         self.postback_header = postback_header
         self.postbacks: list[SentPostback] = []
         self.faults = Faults(seed=seed)
-        self.lose_write_responses = 0
-        self.log_requests = log_requests
-        self.requests: Counter[str] = Counter()
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
@@ -134,7 +129,10 @@ class SmallcaseEmulator(EmulatorServer):
 
     def build_app(self) -> web.Application:
         exempt = lambda request: not request.path.startswith(API_PREFIXES)
-        app = web.Application(middlewares=[self._log, fault_middleware(self.faults, fault_response, exempt=exempt), self._auth, self._lose])
+        is_write = lambda request: request.method == "POST" and request.path.startswith(API_PREFIXES)  # noqa: E731
+        app = web.Application(
+            middlewares=[self.log_middleware, fault_middleware(self.faults, fault_response, exempt=exempt, is_write=is_write), self._auth]
+        )
         routes: list[tuple[str, str, Handler]] = [
             ("POST", "/gateway/{gateway}/transaction", self.create_transaction),
             ("GET", "/v1/{gateway}/engine/transactiondetails", self.get_transaction),
@@ -168,17 +166,6 @@ class SmallcaseEmulator(EmulatorServer):
     # --- middlewares --------------------------------------------------------------------------
 
     @web.middleware
-    async def _log(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        response = await handler(request)
-        route = request.match_info.route.resource
-        self.requests[f"{request.method} {route.canonical if route is not None else request.path}"] += 1
-        if self.log_requests:
-            log.info("request", method=request.method, path=request.path, status=response.status,
-                     ms=round((time.perf_counter() - started) * 1000, 2))
-        return response
-
-    @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/emulator/"):
             if request.headers.get(SECRET_HEADER) != self.api_secret:
@@ -210,15 +197,6 @@ class SmallcaseEmulator(EmulatorServer):
         if auth_id is not None and auth_id not in ACCOUNTS:
             return failure(401, "user_mismatch")
         return claims
-
-    @web.middleware
-    async def _lose(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        if self.lose_write_responses > 0 and request.method == "POST" and request.path.startswith(API_PREFIXES):
-            self.lose_write_responses -= 1
-            self.faults.injected += 1
-            return fault_response(503)  # carried out, but the caller cannot know
-        return response
 
     # --- the API ------------------------------------------------------------------------------
 

@@ -229,7 +229,7 @@ async def test_fills_from_rest_and_the_socket_are_one_fill_per_trade_id(venue: H
 
 
 async def test_a_placement_whose_answer_was_lost_is_found_by_client_order_id(venue: Harness, emulator: GopaxEmulator) -> None:
-    emulator.lose_write_responses = 1
+    emulator.faults.lose_write_responses = 1
     order = submit(venue, "BTC-KRW", Side.BUY, "0.001", best(emulator, "BTC-KRW", bid=True) - 50_000)
 
     await until(lambda: venue.manager.orders[order.client_order_id].status is S.PLACED)

@@ -201,7 +201,7 @@ async def test_post_orders_is_never_retried_after_a_5xx(client: GopaxClient, emu
 
 
 async def test_an_order_whose_answer_was_lost_is_found_by_its_client_order_id(client: GopaxClient, emulator: GopaxEmulator) -> None:
-    emulator.lose_write_responses = 1
+    emulator.faults.lose_write_responses = 1
     request = w.OrderRequest(tradingPairName="BTC-KRW", side="buy", type="limit", amount=Decimal("0.001"), price=far_bid(emulator), clientOrderId="lost1")
 
     with pytest.raises(VenueUnavailable):

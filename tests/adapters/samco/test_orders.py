@@ -197,7 +197,7 @@ async def test_an_order_above_the_freeze_quantity_reaches_samco_as_lot_multiple_
 
 
 async def test_a_lost_answer_is_resolved_by_matching_the_order_book_never_by_resending(venue: Harness, emulator: SamcoEmulator) -> None:
-    emulator.lose_write_responses = 1
+    emulator.faults.lose_write_responses = 1
     order = submit(venue, "samco:NSE:WIPRO", Side.BUY, 3, ticks_away(emulator, "NSE:WIPRO", -40))
 
     await until(lambda: venue.order(order.client_order_id).status is S.PLACED)
@@ -213,7 +213,7 @@ async def test_a_restart_mid_order_is_reconciled_with_the_venue(emulator: SamcoE
     to_fill = submit(first, "samco:NSE:NTPC", Side.BUY, 10, ticks_away(emulator, "NSE:NTPC", -80))
     to_cancel = submit(first, "samco:NSE:ONGC", Side.BUY, 10, ticks_away(emulator, "NSE:ONGC", -80))
     await until(lambda: all(first.order(o.client_order_id).status is S.PLACED for o in (resting, to_fill, to_cancel)))
-    emulator.lose_write_responses = 1  # this one is placed, but its answer never arrives ...
+    emulator.faults.lose_write_responses = 1  # this one is placed, but its answer never arrives ...
 
     async def lookup_fails(order: Order) -> None:
         raise VenueUnavailable("samco", "connection reset")  # ... nor does the lookup that follows

@@ -120,7 +120,7 @@ async def test_a_closed_market_rejects_the_orders_with_market_closed(emulator: S
 
 
 async def test_a_lost_create_answer_leaves_the_order_rejected_and_the_transaction_unused(emulator: SmallcaseEmulator, harness: Harness) -> None:
-    emulator.lose_write_responses = 1
+    emulator.faults.lose_write_responses = 1
     emulator.complete_delay_s = 3600  # the virtual user never gets to it in this test
 
     order = harness.buy("SBIN", 2)
