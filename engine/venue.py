@@ -14,6 +14,7 @@ import msgspec
 
 from engine.errors import NotSupported
 from engine.events import Balance, Fill, Instrument, Order, OrderReport, Position
+from engine.log import register_secret
 
 if TYPE_CHECKING:
     from engine.bus import Bus
@@ -39,6 +40,10 @@ class ExecutionSink(Protocol):
 
 class VenueConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Fields every venue block in a config may carry; a venue's own `Config` extends it."""
+
+    # names of this config's fields that hold secrets: redacted from every log line once the
+    # venue is built (whether they came from ${VAR}s or from an emulator's demo account)
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     type: str | None = None
     emulator: bool = False
@@ -94,6 +99,10 @@ class Venue(abc.ABC):
         self.ctx = ctx
         self.config = config
         self.name = ctx.name
+        for field_name in config.secret_fields:
+            value = getattr(config, field_name, None)
+            if isinstance(value, str):
+                register_secret(value)
 
     # --- emulator hooks (optional) ------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import contextlib
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import msgspec
 import structlog
@@ -46,7 +46,6 @@ from engine.events import (
     TimeInForce,
 )
 from engine.feeds import Poller
-from engine.log import register_secret
 from engine.venue import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
 
 if TYPE_CHECKING:
@@ -62,6 +61,8 @@ WS_KEY_LENGTH = 64  # the socket refuses legacy (36-character) keys
 
 class GopaxConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     """A GOPAX venue block; `api_key` and `secret` belong in ${VAR}s."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("api_key", "secret")
 
     api_key: str = ""
     secret: str = ""
@@ -221,8 +222,6 @@ class GopaxVenue(Venue):
     def __init__(self, ctx: VenueContext, config: GopaxConfig) -> None:  # type: ignore[override]
         super().__init__(ctx, config)
         self.config: GopaxConfig = config
-        register_secret(config.secret)
-        register_secret(config.api_key)
         self.auth: GopaxAuth | None = None
         self.client: GopaxClient | None = None
         self.feed: GopaxFeed | None = None

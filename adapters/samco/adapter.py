@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import msgspec
 import structlog
@@ -51,7 +51,6 @@ from engine.events import (
     Position,
     Side,
 )
-from engine.log import register_secret
 from engine.venue import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
 
 if TYPE_CHECKING:
@@ -65,6 +64,8 @@ VENUE = "samco"  # the key of india's wire-code tables
 
 class SamcoConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     """A Samco venue block; `api_key` and `api_secret` belong in ${VAR}s."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("api_key", "api_secret")
 
     api_key: str = ""
     api_secret: str = ""
@@ -274,8 +275,6 @@ class SamcoVenue(Venue):
     def __init__(self, ctx: VenueContext, config: SamcoConfig) -> None:  # type: ignore[override]
         super().__init__(ctx, config)
         self.config: SamcoConfig = config
-        register_secret(config.api_key)
-        register_secret(config.api_secret)
         self.client: SamcoClient | None = None
         self.feed: SamcoFeed | None = None
         self.quotes: QuotePoller | None = None

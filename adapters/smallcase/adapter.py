@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import msgspec
 import structlog
@@ -54,7 +54,6 @@ from engine.events import (
     OrderStatus,
     OrderType,
 )
-from engine.log import register_secret
 from engine.venue import EmulatorInfo, Venue, VenueConfig, VenueContext
 
 if TYPE_CHECKING:
@@ -84,6 +83,8 @@ class PostbackConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class SmallcaseConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     """A smallcase Gateway block; `secret` and `api_secret` belong in ${VAR}s."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("secret", "api_secret")
 
     gateway_name: str = ""
     secret: str = ""  # signs the users' JWTs
@@ -253,8 +254,6 @@ class SmallcaseVenue(Venue):
     def __init__(self, ctx: VenueContext, config: SmallcaseConfig) -> None:  # type: ignore[override]
         super().__init__(ctx, config)
         self.config: SmallcaseConfig = config
-        register_secret(config.secret)
-        register_secret(config.api_secret)
         self.client: SmallcaseClient | None = None
         self.poller: TransactionPoller | None = None
         self.receiver: PostbackReceiver | None = None

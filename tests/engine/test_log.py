@@ -232,3 +232,29 @@ def test_a_json_run_with_env_secrets_in_a_plugin_venue_never_prints_them(tmp_pat
     )
     summary = json.loads(proc.stdout.splitlines()[-1])
     assert summary["run"] == "secret_run" and summary["reconciliation"]["ok"] is True
+
+
+def test_a_venue_registers_its_configs_secret_fields_for_redaction() -> None:
+    import msgspec
+
+    from engine.bus import Bus
+    from engine.clock import RealtimeClock
+    from engine.log import redact
+    from engine.venue import Venue, VenueConfig, VenueContext
+
+    class KeyedConfig(VenueConfig, kw_only=True):
+        secret_fields = ("api_secret",)
+        api_secret: str = ""
+        account: str = ""
+
+    class KeyedVenue(Venue):
+        async def connect(self) -> None: ...
+        async def close(self) -> None: ...
+        async def instruments(self) -> list:  # type: ignore[override]
+            return []
+
+    config = KeyedConfig(api_secret="emulator-demo-secret-1234", account="acct-visible")
+    KeyedVenue(VenueContext(name="k", bus=Bus(), clock=RealtimeClock(), sink=None), config)  # type: ignore[arg-type]
+    event = redact(None, "info", {"event": "x", "detail": "signed with emulator-demo-secret-1234 for acct-visible"})
+    assert event["detail"] == "signed with *** for acct-visible"
+    assert msgspec.structs.asdict(config)["api_secret"] == "emulator-demo-secret-1234"  # the config keeps it
