@@ -45,3 +45,26 @@ def quiet_logs() -> None:
     from engine.log import configure
 
     configure("console", "warning")
+
+
+async def delivery_latencies(deliver: Any, frames: list[Any], stamps: list[int], *, inline: bool) -> list[float]:
+    """Microseconds from handing each frame to `deliver` until the strategy stamped it in `stamps`
+    (queued: until its queue has run), sorted, the first tenth left out as warm-up."""
+    import time
+
+    out = []
+    clock = time.perf_counter_ns
+    for frame in frames:
+        t0 = clock()
+        deliver(frame)
+        if not inline:
+            for _ in range(100):
+                if stamps:
+                    break
+                await asyncio.sleep(0)
+        out.append((stamps.pop() - t0) / 1000)
+    return sorted(out[len(out) // 10:])
+
+
+def show(label: str, values: list[float], target: str = "") -> None:
+    print(f"{label:<44}: median {percentile(values, 0.5):6.2f} us   p99 {percentile(values, 0.99):7.2f} us   {target}".rstrip())

@@ -13,7 +13,6 @@ a Quote. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import time
@@ -22,8 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from adapters.gopax import schemas as w  # noqa: E402
 from adapters.gopax.feed import GopaxFeed  # noqa: E402
-from bench._common import loop_name, machine, quiet_logs, run_on_best_loop  # noqa: E402
-from bench.hot_path import show  # noqa: E402
+from bench._common import delivery_latencies, loop_name, machine, quiet_logs, run_on_best_loop, show  # noqa: E402
 from engine.bus import Bus  # noqa: E402
 from engine.clock import RealtimeClock  # noqa: E402
 from engine.events import Quote  # noqa: E402
@@ -70,19 +68,9 @@ async def run(n: int, inline: bool) -> list[float]:
     strategy = Timed(ctx, Strategy.Params())
     host = StrategyHost(strategy)
     await host.start()
-    latencies = []
-    on_message = feed.on_message
-    for frame in delta_frames(n):
-        t0 = time.perf_counter_ns()
-        on_message(frame)
-        if not inline:
-            for _ in range(100):
-                if strategy.stamps:
-                    break
-                await asyncio.sleep(0)
-        latencies.append((strategy.stamps.pop() - t0) / 1000)
+    latencies = await delivery_latencies(feed.on_message, delta_frames(n), strategy.stamps, inline=inline)
     await host.stop()
-    return sorted(latencies[n // 10:])  # the first tenth warms up
+    return latencies
 
 
 def decode_only_ns(n: int) -> float:

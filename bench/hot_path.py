@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import msgspec  # noqa: E402
 
 from adapters.paper.broker import PaperBroker, PaperConfig  # noqa: E402
-from bench._common import loop_name, machine, percentile, quiet_logs, run_on_best_loop  # noqa: E402
+from bench._common import delivery_latencies, loop_name, machine, quiet_logs, run_on_best_loop, show  # noqa: E402
 from engine.bus import Bus  # noqa: E402
 from engine.clock import RealtimeClock  # noqa: E402
 from engine.events import Instrument, OrderStatus, OrderUpdate, Quote  # noqa: E402
@@ -112,20 +112,10 @@ async def build(inline: bool, journal_path: Path) -> tuple[Bus, Timed, StrategyH
 
 async def quote_path(n: int, inline: bool, workdir: Path) -> list[float]:
     bus, strategy, host, manager, _ = await build(inline, workdir / f"q{inline}.sqlite")
-    data = frames(n)
-    latencies = []
-    for frame in data:
-        t0 = time.perf_counter_ns()
-        on_frame(bus, frame)
-        if not inline:
-            for _ in range(100):
-                if strategy.stamps:
-                    break
-                await asyncio.sleep(0)
-        latencies.append((strategy.stamps.pop() - t0) / 1000)
+    latencies = await delivery_latencies(lambda frame: on_frame(bus, frame), frames(n), strategy.stamps, inline=inline)
     await host.stop()
     manager.journal.close()
-    return sorted(latencies[n // 10:])  # the first tenth warms up
+    return latencies
 
 
 async def order_path(n_orders: int, workdir: Path) -> list[float]:
@@ -145,10 +135,6 @@ async def order_path(n_orders: int, workdir: Path) -> list[float]:
     await host.stop()
     manager.journal.close()
     return sorted(latencies[n_orders // 10:])
-
-
-def show(label: str, values: list[float], target: str) -> None:
-    print(f"{label:<44}: median {percentile(values, 0.5):6.2f} us   p99 {percentile(values, 0.99):7.2f} us   {target}")
 
 
 async def main(n: int) -> None:

@@ -28,7 +28,7 @@ from adapters.samco import schemas as w  # noqa: E402
 from adapters.samco.adapter import SamcoConfig, SamcoVenue  # noqa: E402
 from adapters.samco.emulator import SamcoEmulator  # noqa: E402
 from adapters.samco.feed import SamcoFeed  # noqa: E402
-from bench._common import loop_name, machine, percentile, quiet_logs, run_on_best_loop  # noqa: E402
+from bench._common import delivery_latencies, loop_name, machine, quiet_logs, run_on_best_loop, show  # noqa: E402
 from bench.hot_path import Timed  # noqa: E402
 from engine.bus import Bus  # noqa: E402
 from engine.clock import RealtimeClock  # noqa: E402
@@ -79,19 +79,9 @@ async def delivery_times(frames: list[bytes], inline: bool) -> list[float]:
     strategy = Timed(ctx, Strategy.Params())
     host = StrategyHost(strategy)
     await host.start()
-    out = []
-    on_message = feed.on_message
-    for frame in frames:
-        t0 = time.perf_counter_ns()
-        on_message(frame)
-        if not inline:
-            for _ in range(100):
-                if strategy.stamps:
-                    break
-                await asyncio.sleep(0)
-        out.append((strategy.stamps.pop() - t0) / 1000)
+    out = await delivery_latencies(feed.on_message, frames, strategy.stamps, inline=inline)
     await host.stop()
-    return sorted(out[len(out) // 10:])
+    return out
 
 
 async def budget(scale: float, workdir: Path) -> dict[str, tuple[int, int]]:
@@ -133,10 +123,6 @@ async def budget(scale: float, workdir: Path) -> dict[str, tuple[int, int]]:
     manager.journal.close()
     await emu.stop()
     return out
-
-
-def show(label: str, values: list[float]) -> None:
-    print(f"{label:<46}: median {percentile(values, 0.5):6.2f} us   p99 {percentile(values, 0.99):7.2f} us")
 
 
 async def main(n: int, scale: float) -> None:
