@@ -359,6 +359,9 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
     config: RunConfig = convert(raw, RunConfig, file)
     base_dir = Path(path).resolve().parent
     venues = {name: _venue_plan(file, name, block) for name, block in config.venues.items()}
+    for vp in venues.values():  # an emulator's market clock starts where the run's does
+        if vp.config.emulator and vp.config.emulator_start is None and config.start is not None:
+            vp.config = msgspec.structs.replace(vp.config, emulator_start=config.start)
     paper = None
     if config.mode in ("paper", "backtest"):
         paper = _venue_plan(file, "paper", {"type": "paper", **config.paper}, field_path="paper")

@@ -6,6 +6,7 @@ import abc
 import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -48,6 +49,9 @@ class VenueConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     type: str | None = None
     emulator: bool = False
     emulator_seed: int = 1
+    # where an emulator's market clock starts; left out, the run's `start:` (the two must agree
+    # for market hours and token lifetimes to line up)
+    emulator_start: datetime | None = None
 
 
 @dataclass

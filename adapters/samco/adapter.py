@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -86,7 +85,6 @@ class SamcoConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     match_window_s: float = 300.0
     timeout_s: float = 10.0
     requests_per_s: int = 10  # our own budget: Samco publishes no rate limits
-    emulator_start: datetime | None = None  # where the emulator's market clock starts
 
 
 # --- the mapping tables ------------------------------------------------------------------------

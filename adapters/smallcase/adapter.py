@@ -101,7 +101,6 @@ class SmallcaseConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     # Where the user completes a transaction: your page that opens smallcase's SDK with it.
     link_template: str = "https://gateway.smallcase.com/{gateway}/transaction/{transaction_id}"
     timeout_s: Annotated[float, Positive] = 10.0
-    emulator_start: datetime | None = None  # the emulator's market clock (naive = UTC)
     emulator_complete_delay_s: Annotated[float, NonNegative] = 0.3  # leprechaun: how long the virtual user takes
 
 
