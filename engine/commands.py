@@ -43,6 +43,11 @@ def guarded(fn: Callable[[], int]) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`run.py strategies | head`): end quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def cmd_run(config: str, *, duration: float | None, speed: float | None, log_format: str) -> int:

@@ -144,3 +144,13 @@ def test_sigint_stops_a_run_cleanly_with_a_summary() -> None:
     assert 2.5 < summary["wall_s"] < 30
     assert summary["reconciliation"]["ok"] is True
     assert "Traceback" not in err
+
+
+def test_output_cut_short_by_its_reader_ends_quietly() -> None:
+    proc = subprocess.Popen([sys.executable, "run.py", "strategies"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=30)
+    assert "Traceback" not in stderr
