@@ -187,7 +187,7 @@ class Bus:
 
         def run_inline(event: Any) -> None:
             result = handler(event)
-            if result is not None and hasattr(result, "__await__"):
+            if _awaitable(result):
                 task = asyncio.ensure_future(result)
                 task.set_name(name)
                 pending.append(task)
@@ -276,7 +276,7 @@ class QueuedSubscriber:
         except Exception as exc:
             self._failed(event, exc)
             return None
-        return None if result is None else self._guarded_async(event, result)
+        return self._guarded_async(event, result) if _awaitable(result) else None
 
     async def _guarded_async(self, event: Any, awaitable: Awaitable[Any]) -> None:
         try:
@@ -339,7 +339,7 @@ class QueuedSubscriber:
             return
         if self.bus.inline:
             result = self._guarded_inline(event)
-            if result is not None:
+            if _awaitable(result):
                 self.bus._inline_pending.append(asyncio.ensure_future(result))
         else:
             self.put(event)
@@ -408,7 +408,7 @@ class QueuedSubscriber:
                 self._failed(event, exc)
                 result = None
             self.handled += 1
-            if result is not None:
+            if result is not None and _awaitable(result):
                 self._task = self._loop.create_task(self._drain_awaiting(event, result), name=self.name)  # type: ignore[union-attr]
                 return
         if queue and not self._stopped:
@@ -428,7 +428,7 @@ class QueuedSubscriber:
                 event = self._next()
                 try:
                     result = handler(event)
-                    if result is not None:
+                    if result is not None and _awaitable(result):
                         await result
                 except Exception as exc:
                     self._failed(event, exc)
@@ -448,3 +448,8 @@ class QueuedSubscriber:
                 self._on_error(event, exc)
             except Exception:  # the error policy itself must not kill the consumer
                 log.exception("error policy failed", subscriber=self.name)
+
+
+def _awaitable(result: Any) -> bool:
+    """A handler's return value to wait for; anything else a callback returns is ignored."""
+    return result is not None and hasattr(result, "__await__")

@@ -500,3 +500,25 @@ def test_handler_failure_logging_works_with_the_real_structlog_logger() -> None:
     bus.publish(quote("sim:A", 1))
     bus.handler_failed("direct", None, RuntimeError("no event"))
     assert bus.stats.handler_errors == 2
+
+
+async def test_a_callback_that_returns_a_plain_value_is_not_an_error() -> None:
+    """`return self.buy(...)` in a callback returns an Order: nothing to await, nothing wrong."""
+    for inline in (False, True):
+        bus = Bus(inline=inline)
+        errors: list[BaseException] = []
+        handled: list[Quote] = []
+
+        def handler(event: Quote) -> object:
+            handled.append(event)
+            return {"an": "order"}
+
+        sub = bus.queued("returns", handler, on_error=lambda event, exc: errors.append(exc))
+        sub.subscribe(Quote)
+        sub.start()
+        for i in range(3):
+            bus.publish(quote("sim:A", i), "sim:A")
+        await asyncio.wait_for(bus.drain(), TIMEOUT)
+        assert len(handled) == 3
+        assert errors == [] and bus.stats.handler_errors == 0
+        await sub.stop()
