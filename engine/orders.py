@@ -270,7 +270,7 @@ class OrderManager:
         now = self.clock.now_ns()
         flagged = msgspec.structs.replace(order, pending=Pending.CANCEL, updated_ns=now)
         self._commit(now, [("order", flagged)], order.status, flagged)
-        if order.status is not S.NEW:  # a NEW order is cancelled as soon as it is acknowledged
+        if order.status not in _AWAITING_ACK:  # otherwise it goes out once the placement is answered
             self._spawn(self._send_cancel(client_order_id))
         return flagged
 
@@ -300,7 +300,7 @@ class OrderManager:
         flagged = msgspec.structs.replace(order, pending=Pending.MODIFY, updated_ns=now)
         self._modify_requests[client_order_id] = (qty, price, trigger_price)
         self._commit(now, [("order", flagged)], order.status, flagged)
-        if order.status is not S.NEW:
+        if order.status not in _AWAITING_ACK:
             self._spawn(self._send_modify(client_order_id))
         return flagged
 
@@ -319,6 +319,7 @@ class OrderManager:
             return
         venue = self.venues[order.venue]
         if not self._durable(coid):
+            self._reject(coid, "not sent: the journal cannot be written")
             return
         try:
             ack = await venue.place(order)
@@ -328,11 +329,9 @@ class OrderManager:
             else:
                 self._reject(coid, _venue_reason(exc))
             return
-        except (OSError, asyncio.TimeoutError) as exc:
-            await self._resolve_unknown(coid, exc)
-            return
-        except Exception as exc:  # an adapter bug: the request may or may not have gone out
-            self.log.error("venue place failed unexpectedly", client_order_id=coid, error=repr(exc), exc_info=exc)
+        except Exception as exc:  # broken connection, timeout, or an adapter bug: outcome unknown
+            if not isinstance(exc, (OSError, asyncio.TimeoutError)):
+                self.log.error("venue place failed unexpectedly", client_order_id=coid, error=repr(exc), exc_info=exc)
             await self._resolve_unknown(coid, exc)
             return
         self.on_order_report(_with_client_id(ack, coid))
@@ -348,18 +347,26 @@ class OrderManager:
             self._spawn(self._send_modify(coid))
 
     async def _resolve_unknown(self, coid: str, exc: BaseException) -> None:
-        """A placement whose outcome is unknown: ask the venue, never blindly send it again."""
-        order = self.orders[coid]
+        """A placement whose outcome is unknown: ask the venue, never blindly send it again.
+
+        While the venue cannot be asked, ask again with backoff; after that the order stays
+        submitted (it counts as open) and the next reconciliation settles it.
+        """
         self.log.warning("placement outcome unknown", client_order_id=coid, error=repr(exc))
-        try:
-            report = await self.venues[order.venue].order_status(order)
-        except (VenueError, OSError, asyncio.TimeoutError) as lookup_exc:
-            report = None
-            if not isinstance(lookup_exc, OrderNotFound):
-                self.log.error(
-                    "order status lookup failed", client_order_id=coid, error=repr(lookup_exc)
-                )
-                return  # stays submitted; reconciliation will settle it
+        delay = _LOOKUP_FIRST_DELAY_S
+        report = await self._lookup(self.orders[coid])
+        for _ in range(_LOOKUP_ATTEMPTS - 1):
+            if report is not UNREACHABLE:
+                break
+            await self.clock.sleep(delay)
+            delay *= 2
+            report = await self._lookup(self.orders[coid])
+        if report is UNREACHABLE:
+            self.log.error("placement outcome still unknown: left submitted until reconciliation", client_order_id=coid)
+            return
+        if self.orders[coid].status is not S.SUBMITTED:  # a report or a fill settled it meanwhile
+            self._after_ack(coid)
+            return
         if report is None:
             self._reject(coid, f"not received by the venue ({exc!r})")
         else:
@@ -370,11 +377,15 @@ class OrderManager:
         order = self.orders[coid]
         venue = self.venues[order.venue]
         if not self._durable(coid):
+            self._clear_pending(coid, "cancel not sent: the journal cannot be written", only=Pending.CANCEL)
             return
         try:
             report = await venue.cancel(order)
         except OrderNotFound:
             report = await self._lookup(order)
+            if report is UNREACHABLE:
+                self._clear_pending(coid, "cancel outcome unknown: the venue cannot be asked", only=Pending.CANCEL)
+                return
             if report is None and self.orders[coid].status is not S.SUBMITTED:
                 # nothing to cancel at the venue: free the flag so the strategy may ask again
                 # (a submitted order keeps it: the cancel goes out once the placement is acked)
@@ -385,7 +396,9 @@ class OrderManager:
         except VenueError as exc:
             self._clear_pending(coid, f"cancel refused: {_venue_reason(exc)}", only=Pending.CANCEL)
             return
-        except (OSError, asyncio.TimeoutError) as exc:
+        except Exception as exc:  # broken connection, timeout, or an adapter bug: the flag must go
+            if not isinstance(exc, (OSError, asyncio.TimeoutError)):
+                self.log.error("venue cancel failed unexpectedly", client_order_id=coid, error=repr(exc), exc_info=exc)
             self._clear_pending(coid, f"cancel outcome unknown: {exc!r}", only=Pending.CANCEL)
             return
         if report is not None:
@@ -399,6 +412,7 @@ class OrderManager:
         order = self.orders[coid]
         qty, price, trigger = self._modify_requests.pop(coid, (None, None, None))
         if not self._durable(coid):
+            self._clear_pending(coid, "modify not sent: the journal cannot be written", only=Pending.MODIFY)
             return
         try:
             report = await self.venues[order.venue].modify(
@@ -407,19 +421,25 @@ class OrderManager:
         except VenueError as exc:
             self._clear_pending(coid, f"modify refused: {_venue_reason(exc)}", only=Pending.MODIFY)
             return
-        except (OSError, asyncio.TimeoutError) as exc:
+        except Exception as exc:  # broken connection, timeout, or an adapter bug: the flag must go
+            if not isinstance(exc, (OSError, asyncio.TimeoutError)):
+                self.log.error("venue modify failed unexpectedly", client_order_id=coid, error=repr(exc), exc_info=exc)
             self._clear_pending(coid, f"modify outcome unknown: {exc!r}", only=Pending.MODIFY)
             return
         if report is not None:
             self.on_order_report(_with_client_id(report, coid))
         self._clear_pending(coid, None, only=Pending.MODIFY)
 
-    async def _lookup(self, order: Order) -> OrderReport | None:
+    async def _lookup(self, order: Order) -> OrderReport | None | _Unreachable:
+        """The venue's report of `order`; None when it does not know the order; UNREACHABLE when
+        it could not be asked (a failed lookup says nothing about the order)."""
         try:
             return await self.venues[order.venue].order_status(order)
-        except (VenueError, OSError, asyncio.TimeoutError) as exc:
-            self.log.warning("order status lookup failed", client_order_id=order.client_order_id, error=repr(exc))
+        except OrderNotFound:
             return None
+        except Exception as exc:
+            self.log.warning("order status lookup failed", client_order_id=order.client_order_id, error=repr(exc))
+            return UNREACHABLE
 
     # --- the execution sink: what venues report -----------------------------------------------
 
@@ -580,10 +600,13 @@ class OrderManager:
         since = self._last_fill_ns.get(name, 0)
         for fill in await venue.fills_since(max(since - 60 * 1_000_000_000, 0)):
             self.on_fill(fill)
+        unresolved = 0
         for order in [o for o in self._open.values() if o.venue == name and o.client_order_id not in seen]:
             report = await self._lookup(order)
             current = self.orders[order.client_order_id]
-            if report is not None:
+            if report is UNREACHABLE:
+                unresolved += 1  # as it was: a lookup that failed proves nothing
+            elif report is not None:
                 self.on_order_report(_with_client_id(report, order.client_order_id))
             elif current.status is S.SUBMITTED:
                 self._reject(order.client_order_id, "not received by the venue (reconciliation)")
@@ -608,7 +631,7 @@ class OrderManager:
                 self._clear_pending(
                     coid, "modify outcome unknown: the engine restarted", only=Pending.MODIFY
                 )
-        return {f"{name}_unknown_open": unknown}
+        return {f"{name}_unknown_open": unknown, f"{name}_unresolved": unresolved}
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -777,6 +800,19 @@ class OrderManager:
     @property
     def busy(self) -> bool:
         return bool(self._tasks)
+
+
+class _Unreachable:
+    """The venue could not be asked (see `OrderManager._lookup`)."""
+
+    def __repr__(self) -> str:
+        return "UNREACHABLE"
+
+
+UNREACHABLE = _Unreachable()
+_AWAITING_ACK = frozenset({S.NEW, S.SUBMITTED})
+_LOOKUP_ATTEMPTS = 6  # asking again after 0.5, 1, 2, 4 and 8 s of engine time
+_LOOKUP_FIRST_DELAY_S = 0.5
 
 
 def freeze_slices(qty: Decimal, freeze_qty: Decimal, lot: Decimal) -> list[Decimal]:

@@ -844,3 +844,60 @@ async def test_a_venue_may_reject_an_order_it_had_acknowledged() -> None:
     assert rejected.reason == "RMS: insufficient margin"
     assert parts.manager.stats.refused_transitions == 0
     assert parts.updates[-1].previous is S.PLACED
+
+
+async def test_a_placement_whose_outcome_cannot_be_asked_is_asked_again_until_the_venue_answers() -> None:
+    parts, venue = await ready_parts(clock=RealtimeClock(speed=1000.0))  # backoff in milliseconds
+    venue.place_result = VenueUnavailable("sim", "connection reset")
+    answers = [VenueUnavailable("sim", "down"), VenueUnavailable("sim", "still down")]
+
+    def status(order: Order) -> OrderReport:
+        if answers:
+            raise answers.pop(0)
+        return report_for(order, S.PLACED, venue_order_id="v-late")
+
+    venue.status_result = status
+    order = submit_limit(parts)
+    await settle(parts)
+    current = parts.manager.orders[order.client_order_id]
+    assert current.status is S.PLACED and current.venue_order_id == "v-late"
+    assert venue.count("place") == 1  # asked three times, sent once
+    assert venue.count("order_status") == 3
+
+
+async def test_a_cancel_the_adapter_fails_on_unexpectedly_frees_the_flag_with_a_reason() -> None:
+    parts, venue, order = await placed_order()
+    venue.cancel_result = RuntimeError("adapter bug")
+    parts.manager.cancel(order.client_order_id)
+    await settle(parts)
+    current = parts.manager.orders[order.client_order_id]
+    assert current.pending is None and current.status is S.PLACED
+    assert current.reason is not None and "cancel outcome unknown" in current.reason
+    venue.cancel_result = lambda o: report_for(o, S.CANCELLED)
+    parts.manager.cancel(order.client_order_id)  # the strategy may ask again
+    await settle(parts)
+    assert parts.manager.orders[order.client_order_id].status is S.CANCELLED
+
+
+async def test_a_modify_the_adapter_fails_on_unexpectedly_frees_the_flag_with_a_reason() -> None:
+    parts, venue, order = await placed_order()
+    venue.modify_result = KeyError("price")
+    parts.manager.modify(order.client_order_id, price=D(99))
+    await settle(parts)
+    current = parts.manager.orders[order.client_order_id]
+    assert current.pending is None
+    assert current.reason is not None and "modify outcome unknown" in current.reason
+
+
+async def test_a_cancel_asked_while_the_placement_is_in_flight_goes_out_after_the_answer() -> None:
+    parts, venue, order = await in_flight_order()
+    venue.cancel_result = lambda o: report_for(o, S.CANCELLED)
+    parts.manager.cancel(order.client_order_id)
+    await asyncio.sleep(0)
+    assert parts.manager.orders[order.client_order_id].status is S.SUBMITTED
+    assert venue.count("cancel") == 0  # not before the venue answered the placement
+    assert venue.place_gate is not None
+    venue.place_gate.set()
+    await settle(parts)
+    assert [kind for kind, _ in venue.calls if kind in ("place", "cancel")] == ["place", "cancel"]
+    assert parts.manager.orders[order.client_order_id].status is S.CANCELLED

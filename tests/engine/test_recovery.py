@@ -328,3 +328,24 @@ async def test_new_client_order_ids_after_a_restart_never_reuse_journalled_ones(
         assert b.manager.orders[coid].status is S.PLACED
         assert b.manager.orders[coid].client_order_id == coid
     assert len(b.journal.load().orders) == 6
+
+
+async def test_a_status_lookup_that_fails_during_recovery_leaves_the_order_as_it_was(tmp_path: Path) -> None:
+    """A network error says nothing about the order: it must not be taken for 'gone'."""
+    from engine.errors import VenueUnavailable
+
+    path = journal_path(tmp_path)
+    order = Order(
+        client_order_id="tbworking01", strategy_id="s1", instrument=SIM_INST.id, venue=SIM_INST.venue,
+        side=Side.BUY, type=OrderType.LIMIT, qty=D(1), price=D(100), status=S.PLACED, venue_order_id="v-1",
+    )
+    seed_journal(path, order)
+    venue = ScriptedVenue()
+    venue.status_result = VenueUnavailable("sim", "connection reset")
+    b = build_parts({venue.name: venue}, journal=Journal(path))
+    summary = await bounded(b.manager.recover())
+    current = b.manager.orders["tbworking01"]
+    assert current.status is S.PLACED and current.reason is None
+    assert summary["sim_unresolved"] == 1
+    assert b.manager.open_count == 1
+    b.journal.close()
