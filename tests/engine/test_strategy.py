@@ -492,7 +492,7 @@ async def test_a_backtest_with_a_journal_file_sets_the_earlier_runs_journal_asid
         _, summary = await run_backtest(tmp_path, text, name="journalled")
         summary.pop("wall_s")
         summaries.append(summary)
-    assert summaries[1]["recovery"] == {"orders": 0, "open": 0, "fills": 0, "paper_unknown_open": 0}
+    assert summaries[1]["recovery"] == {"orders": 0, "open": 0, "fills": 0, "paper_unknown_open": 0, "paper_unresolved": 0}
     assert summaries[0] == summaries[1]
     assert summaries[1]["fills"] > 0
     assert (tmp_path / "journal" / "journalled.sqlite").exists()
