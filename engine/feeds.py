@@ -92,25 +92,40 @@ class RateLimiter:
         """Wait until `cost` calls fit in the window (FIFO among waiters); returns the booked time."""
         delay = self._book(cost)
         booked_at = self._stamps[-1]
-        if delay > 0:
+        while delay > 0:
             self.waited_s += delay
             await asyncio.sleep(delay)
+            # calls booked before this one may have been answered late since (see `complete`):
+            # counted from their answers, they can still fill the window this one was given
+            later = self._earliest(booked_at, cost)
+            delay = later - time.monotonic()
+            if later > booked_at:
+                self._move(booked_at, later, cost)
+                booked_at = later
         return booked_at
+
+    def _earliest(self, booked_at: float, cost: int) -> float:
+        """The earliest time the `cost` calls booked at `booked_at` fit, given the calls before them."""
+        before = list(self._stamps)
+        for _ in range(cost):
+            before.remove(booked_at)
+        before = [t for t in before if t <= booked_at]
+        blocker = len(before) - (self.limit - cost) - 1
+        return max(booked_at, before[blocker] + self._span) if blocker >= 0 else booked_at
+
+    def _move(self, old: float, new: float, cost: int) -> None:
+        stamps = list(self._stamps)
+        for _ in range(cost):
+            stamps.remove(old)
+            bisect.insort(stamps, new)
+        self._stamps = deque(stamps)
 
     def complete(self, booked_at: float, cost: int = 1) -> None:
         """The call booked at `booked_at` has its answer: count it from now, when it surely landed."""
         now = time.monotonic()
-        if now <= booked_at:
-            return
-        stamps = list(self._stamps)
-        for _ in range(cost):
-            try:
-                stamps.remove(booked_at)
-            except ValueError:  # already out of the window
-                return
-        for _ in range(cost):
-            bisect.insort(stamps, now)
-        self._stamps = deque(stamps)
+        if now <= booked_at or self._stamps.count(booked_at) < cost:
+            return  # answered before its slot, or already out of the window
+        self._move(booked_at, now, cost)
 
     def try_acquire(self, cost: int = 1) -> bool:
         """Take `cost` calls now if they fit without waiting (never ahead of a waiter)."""

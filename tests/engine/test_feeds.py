@@ -554,3 +554,16 @@ async def test_complete_of_a_call_already_out_of_the_window_changes_nothing() ->
     assert limiter.try_acquire()  # books and prunes the expired stamp
     limiter.complete(booked)
     assert limiter.try_acquire()  # one slot still free: the old call was not put back
+
+
+async def test_a_waiter_booked_before_a_late_answer_still_keeps_the_window() -> None:
+    """Booked at once, sent later: when an earlier call is answered late, a caller already
+    waiting for its slot moves back too, so the venue never sees two calls within a window."""
+    limiter = RateLimiter(1, 0.2, slack=0.0)
+    first = await asyncio.wait_for(limiter.acquire(), 1)
+    waiting = asyncio.ensure_future(limiter.acquire())  # booked for first + 0.2 s
+    await asyncio.sleep(0.15)
+    limiter.complete(first)  # the first call's answer came 150 ms after it was sent
+    answered = time.monotonic()
+    await asyncio.wait_for(waiting, 2)
+    assert time.monotonic() - answered >= 0.19

@@ -4,6 +4,8 @@ outcome found by matching, and a restart reconciled with the venue."""
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
@@ -215,14 +217,19 @@ async def test_a_restart_mid_order_is_reconciled_with_the_venue(emulator: SamcoE
     await until(lambda: all(first.order(o.client_order_id).status is S.PLACED for o in (resting, to_fill, to_cancel)))
     emulator.faults.lose_write_responses = 1  # this one is placed, but its answer never arrives ...
 
+    lookups: list[str] = []
+
     async def lookup_fails(order: Order) -> None:
+        lookups.append(order.client_order_id)
         raise VenueUnavailable("samco", "connection reset")  # ... nor does the lookup that follows
 
     first.venue.order_status = lookup_fails  # type: ignore[method-assign]
     unknown = submit(first, "samco:NSE:BEL", Side.BUY, 4, ticks_away(emulator, "NSE:BEL", -80))
-    await until(lambda: len(emulator.orders) == 4)
-    await bounded(first.manager.settle())  # the engine dies with the order still submitted
+    await until(lambda: len(emulator.orders) == 4 and bool(lookups))
     stuck = first.order(unknown.client_order_id).status
+    for task in list(first.manager._tasks):  # the engine dies while it is still asking
+        task.cancel()
+    await asyncio.sleep(0)
     await bounded(first.venue.close())
     first.journal.close()
 
