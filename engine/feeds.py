@@ -11,6 +11,7 @@ import asyncio
 import bisect
 import contextlib
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -32,6 +33,19 @@ _FRAME_REPR_MAX = 200  # characters of a bad frame shown in a log line
 # a feed gone bad must not flood the log: the first 10 malformed frames, then one in 1000
 _MALFORMED_LOG_FIRST = 10
 _MALFORMED_LOG_EVERY = 1000
+
+
+_QUERY = re.compile(r"\?[^\s'\")]*")
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error for a log line or a FeedStatus, without URL queries or headers: venues put
+    signatures and tokens there (aiohttp's repr of a refused upgrade carries both)."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}: HTTP {exc.status} {exc.message}".rstrip()
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timeout"
+    return f"{type(exc).__name__}: {_QUERY.sub('?...', str(exc))}"
 
 
 # --- rate limiting ---------------------------------------------------------------------------
@@ -308,9 +322,10 @@ class Poller(Generic[T]):
             try:
                 value = await self._fetch()
                 if value != self._last:
+                    self._on_change(value)
+                    # remembered only once delivered: a failed on_change is delivered again
                     self._last = value
                     self.changes += 1
-                    self._on_change(value)
             except Exception as exc:
                 self.errors += 1
                 self._report(exc)
@@ -579,7 +594,7 @@ class WebSocketFeed(abc.ABC):
             try:
                 detail = await self._connection()
             except Exception as exc:
-                detail = repr(exc)
+                detail = describe_error(exc)
             finally:
                 self._ws = None
                 self._ready = False

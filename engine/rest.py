@@ -18,7 +18,7 @@ import structlog
 from yarl import URL
 
 from engine.errors import AuthError, OrderNotFound, RateLimited, VenueError, VenueUnavailable
-from engine.feeds import Backoff, RateLimiter
+from engine.feeds import Backoff, RateLimiter, describe_error
 
 log = structlog.get_logger("tickbus.rest")
 
@@ -134,7 +134,7 @@ class RestClient:
                     error = found
                     retry_after = _retry_after(resp.headers)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                error = VenueUnavailable(self.venue, f"{method} {path}: {exc!r}")
+                error = VenueUnavailable(self.venue, f"{method} {path}: {describe_error(exc)}")
             finally:
                 for limiter, at in zip(limiters, booked):
                     limiter.complete(at)

@@ -567,3 +567,45 @@ async def test_a_waiter_booked_before_a_late_answer_still_keeps_the_window() -> 
     answered = time.monotonic()
     await asyncio.wait_for(waiting, 2)
     assert time.monotonic() - answered >= 0.19
+
+
+def test_a_refused_upgrade_is_described_without_its_url_query_or_headers() -> None:
+    import aiohttp
+    from yarl import URL
+
+    from engine.feeds import describe_error
+
+    info = aiohttp.RequestInfo(
+        URL("wss://venue.example/ws?apiKey=k123&signature=s3cr3t"), "GET",
+        {"x-session-token": "tok-987"}, URL("wss://venue.example/ws?apiKey=k123&signature=s3cr3t"),
+    )
+    exc = aiohttp.WSServerHandshakeError(info, (), status=401, message="Invalid response status")
+    assert "s3cr3t" in repr(exc) or "tok-987" in repr(exc)  # what the old log line carried
+    text = describe_error(exc)
+    assert "s3cr3t" not in text and "tok-987" not in text and "k123" not in text
+    assert "401" in text
+    assert "signature" not in describe_error(OSError("failed GET /ws?signature=s3cr3t"))
+
+
+async def test_a_poll_whose_delivery_failed_is_delivered_again() -> None:
+    delivered: list[int] = []
+    fail = [True]
+
+    def on_change(value: int) -> None:
+        if fail[0]:
+            fail[0] = False
+            raise RuntimeError("the sink could not take it")
+        delivered.append(value)
+
+    async def fetch() -> int:
+        return 7  # the venue's answer does not change
+
+    poller = Poller("p", fetch, on_change, interval_s=0.01, jitter=0.0, on_error=lambda exc: None)
+    poller.start()
+    try:
+        async with asyncio.timeout(5):
+            while not delivered:
+                await asyncio.sleep(0.005)
+    finally:
+        await poller.stop()
+    assert delivered[0] == 7
