@@ -194,73 +194,73 @@ class OrderManager:
         tif: TimeInForce = TimeInForce.GTC,
         after_market: bool = False,
         options: Mapping[str, str] | None = None,
-        parent_id: str | None = None,
     ) -> Order:
         """Create an order, check it, journal it and send it; returns at once.
 
-        Above the instrument's freeze quantity the order is split into slices the exchange
-        accepts, each an order of its own with `parent_id` naming the first; the first is returned.
+        Above the instrument's freeze quantity the order is checked as a whole, then split into
+        slices the exchange accepts, each an order of its own with `parent_id` naming the first;
+        the first is returned. The slices count as one request against the order-rate limit.
         """
-        inst = self.portfolio.instruments.get(instrument)
-        if parent_id is None and inst is not None and inst.freeze_qty and qty > inst.freeze_qty:
-            sizes = freeze_slices(qty, inst.freeze_qty, inst.lot_size)
-            if len(sizes) > 1:
-                first: Order | None = None
-                for size in sizes:
-                    sliced = self.submit(
-                        strategy_id=strategy_id, instrument=instrument, venue=venue, side=side,
-                        qty=size, type=type, price=price, trigger_price=trigger_price, tif=tif,
-                        after_market=after_market, options=options,
-                        parent_id=first.client_order_id if first else "",
-                    )
-                    first = first or sliced
-                assert first is not None
-                return first
         now = self.clock.now_ns()
+        fields = dict(
+            strategy_id=strategy_id, instrument=instrument, venue=venue, side=side, type=type,
+            price=price, trigger_price=trigger_price, tif=tif, after_market=after_market,
+            options=dict(options or {}), created_ns=now, updated_ns=now,
+        )
+        whole = Order(client_order_id=self._next_id(), qty=qty, **fields)
+        inst = self.portfolio.instruments.get(instrument)
+        sizes = [qty]
+        if inst is not None and inst.freeze_qty and qty > inst.freeze_qty:
+            sizes = freeze_slices(qty, inst.freeze_qty, inst.lot_size)
+        reason = self._refusal(whole, new_orders=len(sizes))
+        self.stats.submitted += 1
+        if reason is not None:
+            return self._refuse_new(whole, reason, now)
+        self.risk.record_submit(venue, now)
+        if len(sizes) == 1:
+            self._accept(whole, now)
+            return whole
+        first: Order | None = None
+        for size in sizes:
+            piece = Order(
+                client_order_id=whole.client_order_id if first is None else self._next_id(),
+                qty=size, parent_id=None if first is None else first.client_order_id, **fields,
+            )
+            reason = self._refusal(piece, count_rate=False)
+            if reason is None:
+                self._accept(piece, now)
+            else:
+                piece = self._refuse_new(piece, reason, now)
+            first = first or piece
+        assert first is not None
+        return first
+
+    def _next_id(self) -> str:
         coid = self.ids.next()
         while coid in self.orders:  # a restart within the same millisecond, or a clock step back
             coid = self.ids.next()
-        order = Order(
-            client_order_id=coid,
-            strategy_id=strategy_id,
-            instrument=instrument,
-            venue=venue,
-            side=side,
-            type=type,
-            qty=qty,
-            price=price,
-            trigger_price=trigger_price,
-            tif=tif,
-            after_market=after_market,
-            options=dict(options or {}),
-            parent_id=parent_id or None,
-            created_ns=now,
-            updated_ns=now,
-        )
-        reason = self._refusal(order)
-        self.stats.submitted += 1
-        if reason is not None:
-            self.stats.risk_rejected += 1
-            self.risk.record_reject(now)
-            rejected = msgspec.structs.replace(order, status=S.REJECTED, reason=reason)
-            self._commit(now, [("order", order), ("order", rejected)], None, rejected)
-            self.log.warning(
-                "order refused", client_order_id=order.client_order_id, reason=reason
-            )
-            return rejected
+        return coid
+
+    def _accept(self, order: Order, now: int) -> None:
         # The send task is created first so that it runs before this turn's journal flush: its
         # commit before the request then covers this record too (one commit, not two).
         self._spawn(self._send(order.client_order_id))
         self._commit(now, [("order", order)], None, order)
-        self.risk.record_submit(venue, now)
-        return order
 
-    def _refusal(self, order: Order) -> str | None:
+    def _refuse_new(self, order: Order, reason: str, now: int) -> Order:
+        self.stats.risk_rejected += 1
+        self.risk.record_reject(now)
+        rejected = msgspec.structs.replace(order, status=S.REJECTED, reason=reason)
+        self._commit(now, [("order", order), ("order", rejected)], None, rejected)
+        self.log.warning("order refused", client_order_id=order.client_order_id, reason=reason)
+        return rejected
+
+    def _refusal(self, order: Order, *, new_orders: int = 1, count_rate: bool = True) -> str | None:
         if not self.ready:
             return "engine not ready: reconciliation with the venues has not finished"
         if order.venue not in self.venues:
             return f"no venue {order.venue!r} to execute on"
-        return self.risk.check(order, self)
+        return self.risk.check(order, self, new_orders=new_orders, count_rate=count_rate)
 
     def cancel(self, client_order_id: str) -> Order | None:
         """Ask the venue to cancel; the pending flag is set until the venue answers."""
@@ -291,7 +291,7 @@ class OrderManager:
             price=price if price is not None else order.price,
             trigger_price=trigger_price if trigger_price is not None else order.trigger_price,
         )
-        reason = self.risk.check_modify(candidate, self)
+        reason = self.risk.check_modify(candidate, self, order)
         now = self.clock.now_ns()
         if reason is not None:
             refused = msgspec.structs.replace(order, reason=f"modify refused: {reason}", updated_ns=now)

@@ -54,53 +54,85 @@ class RiskEngine:
     def instruments(self) -> Mapping[str, object]:
         return self.portfolio.instruments
 
-    def check(self, order: Order, book: OrderBookView) -> str | None:
-        """The reason the order is refused, or None when it may go."""
+    def check(self, order: Order, book: OrderBookView, *, new_orders: int = 1, count_rate: bool = True) -> str | None:
+        """The reason the order is refused, or None when it may go. `new_orders`: how many orders
+        it becomes (freeze slices); `count_rate=False`: a slice of an order already checked whole."""
         if self.halted is not None:
             return f"kill switch: {self.halted}"
-        reason = self._shape(order)
-        if reason is not None:
-            return reason
         lim = self.limits
         ref_price = self._reference_price(order)
-        if lim.max_order_value is not None and ref_price is not None:
-            value = order.qty * ref_price
-            if value > lim.max_order_value:
-                return f"order value {value} above max_order_value {lim.max_order_value}"
-        cap = lim.position_limits.get(order.instrument, lim.max_position)
-        if cap is not None:
-            position = self.portfolio.position(order.instrument).qty
-            buys, sells = book.open_exposure(order.instrument)
-            worst = (
-                position + buys + order.qty if order.side is Side.BUY else position - sells - order.qty
-            )
-            if abs(worst) > cap:
-                return f"position would reach {worst}, above the limit {cap}"
-        if lim.max_open_orders is not None and book.open_count >= lim.max_open_orders:
-            return f"{book.open_count} open orders: max_open_orders is {lim.max_open_orders}"
-        if lim.max_orders_per_second is not None:
-            window = self._submits.get(order.venue)
-            now = order.created_ns
-            if window is not None:
-                while window and window[0] <= now - NS:
-                    window.popleft()
-                if len(window) >= lim.max_orders_per_second:
-                    return f"order rate above {lim.max_orders_per_second}/s for venue {order.venue}"
-        if lim.check_balance:
-            reason = self._balance(order, ref_price)
-            if reason is not None:
-                return reason
-        if lim.max_loss is not None:
-            net = self.portfolio.pnl().net
-            if net < -lim.max_loss:
-                self.halt(f"loss {-net} beyond max_loss {lim.max_loss}")
-                return f"kill switch: {self.halted}"
-        return None
+        return (
+            self._shape(order)
+            or self._value(order, ref_price)
+            or self._position(order, book, order.qty)
+            or self._open_orders(book, new_orders)
+            or (self._rate(order) if count_rate else None)
+            or (self._balance(order, ref_price, order.qty) if lim.check_balance else None)
+            or self._loss()
+        )
 
-    def check_modify(self, order: Order, book: OrderBookView) -> str | None:
+    def check_modify(self, order: Order, book: OrderBookView, original: Order | None = None) -> str | None:
+        """A working order changed to `order`: its new shape, and the limits it may now break by
+        what it adds beyond `original` (whose remainder the open exposure already counts)."""
         if self.halted is not None:
             return f"kill switch: {self.halted}"
-        return self._shape(order)
+        added = order.remaining - (original.remaining if original is not None else ZERO)
+        ref_price = self._reference_price(order)
+        extra_cost = None
+        if original is not None and ref_price is not None:
+            old_price = self._reference_price(original) or ref_price
+            extra_cost = order.remaining * ref_price - original.remaining * old_price
+        return (
+            self._shape(order)
+            or self._value(order, ref_price)
+            or (self._position(order, book, added) if added > 0 else None)
+            or (self._balance(order, ref_price, added, cost=extra_cost) if self.limits.check_balance else None)
+            or self._loss()
+        )
+
+    def _value(self, order: Order, ref_price: Decimal | None) -> str | None:
+        cap = self.limits.max_order_value
+        if cap is None or ref_price is None:
+            return None
+        value = order.qty * ref_price
+        return f"order value {value} above max_order_value {cap}" if value > cap else None
+
+    def _position(self, order: Order, book: OrderBookView, qty: Decimal) -> str | None:
+        """The position if every open order on this side filled, plus `qty` more."""
+        lim = self.limits
+        cap = lim.position_limits.get(order.instrument, lim.max_position)
+        if cap is None:
+            return None
+        position = self.portfolio.position(order.instrument).qty
+        buys, sells = book.open_exposure(order.instrument)
+        worst = position + buys + qty if order.side is Side.BUY else position - sells - qty
+        return f"position would reach {worst}, above the limit {cap}" if abs(worst) > cap else None
+
+    def _open_orders(self, book: OrderBookView, new_orders: int = 1) -> str | None:
+        cap = self.limits.max_open_orders
+        if cap is not None and book.open_count + new_orders > cap:
+            return f"{book.open_count} open orders and {new_orders} more: max_open_orders is {cap}"
+        return None
+
+    def _rate(self, order: Order) -> str | None:
+        cap = self.limits.max_orders_per_second
+        window = self._submits.get(order.venue)
+        if cap is None or window is None:
+            return None
+        now = order.created_ns
+        while window and window[0] <= now - NS:
+            window.popleft()
+        return f"order rate above {cap}/s for venue {order.venue}" if len(window) >= cap else None
+
+    def _loss(self) -> str | None:
+        cap = self.limits.max_loss
+        if cap is None:
+            return None
+        net = self.portfolio.pnl().net
+        if net < -cap:
+            self.halt(f"loss {-net} beyond max_loss {cap}")
+            return f"kill switch: {self.halted}"
+        return None
 
     def _shape(self, order: Order) -> str | None:
         inst = self.portfolio.instruments.get(order.instrument)
@@ -130,21 +162,22 @@ class RiskEngine:
             return order.trigger_price
         return self.portfolio.mark(order.instrument)
 
-    def _balance(self, order: Order, ref_price: Decimal | None) -> str | None:
+    def _balance(self, order: Order, ref_price: Decimal | None, qty: Decimal, *, cost: Decimal | None = None) -> str | None:
+        """Whether the free balance pays for `qty` (or, buying, `cost` in the quote currency)."""
         inst = self.portfolio.instruments.get(order.instrument)
-        if inst is None:
+        if inst is None or qty <= 0 and not cost:
             return None
         if order.side is Side.BUY:
             bal = self.portfolio.balance(order.venue, inst.quote)
             if bal is None or ref_price is None:
                 return None  # nothing known to check against; the venue will decide
-            needed = order.qty * ref_price
+            needed = cost if cost is not None else qty * ref_price
             if needed > bal.free:
                 return f"insufficient balance: {needed} {inst.quote} needed, {bal.free} free"
-        elif inst.kind == "spot":
+        elif inst.kind == "spot" and qty > 0:
             bal = self.portfolio.balance(order.venue, inst.base)
-            if bal is not None and order.qty > bal.free:
-                return f"insufficient balance: {order.qty} {inst.base} needed, {bal.free} free"
+            if bal is not None and qty > bal.free:
+                return f"insufficient balance: {qty} {inst.base} needed, {bal.free} free"
         return None
 
     # --- bookkeeping the order manager reports ------------------------------------------------

@@ -901,3 +901,39 @@ async def test_a_cancel_asked_while_the_placement_is_in_flight_goes_out_after_th
     await settle(parts)
     assert [kind for kind, _ in venue.calls if kind in ("place", "cancel")] == ["place", "cancel"]
     assert parts.manager.orders[order.client_order_id].status is S.CANCELLED
+
+
+def _nifty() -> Instrument:
+    return Instrument(
+        id="sim:NFO:NIFTY26NOVFUT", venue="sim", symbol="NFO:NIFTY26NOVFUT", base="NIFTY26NOVFUT",
+        quote="INR", exchange="NFO", tick_size=D("0.05"), lot_size=D(65), freeze_qty=D(1800), kind="future",
+    )
+
+
+async def test_the_slices_of_a_split_order_are_one_request_to_the_rate_limit() -> None:
+    parts, venue = await ready_parts(instrument=_nifty(), limits=RiskLimits(max_orders_per_second=2))
+    venue.place_result = lambda order: venue.placed(order)
+    first = submit_limit(parts, qty="9750", price="24000", instrument=_nifty())  # 6 slices of 1755 or less
+    await settle(parts)
+    slices = parts.manager.slices(first.client_order_id)
+    assert len(slices) == 6 and {o.status for o in slices} == {S.PLACED}
+    second = submit_limit(parts, qty="65", price="24000", instrument=_nifty())
+    assert second.status is S.NEW  # the split order used one of the two requests a second
+
+
+async def test_a_split_order_refused_as_a_whole_sends_no_slice() -> None:
+    parts, venue = await ready_parts(instrument=_nifty(), limits=RiskLimits(max_position=D(3000)))
+    first = submit_limit(parts, qty="3900", price="24000", instrument=_nifty())
+    await settle(parts)
+    assert first.status is S.REJECTED and "position would reach 3900" in (first.reason or "")
+    assert parts.manager.slices(first.client_order_id) == [first]
+    assert venue.count("place") == 0
+
+
+async def test_a_modify_that_grows_an_order_past_the_position_limit_is_refused() -> None:
+    parts, venue, order = await placed_order(qty="5", limits=RiskLimits(max_position=D(8)))
+    refused = parts.manager.modify(order.client_order_id, qty=D(9))
+    assert refused is not None and refused.pending is None
+    assert "position would reach 9" in (refused.reason or "")
+    allowed = parts.manager.modify(order.client_order_id, qty=D(8))
+    assert allowed is not None and allowed.pending is Pending.MODIFY
