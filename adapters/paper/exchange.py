@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from adapters.paper.account import Account, FeeSchedule
 from adapters.paper.matching import Execution, MatchingEngine, SimOrder, StatusChange
-from engine.events import Instrument, OrderType, Quote, Side, TimeInForce, Trade
+from engine.events import Instrument, OrderStatus, OrderType, Quote, Side, TimeInForce, Trade
 from engine.synthetic import RandomWalk, WalkSpec
 
 NS = 1_000_000_000
@@ -259,6 +259,11 @@ class SimExchange:
             self._by_client[(owner, client_id)] = order
         self._notify("order", owner, order)
         self._apply(self.matching.submit(order, now))
+        if order.status is OrderStatus.REJECTED and order.id not in self.matching.orders:
+            # refused on arrival (off the lot, no price): the matching engine never took it,
+            # so nothing will release what was held for it
+            account.release(order.id)
+            self._notify("balance", owner, inst.quote if side is Side.BUY else inst.base)
         return order
 
     def cancel(self, owner: str, order_id: str) -> SimOrder:
