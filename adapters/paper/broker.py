@@ -61,6 +61,7 @@ class PaperBroker(Venue):
         self._fills: list[Fill] = []
         self._orders: dict[str, Order] = {}  # client order id -> the order as the engine sent it
         self._latency_s = config.latency_ms / 1000.0
+        self._expiry_timers: set[int] = set()  # closing times a timer is set for
         self._subscriptions: list[Subscription] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -157,7 +158,9 @@ class PaperBroker(Venue):
         self._orders[order.client_order_id] = order
         self._report_placed(order, now, after_market=False)
         touched = self._publish(events)
-        if sim.expires_ns is not None and sim.is_open:
+        if sim.expires_ns is not None and sim.is_open and sim.expires_ns not in self._expiry_timers:
+            # one timer per closing time, however many DAY orders end then
+            self._expiry_timers.add(sim.expires_ns)
             self.ctx.clock.call_later((sim.expires_ns - now) / NS, self._expire, sim.expires_ns)
         if inst.id not in touched:  # the hold changed what is free and locked
             self._publish_balances(inst)
@@ -412,4 +415,5 @@ class PaperBroker(Venue):
 
     def _expire(self, at_ns: int = 0) -> None:
         # a float timer may fire a nanosecond before `at_ns`: expire what is due then, not nothing
+        self._expiry_timers.discard(at_ns)
         self._publish(self.matching.expire(max(self.ctx.clock.now_ns(), at_ns)))

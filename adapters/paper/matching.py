@@ -19,6 +19,7 @@ accounts, fees, market hours or wire formats; callers handle those and feed it m
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from decimal import ROUND_DOWN, Decimal
@@ -165,6 +166,7 @@ class MatchingEngine:
         self.orders: dict[str, SimOrder] = {}
         self._markets: dict[str, _Market] = {}
         self._exec_ids = itertools.count(1)
+        self._expiries: list[tuple[int, int, SimOrder]] = []  # (expires_ns, seq, order), soonest first
         self._seq = itertools.count(1)
         self._prefix = id_prefix
 
@@ -250,6 +252,8 @@ class MatchingEngine:
         order.seq = next(self._seq)
         order.created_ns = order.created_ns or now_ns
         self.orders[order.id] = order
+        if order.expires_ns is not None:
+            heapq.heappush(self._expiries, (order.expires_ns, order.seq, order))
         events: list[Event] = []
         if not order.triggered:
             m.stops.append(order)
@@ -321,7 +325,11 @@ class MatchingEngine:
     def expire(self, now_ns: int) -> list[Event]:
         """Expire every working order whose `expires_ns` has passed (DAY orders at the close)."""
         events: list[Event] = []
-        for order in [o for o in self.orders.values() if o.is_open and o.expires_ns is not None and o.expires_ns <= now_ns]:
+        due = self._expiries
+        while due and due[0][0] <= now_ns:
+            _, _, order = heapq.heappop(due)
+            if not order.is_open or order.expires_ns is None or order.expires_ns > now_ns:
+                continue  # finished already, or its expiry moved
             self._unrest(order)
             order.status = S.EXPIRED
             order.reason = "end of day"
