@@ -24,6 +24,7 @@ from engine.errors import ConfigError, UserError
 from engine.log import register_secret
 from engine.plugins import load_strategy, load_venue
 from engine.risk import RiskLimits
+from engine.strategy import Strategy
 from engine.venue import Venue, VenueConfig
 
 Mode = Literal["paper", "live", "backtest"]
@@ -376,6 +377,8 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
             cls = load_strategy(sc.plugin, base_dir)
         except UserError as exc:
             raise ConfigError(file, f"{where}.plugin", str(exc)) from None
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise ConfigError(file, f"{where}.plugin", f"{sc.plugin!r} is not a Strategy class")
         params = convert(sc.params, cls.Params, file, f"{where}.params")
         for j, inst in enumerate(sc.instruments):
             venue, sep, symbol = inst.partition(":")
@@ -415,5 +418,7 @@ def _venue_plan(file: str, name: str, block: dict[str, Any], field_path: str | N
         cls = load_venue(ref)
     except UserError as exc:
         raise ConfigError(file, f"{where}.type", str(exc)) from None
+    if not (isinstance(cls, type) and issubclass(cls, Venue)):
+        raise ConfigError(file, f"{where}.type", f"{ref!r} is not a Venue class")
     config = convert(block, cls.Config, file, where)
     return VenuePlan(name=name, cls=cls, config=config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import signal
+import sqlite3
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -60,7 +61,10 @@ class Engine:
                 # this one (they would count twice in PnL, and its fill ids would shadow this
                 # run's as duplicates).
                 _set_aside(Path(journal_path))
-        self.journal = Journal(journal_path or None)
+        try:
+            self.journal = Journal(journal_path or None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(plan.file, "journal", f"cannot open {journal_path}: {exc}") from None
         self.portfolio = Portfolio()
         self.risk = RiskEngine(cfg.risk, self.portfolio)
         self.manager = OrderManager(
@@ -156,7 +160,10 @@ class Engine:
             bar_source=sc.bars.source if sc.bars else "trades",
             log=structlog.get_logger("tickbus.strategy").bind(strategy=sc.name),
         )
-        strategy = cls(ctx, params)
+        try:
+            strategy = cls(ctx, params)
+        except Exception as exc:  # the user's code: one line naming it, not a traceback
+            raise ConfigError(self.plan.file, f"strategies[{index}]", f"{cls.__name__} failed to start: {exc!r}") from None
         host = StrategyHost(
             strategy, max_errors=sc.max_errors, error_window_s=sc.error_window_s, queue_size=sc.queue_size
         )
@@ -301,29 +308,32 @@ class Engine:
     # --- stop ---------------------------------------------------------------------------------
 
     async def stop(self) -> None:
-        for host in self.hosts:
-            await host.stop()
-        if self.plan.config.cancel_on_stop and self.manager.open_count:
-            try:
-                cancelled = await asyncio.wait_for(self._with_clock(self.manager.cancel_all()), timeout=10)
-                log.info("open orders cancelled at stop", count=cancelled)
-            except asyncio.TimeoutError:
-                log.error("cancel-all at stop timed out", open_orders=self.manager.open_count)
+        """Stop strategies, cancel (if asked), close venues and emulators; the journal is closed
+        last whatever fails before it, so nothing it holds is lost."""
         try:
-            await asyncio.wait_for(self._with_clock(self.manager.settle()), timeout=10)
-        except asyncio.TimeoutError:
-            log.error("requests still in flight at stop")
-        for agg in self.aggregators.values():
-            agg.stop()
-        for venue in [*self.venues.values(), *([self.paper] if self.paper else [])]:
+            for host in self.hosts:
+                await host.stop()
+            if self.plan.config.cancel_on_stop and self.manager.open_count:
+                try:
+                    cancelled = await asyncio.wait_for(self._with_clock(self.manager.cancel_all()), timeout=10)
+                    log.info("open orders cancelled at stop", count=cancelled)
+                except asyncio.TimeoutError:
+                    log.error("cancel-all at stop timed out", open_orders=self.manager.open_count)
             try:
-                await venue.close()
-            except Exception as exc:  # closing must go on for the others
-                log.error("venue close failed", venue=venue.name, error=repr(exc))
-        for emulator in self.emulators:
-            await emulator.stop()
-        self.journal.close()
-        self.ended_wall = time.perf_counter()
+                await asyncio.wait_for(self._with_clock(self.manager.settle()), timeout=10)
+            except asyncio.TimeoutError:
+                log.error("requests still in flight at stop")
+            for agg in self.aggregators.values():
+                agg.stop()
+            closing = [*self.venues.values(), *([self.paper] if self.paper else []), *self.emulators]
+            for part in closing:  # each closes whatever the others did
+                try:
+                    await (part.close() if isinstance(part, Venue) else part.stop())
+                except Exception as exc:
+                    log.error("close failed", part=getattr(part, "name", type(part).__name__), error=repr(exc))
+        finally:
+            self.journal.close()
+            self.ended_wall = time.perf_counter()
 
     def summary(self) -> dict[str, Any]:
         return build_summary(self)

@@ -471,3 +471,42 @@ def test_route_sends_orders_for_one_venues_instruments_to_another(tmp_path: Path
     assert engine.venue_for("sim:NSE:SBIN") == "broker"
     assert engine.venue_for("broker:NSE:SBIN") == "broker"
     engine.journal.close()
+
+
+def _synthetic_paper(tmp_path: Path, plugin: str, journal: str = "null") -> Path:
+    path = tmp_path / "mistake.yaml"
+    path.write_text(
+        f"mode: paper\njournal: {journal}\nduration_s: 1\n"
+        "venues:\n  sim: {type: synthetic, instruments: [{symbol: 'BTC-KRW', price: 100, tick: 1}]}\n"
+        f"strategies:\n  - {{name: a, plugin: '{plugin}', instruments: ['sim:BTC-KRW']}}\n"
+    )
+    return path
+
+
+def test_a_plugin_that_is_not_a_strategy_is_one_line(tmp_path: Path) -> None:
+    path = _synthetic_paper(tmp_path, "engine.events:Quote")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: strategies[0].plugin: 'engine.events:Quote' is not a Strategy class"
+
+
+async def test_a_journal_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    path = _synthetic_paper(tmp_path, "sma_cross", journal=f"'{blocker}/journal.sqlite'")
+    with pytest.raises(ConfigError) as err:
+        await run_plan(load_config(path), handle_signals=False)
+    assert str(err.value).startswith(f"{path}: journal: cannot open {blocker}/journal.sqlite: ")
+    assert "\n" not in str(err.value)
+
+
+async def test_a_strategy_whose_constructor_raises_is_one_line(tmp_path: Path) -> None:
+    plugin = tmp_path / "broken.py"
+    plugin.write_text(
+        "from strategies import Strategy\n\n\nclass Broken(Strategy):\n"
+        "    def __init__(self, ctx, params):\n        raise ValueError('no model file')\n"
+    )
+    path = _synthetic_paper(tmp_path, f"{plugin}:Broken")
+    with pytest.raises(ConfigError) as err:
+        await run_plan(load_config(path), handle_signals=False)
+    assert str(err.value) == f"{path}: strategies[0]: Broken failed to start: ValueError('no model file')"
