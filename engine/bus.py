@@ -214,12 +214,11 @@ class Bus:
         if self.inline:
             await self.settle()
             return
-        for _ in range(10_000):
-            if all(sub.idle for sub in self._queues):
+        for _ in range(1_000):  # a handler may publish to another queue: look again until all are idle
+            if all(sub.idle or sub.stopped for sub in self._queues):
                 return
-            await asyncio.sleep(0)
-        for sub in self._queues:
-            await sub.wait_idle()
+            for sub in self._queues:
+                await sub.wait_idle()
 
 
 class _Slot:
@@ -264,6 +263,7 @@ class QueuedSubscriber:
         self._task: asyncio.Task[None] | None = None  # draining through an awaitable handler
         self._subs: list[Subscription] = []
         self._stopped = False
+        self._idle_waiters: list[asyncio.Future[None]] = []
 
     def subscribe(self, types: type | Iterable[type], *, keys: Iterable[Any] | None = None) -> None:
         target = self._guarded_inline if self.bus.inline else self.put
@@ -303,14 +303,20 @@ class QueuedSubscriber:
         self._queue.clear()
         self._slots.clear()
         self._stopped = True
+        self._wake_idle_waiters()
         return dropped
 
-    async def stop(self, *, drain: bool = True) -> None:
-        """Unsubscribe; with `drain`, handle what is already queued first."""
+    async def stop(self, *, drain: bool = True, drain_timeout_s: float = 10.0) -> None:
+        """Unsubscribe; with `drain`, handle what is already queued first (for at most
+        `drain_timeout_s`: a handler awaiting forever must not hold the engine's shutdown)."""
         self.unsubscribe()
         if drain:
-            await self.wait_idle()
+            try:
+                await asyncio.wait_for(self.wait_idle(), drain_timeout_s)
+            except asyncio.TimeoutError:
+                log.warning("stopped before its queue drained", subscriber=self.name, left=len(self._queue))
         self._stopped = True
+        self._wake_idle_waiters()
         task, self._task = self._task, None
         if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
@@ -327,11 +333,23 @@ class QueuedSubscriber:
     def idle(self) -> bool:
         return not self._queue and self._task is None
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
     async def wait_idle(self) -> None:
-        for _ in range(1_000_000):
-            if self.idle or self._stopped or self._loop is None:
-                return
-            await asyncio.sleep(0)
+        """Until the queue is empty and no handler is running (woken by the drain, no polling)."""
+        if self.idle or self._stopped or self._loop is None:
+            return
+        waiter = self._loop.create_future()
+        self._idle_waiters.append(waiter)
+        await waiter
+
+    def _wake_idle_waiters(self) -> None:
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def deliver(self, event: Any) -> None:
         """Hand this subscriber an event that does not travel the bus (a timer tick)."""
@@ -413,6 +431,8 @@ class QueuedSubscriber:
                 return
         if queue and not self._stopped:
             self._schedule()  # let feeds and other subscribers run between slices
+        elif self._idle_waiters:
+            self._wake_idle_waiters()
 
     async def _drain_awaiting(self, event: Any, awaitable: Awaitable[Any]) -> None:
         """Await a handler's awaitable, then drain in order (awaiting as needed) until empty."""
@@ -440,6 +460,8 @@ class QueuedSubscriber:
         finally:
             if self._task is asyncio.current_task():
                 self._task = None
+            if self._idle_waiters and (self.idle or self._stopped):
+                self._wake_idle_waiters()
 
     def _failed(self, event: Any, exc: BaseException) -> None:
         self.bus.handler_failed(self.name, event, exc)

@@ -522,3 +522,45 @@ async def test_a_callback_that_returns_a_plain_value_is_not_an_error() -> None:
         assert len(handled) == 3
         assert errors == [] and bus.stats.handler_errors == 0
         await sub.stop()
+
+
+async def test_stopping_a_subscriber_whose_handler_never_returns_is_bounded() -> None:
+    bus = Bus()
+    never = asyncio.Event()
+
+    async def stuck(event: Quote) -> None:
+        await never.wait()
+
+    sub = bus.queued("stuck", stuck)
+    sub.subscribe(Quote)
+    sub.start()
+    bus.publish(quote("sim:A", 1), "sim:A")
+    bus.publish(quote("sim:A", 2), "sim:A")
+    await asyncio.sleep(0.01)
+    assert not sub.idle
+    await asyncio.wait_for(sub.stop(drain_timeout_s=0.05), TIMEOUT)  # returns, does not hang
+    assert sub.stopped
+
+
+async def test_wait_idle_is_woken_by_the_drain_not_by_polling() -> None:
+    bus = Bus()
+    seen: list[Quote] = []
+    sub = bus.queued("s", seen.append)
+    sub.subscribe(Quote)
+    sub.start()
+    for i in range(5000):
+        bus.publish(quote("sim:A", i), "sim:A")
+    turns = 0
+
+    async def probe() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.ensure_future(probe())
+    await asyncio.wait_for(sub.wait_idle(), TIMEOUT)
+    task.cancel()
+    assert len(seen) == 5000
+    assert turns <= 6  # a few loop turns for the drain's slices, not a spin per event
+    await sub.stop()
