@@ -20,6 +20,7 @@ from typing import NamedTuple, TypeVar
 
 from engine.clock import NS
 from engine.events import Instrument, OrderType, Side, TimeInForce, instrument_id
+from engine.orders import freeze_slices
 
 # --- exchanges ---------------------------------------------------------------------------------
 
@@ -352,13 +353,10 @@ def split_by_freeze(qty: Decimal, freeze_qty: Decimal | None, lot_size: Decimal)
         raise ValueError(f"quantity {qty} is not a multiple of the lot size {lot_size}")
     if freeze_qty is None or qty <= freeze_qty:
         return [qty]
-    # A freeze limit need not be a lot multiple (NIFTY 1800 with lots of 65): use the largest
-    # lot multiple under it, so that every slice stays a valid order.
-    step = _round(freeze_qty, lot_size, ROUND_FLOOR)
-    if step < lot_size:
+    if freeze_qty < lot_size:
         raise ValueError(f"freeze quantity {freeze_qty} is below one lot of {lot_size}")
-    full, rest = divmod(qty, step)
-    return [step] * int(full) + ([rest] if rest else [])
+    # the engine's order manager splits orders the same way (largest lot multiple under the limit)
+    return freeze_slices(qty, freeze_qty, lot_size)
 
 
 # --- price bands -------------------------------------------------------------------------------

@@ -13,10 +13,6 @@ if TYPE_CHECKING:
     from engine.runner import Engine
 
 
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01')) if value.as_tuple().exponent < -2 else value}"
-
-
 def build_summary(engine: Engine) -> dict[str, Any]:
     pf = engine.portfolio
     orders = engine.manager.orders.values()
@@ -85,7 +81,7 @@ def reconcile(engine: Engine) -> dict[str, Any] | None:
     pf = engine.portfolio
     start: dict[str, Decimal] = dict(engine.plan.paper.config.balances)  # type: ignore[attr-defined]
     end = {asset: b.total for (venue, asset), b in pf.balances.items() if venue == "paper"}
-    quotes = sorted({i.quote for i in pf.instruments.values() if i.id in {p.instrument for p in pf.positions()} or True})
+    quotes = sorted({i.quote for i in pf.instruments.values()})
     out: dict[str, Any] = {"ok": True, "currencies": {}}
     for quote in quotes:
         insts = [i for i in pf.instruments.values() if i.quote == quote]

@@ -258,13 +258,18 @@ async def test_a_placed_poll_on_a_cancelled_order_is_stale_and_keeps_it_cancelle
     assert manager.stats.stale_reports == 1
 
 
-async def test_a_report_with_a_lower_filled_qty_never_decreases_filled_qty() -> None:
+async def test_filled_qty_comes_from_fills_alone_not_from_what_reports_claim() -> None:
+    """Fills are facts; a report's filled_qty is the venue's summary and moves nothing, neither
+    down (a lagging poll) nor up (fills not seen yet: reconciliation fetches those)."""
     parts, venue, order = await placed_order(qty="3")
     manager = parts.manager
     manager.on_fill(fill_for(order, "f1", "2"))
     manager.on_order_report(report_for(order, S.UPDATED, filled_qty=D(0)))
     manager.on_order_report(report_for(order, S.UPDATED, filled_qty=D(1)))
     assert manager.orders[order.client_order_id].filled_qty == D(2)
+    manager.on_order_report(report_for(order, S.UPDATED, filled_qty=D(3), avg_price=D(99)))
+    current = manager.orders[order.client_order_id]
+    assert current.filled_qty == D(2) and current.avg_price == D(100)
 
 
 async def test_a_repeated_report_changes_nothing_and_is_not_journalled() -> None:
