@@ -36,7 +36,8 @@ def encode(payload: dict[str, Any], secret: str | bytes) -> str:
 
 
 def decode(token: str, secret: str | bytes, *, now_s: float | None = None, leeway_s: float = 0.0) -> dict[str, Any]:
-    """The payload of a valid token; `now_s` (epoch seconds) checks `exp` when given."""
+    """The payload of a valid token; `now_s` (epoch seconds) checks `exp` when given: a token is
+    expired from the instant `exp` on (RFC 7519 4.1.4: valid only while now < exp), `leeway_s` later."""
     key = secret.encode() if isinstance(secret, str) else secret
     parts = token.split(".")
     if len(parts) != 3:
@@ -59,6 +60,6 @@ def decode(token: str, secret: str | bytes, *, now_s: float | None = None, leewa
     if now_s is not None and exp is not None:
         if not isinstance(exp, (int, float)):
             raise JwtError("malformed", "JWT exp is not a number")
-        if now_s > exp + leeway_s:
+        if now_s >= exp + leeway_s:
             raise JwtError("expired", "JWT has expired")
     return payload

@@ -4,18 +4,36 @@ A partner cannot place orders for a user: it creates a transaction and the user 
 smallcase's SDK. So `place()` calls that arrive together (one rebalance: the same loop turn plus
 `linger_ms`) become ONE transaction (`orderConfig` SECURITIES with every ticker), and each call is
 answered with a SUBMITTED ack whose venue order id is `<transactionId>:<TICKER>:<BUY|SELL>`. Two
-orders for the same ticker and side never share a transaction (the second opens the next one).
+orders for the same ticker and side never share a transaction: only the second one goes to an
+overflow basket (the next transaction); the rest of the rebalance stays together.
 
 From then on the transaction is polled (fast while open) and postbacks are applied the same way:
-- order and batch statuses map onto the engine's through the tables below;
+- order and batch statuses map onto the engine's through the tables below; a batch's
+  `tradingsymbol` is matched without its exchange prefix or series suffix (`SBIN-EQ` is SBIN);
 - fills are the growth of filledQuantity at the averagePrice that growth implies, with fill ids
-  `<venue order id>:<cumulative qty>` (the same fact from a poll and a postback is one fill);
-- COMPLETED is final: an order still working in it ends CANCELLED with what it filled;
-- ERRORED ends every order by the SDK error's name (user_cancelled -> cancelled, others rejected);
-- a transaction still unused (INITIALIZED, USED, ACTION_REQUIRED) at `transaction_ttl_s` (5 minutes)
-  after its creation -> its orders EXPIRED with reason `transaction_expired`.
-With a real account (`leprechaun: false`) the engine logs the transactionId and the link where the
-user completes it, and waits; in leprechaun mode the virtual account completes it.
+  `<venue order id>:<cumulative qty>` (the same fact from a poll and a postback is one fill); an
+  order's progress never goes down, whatever a later listing says;
+- COMPLETED is final: an order still working in it ends CANCELLED with what it filled. An order no
+  batch lists is read again (`unlisted_polls` views: order details may lag the status) before it
+  is ended by its batch's word;
+- ERRORED ends every order by the SDK error's name (user_cancelled -> cancelled, transaction_expired
+  -> expired, others rejected);
+- only an unused transaction (INITIALIZED) expires by the local clock, `transaction_ttl_s`
+  (5 minutes) after its creation: its orders EXPIRED with reason `transaction_expired`. It is
+  still read for `expiry_grace_s` after that, so a user who began at the last moment and
+  completes late is seen (the fills apply to the expired orders). Once the user has begun it
+  (USED, PROCESSING, ACTION_REQUIRED) the venue decides: it is read until COMPLETED or ERRORED.
+
+Unless the gateway is emulated the engine logs, at warning level, the transactionId and the link
+where the user completes it, and waits: leprechaun (virtual) accounts included, since `leprechaun`
+is a flag of smallcase's SDK and the user still goes through the SDK. With the emulator in
+leprechaun mode the adapter opens the transaction's SDK link itself, as the partner's page would,
+and the emulated virtual user completes it; a transaction whose creation answer was lost is
+never opened, stays unused and expires, so the engine and the account agree.
+
+Time: the auth tokens' `exp`, the transactions' deadlines and the postbacks' ages are wall-clock
+time (the gateway's), except against the emulator (`emulator: true`), whose clock starts at the
+run's `start:` by design (engine/config.py): then the engine's clock.
 
 Only market orders (smallcase's SECURITIES orders carry no price) of NSE tickers, delivery (CNC),
 no AMO. Cancel and modify are not possible: a transaction cannot be withdrawn, it expires.
@@ -24,17 +42,16 @@ no AMO. Cancel and modify are not possible: a transaction cannot be withdrawn, i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 import structlog
 
 from adapters.india import Exchange, Product, parse_product, side_code, split_symbol
-from adapters.india import to_ns as aware_ns
 from adapters.smallcase import schemas as w
 from adapters.smallcase.auth import GatewayAuth
 from adapters.smallcase.client import SmallcaseClient
@@ -60,7 +77,7 @@ if TYPE_CHECKING:
     from adapters.smallcase.emulator import SmallcaseEmulator
 
 log = structlog.get_logger("tickbus.smallcase")
-NS = 1_000_000_000
+NS = w.NS
 S = OrderStatus
 Positive = msgspec.Meta(gt=0)
 NonNegative = msgspec.Meta(ge=0)
@@ -76,6 +93,7 @@ class PostbackConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     scheme: Literal["field", "header"] = "field"
     header: str = "x-gateway-checksum"
     remember: Annotated[int, Positive] = 10_000
+    max_age_s: Annotated[float, Positive] = 600.0  # an older postback is refused as stale (409)
     # Where the adapter announces its URL on the gateway (the emulator's /emulator/postback); the
     # real gateway has no such endpoint: the URL is registered with smallcase's team.
     register_path: str | None = None
@@ -90,10 +108,19 @@ class SmallcaseConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     secret: str = ""  # signs the users' JWTs
     api_secret: str = ""  # x-gateway-secret, and the postback checksum key
     url: str = "https://gatewayapi.smallcase.com"
+    # smallcase's SDK flag: the user's session goes to a virtual broker account. Against the real
+    # gateway the user still completes every transaction in the SDK (the link is logged).
     leprechaun: bool = False
-    auth_id: str | None = None  # a connected user's smallcaseAuthId; a guest token without it
+    # A connected user's smallcaseAuthId (returned after their first broker login); a guest token
+    # without it. Emulator only: its virtual accounts are named by test token, and the token is
+    # taken as the smallcaseAuthId (emulator_gateway.ACCOUNTS).
+    auth_id: str | None = None
     token_ttl_s: Annotated[float, Positive] = 120.0
     transaction_ttl_s: Annotated[float, Positive] = 300.0
+    # how long an unused transaction that expired here is still read (a late completion is seen)
+    expiry_grace_s: Annotated[float, NonNegative] = 300.0
+    # COMPLETED views that do not list an order before it is ended by its batch's word
+    unlisted_polls: Annotated[int, msgspec.Meta(ge=1)] = 3
     linger_ms: Annotated[float, NonNegative] = 50.0
     poll_interval_s: Annotated[float, Positive] = 1.0
     idle_poll_interval_s: Annotated[float, Positive] = 5.0
@@ -101,7 +128,25 @@ class SmallcaseConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     # Where the user completes a transaction: your page that opens smallcase's SDK with it.
     link_template: str = "https://gateway.smallcase.com/{gateway}/transaction/{transaction_id}"
     timeout_s: Annotated[float, Positive] = 10.0
-    emulator_complete_delay_s: Annotated[float, NonNegative] = 0.3  # leprechaun: how long the virtual user takes
+    read_retries: Annotated[int, NonNegative] = 3  # a read answered 429/5xx or cut is sent again this often
+    # emulator only: how long its leprechaun user takes once the SDK link is opened, and when its
+    # leprechaun accounts' market is open (smallcase sets those hours; default the NSE calendar)
+    emulator_complete_delay_s: Annotated[float, NonNegative] = 0.3
+    emulator_leprechaun_hours: Literal["nse", "open", "closed"] = "nse"
+
+    def __post_init__(self) -> None:  # checked when the config loads: one line, exit 2
+        try:
+            fill_link(self.link_template, gateway="g", transaction_id="t", url="u")
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise ValueError(
+                f"link_template {self.link_template!r} cannot be filled ({exc!r}); "
+                "it may use {gateway}, {transaction_id} and {url}"
+            ) from None
+
+
+def fill_link(template: str, *, gateway: str, transaction_id: str, url: str) -> str:
+    """The link where the user completes a transaction, from `link_template`."""
+    return template.format(gateway=gateway, transaction_id=transaction_id, url=url)
 
 
 # --- the mapping tables --------------------------------------------------------------------------
@@ -133,7 +178,12 @@ TRANSACTION_ERRORS: dict[str, OrderStatus] = {
     "user_cancelled": S.CANCELLED,
     "transaction_expired": S.EXPIRED,
 }
-UNUSED = frozenset({"INITIALIZED", "USED", "ACTION_REQUIRED"})  # nothing at the exchange yet
+# Transaction statuses by what they let the adapter conclude (every documented word is in one).
+UNUSED = frozenset({"INITIALIZED"})  # nobody has begun it: it expires by the clock
+IN_PROGRESS = frozenset({"USED", "PROCESSING", "ACTION_REQUIRED"})  # the user has begun: the venue decides
+FINAL = frozenset({"COMPLETED", "ERRORED"})
+# Series suffixes some brokers append to an NSE tradingsymbol (SBIN-EQ).
+SERIES_SUFFIXES = ("-EQ", "-BE", "-BZ", "-BL", "-SM", "-ST")
 
 
 def venue_order_id(transaction_id: str, ticker: str, side: str) -> str:
@@ -158,6 +208,15 @@ class LegState:
     message: str | None = None
 
 
+def ticker_of(tradingsymbol: str) -> str:
+    """The NSE ticker a batch's tradingsymbol names: `NSE:SBIN-EQ` -> `SBIN`."""
+    symbol = tradingsymbol.strip().upper().rpartition(":")[2]
+    for suffix in SERIES_SUFFIXES:
+        if symbol.endswith(suffix) and len(symbol) > len(suffix):
+            return symbol[: -len(suffix)]
+    return symbol
+
+
 def leg_states(batches: Sequence[w.OrderBatch]) -> tuple[dict[tuple[str, str], LegState], str | None]:
     """Per (ticker, side): fills summed over batches (a FIX batch re-places what was left), the
     last word on it; and the last batch's status (for orders no batch lists)."""
@@ -165,7 +224,7 @@ def leg_states(batches: Sequence[w.OrderBatch]) -> tuple[dict[tuple[str, str], L
     for batch in batches:
         listed = [(o, o.status) for o in batch.orders] + [(o, "UNPLACED") for o in batch.unplaced]
         for o, word in listed:
-            state = states.setdefault((o.tradingsymbol, o.transactionType.upper()), LegState())
+            state = states.setdefault((ticker_of(o.tradingsymbol), o.transactionType.upper()), LegState())
             state.filled += o.filledQuantity
             state.notional += o.filledQuantity * o.averagePrice
             state.word = word.upper()
@@ -193,40 +252,59 @@ class Tracked:
     deadline_ns: int
     legs: dict[tuple[str, str], Leg] = field(default_factory=dict)
     adopted: bool = False  # learned from a lookup (a restart), not created in this run
+    final: bool = False  # the venue's last word came: COMPLETED (every order settled), ERRORED, not found
+    begun: bool = False  # the venue showed the user's step begun (USED, PROCESSING, ACTION_REQUIRED, a result)
+    expired_ns: int | None = None  # when it expired here, unused
+    unlisted: int = 0  # COMPLETED views that did not list every open order
+    unmatched: set[tuple[str, str]] = field(default_factory=set)  # batch orders of no leg, logged once
 
     @property
     def done(self) -> bool:
         return all(leg.status.is_terminal for leg in self.legs.values())
 
+    def followed(self, now_ns: int, grace_ns: int) -> bool:
+        """Whether it is still worth reading: until the venue's last word, and for a transaction
+        that expired here unused, for `grace_ns` more (longer if the user turns out to have begun)."""
+        if self.final:
+            return False
+        if not self.done or self.begun:
+            return True
+        return self.expired_ns is not None and now_ns < self.expired_ns + grace_ns
 
-def target(leg: Leg, state: LegState | None, batch_word: str | None, view: TransactionView) -> tuple[OrderStatus, str | None] | None:
-    """Where the view puts one order (None: no news for it)."""
+
+def target(
+    leg: Leg, state: LegState | None, batch_word: str | None, view: TransactionView, *, finalise_unlisted: bool = True,
+) -> tuple[OrderStatus, str | None] | None:
+    """Where the view puts one order (None: no news for it). `finalise_unlisted` False: a COMPLETED
+    transaction whose batches do not list the order yet leaves it as it is (read again)."""
     qty = leg.order.qty
+    progress = max(state.filled if state is not None else ZERO, leg.filled)  # never lowered
     reason: str | None
     if view.error is not None:
         status, reason = TRANSACTION_ERRORS.get(view.error, S.REJECTED), view.error
     elif state is not None and state.word is not None:
         status = ORDER_STATUS.get(state.word, leg.status)
         reason = state.message if status in (S.REJECTED, S.CANCELLED) else None
-        if state.filled >= qty:
+        if progress >= qty:
             status = S.COMPLETED
-        elif status is S.PLACED and state.filled > 0:
+        elif status is S.PLACED and progress > 0:
             status = S.UPDATED
         if view.status == "COMPLETED" and status.is_open:  # final: what was left will not trade
-            status, reason = S.CANCELLED, f"transaction completed with {state.filled} of {qty} filled"
+            status, reason = S.CANCELLED, f"transaction completed with {progress} of {qty} filled"
     elif view.status == "COMPLETED":
+        if not finalise_unlisted:
+            return None
         status = BATCH_STATUS.get(batch_word or "", S.REJECTED)
         if status.is_open or status is S.COMPLETED:  # nothing of it was filled
             status = S.CANCELLED
         reason = f"not in the transaction's order batches (batch {batch_word or 'none'})"
     elif view.status == "ERRORED":
         status, reason = S.REJECTED, "transaction errored"
-    elif view.past_deadline and (view.status is None or view.status in UNUSED):
+    elif view.past_deadline and view.status in UNUSED:
         status, reason = S.EXPIRED, "transaction_expired"
     else:
         return None
-    filled = state.filled if state is not None else leg.filled
-    if status is S.REJECTED and filled > 0:
+    if status is S.REJECTED and progress > 0:
         status = S.CANCELLED  # part of it traded: it ended cancelled with what it filled
     return status, reason
 
@@ -237,11 +315,6 @@ class _Basket:
     def __init__(self) -> None:
         self.orders: dict[tuple[str, str], Order] = {}
         self.created: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-
-def to_ns(dt: datetime) -> int:
-    """Epoch nanoseconds of a datetime (naive = UTC, as the engine reads `start:`)."""
-    return aware_ns(dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC))
 
 
 # --- the venue -----------------------------------------------------------------------------------
@@ -257,8 +330,11 @@ class SmallcaseVenue(Venue):
         self.poller: TransactionPoller | None = None
         self.receiver: PostbackReceiver | None = None
         self.transactions: dict[str, Tracked] = {}
-        self._basket: _Basket | None = None
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._baskets: list[_Basket] = []  # gathering: the first, and overflow baskets for repeats
+        self._tasks: set[asyncio.Task[None]] = set()  # basket flushes and SDK links being opened
+        # The gateway's time: wall clock, or the engine's clock when the gateway is emulated (the
+        # emulator's clock starts at the run's `start:`, engine/config.py).
+        self.venue_now_ns: Callable[[], int] = ctx.clock.now_ns if config.emulator else time.time_ns
 
     # --- emulator -----------------------------------------------------------------------------
 
@@ -271,10 +347,11 @@ class SmallcaseVenue(Venue):
         return SmallcaseEmulator(
             seed=seed,
             leprechaun=config.leprechaun,
-            start_ns=to_ns(config.emulator_start) if config.emulator_start else None,
+            start_ns=w.epoch_ns(config.emulator_start) if config.emulator_start else None,
             postback_scheme=config.postback.scheme,
             postback_header=config.postback.header,
             complete_delay_s=config.emulator_complete_delay_s,
+            leprechaun_hours=config.emulator_leprechaun_hours,
             log_requests=not config.emulator,
         )
 
@@ -294,27 +371,28 @@ class SmallcaseVenue(Venue):
 
     async def connect(self) -> None:
         cfg = self.config
-        clock = self.ctx.clock
-        auth = GatewayAuth(cfg.secret, cfg.api_secret, auth_id=cfg.auth_id, ttl_s=cfg.token_ttl_s, now_s=lambda: clock.now_ns() / NS)
+        venue_now_ns = self.venue_now_ns
+        auth = GatewayAuth(cfg.secret, cfg.api_secret, auth_id=cfg.auth_id, ttl_s=cfg.token_ttl_s, now_s=lambda: venue_now_ns() / NS)
         if not cfg.gateway_name:
             raise UserError(f"{self.name}: gateway_name is not set")
-        self.client = SmallcaseClient(self.name, cfg.url, cfg.gateway_name, auth, timeout_s=cfg.timeout_s)
+        self.client = SmallcaseClient(self.name, cfg.url, cfg.gateway_name, auth, timeout_s=cfg.timeout_s, retries=cfg.read_retries)
         await self.client.start()
         self.poller = TransactionPoller(
-            self.name, self.client, open_transactions=self._open_transactions, on_views=self._on_views,
-            now_ns=clock.now_ns, interval_s=cfg.poll_interval_s, idle_interval_s=cfg.idle_poll_interval_s,
+            self.name, self.client, open_transactions=self._open_transactions, on_view=self._apply,
+            now_ns=venue_now_ns, interval_s=cfg.poll_interval_s, idle_interval_s=cfg.idle_poll_interval_s,
         )
         self.poller.start()
         if cfg.postback.enabled:
             await self._serve_postbacks()
-        if not cfg.leprechaun:
-            log.warning("real account: every transaction waits for the user to complete it in smallcase's SDK",
-                        venue=self.name, expires_after_s=cfg.transaction_ttl_s)
+        if not (cfg.emulator and cfg.leprechaun):
+            log.warning("every transaction waits for the user to complete it in smallcase's SDK",
+                        venue=self.name, leprechaun=cfg.leprechaun, expires_after_s=cfg.transaction_ttl_s)
 
     async def _serve_postbacks(self) -> None:
         pb = self.config.postback
         self.receiver = PostbackReceiver(
-            self.config.api_secret, self._on_postback, path=pb.path, scheme=pb.scheme, header=pb.header, remember=pb.remember,
+            self.config.api_secret, self._on_postback, path=pb.path, scheme=pb.scheme, header=pb.header,
+            remember=pb.remember, max_age_s=pb.max_age_s, now_ns=self.venue_now_ns,
         )
         url = await self.receiver.start(pb.host, pb.port)
         log.info("postback receiver listening", venue=self.name, url=url, scheme=pb.scheme)
@@ -322,8 +400,11 @@ class SmallcaseVenue(Venue):
             await self._client().register_postback(pb.register_path, url)
 
     async def close(self) -> None:
-        for task in list(self._flushes):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        # awaited: a flush ends its basket's placements before the client goes away
+        await asyncio.gather(*tasks, return_exceptions=True)
         for part in (self.poller, self.receiver):
             if part is not None:
                 await part.stop()
@@ -337,8 +418,8 @@ class SmallcaseVenue(Venue):
 
     async def place(self, order: Order) -> OrderReport:
         key = self._security(order)
-        basket = self._basket
-        if basket is None or key in basket.orders:
+        basket = next((b for b in self._baskets if key not in b.orders), None)
+        if basket is None:  # the first order, or a repeat of a ticker and side every basket has
             basket = self._open_basket()
         basket.orders[key] = order
         transaction_id = await asyncio.shield(basket.created)
@@ -359,7 +440,7 @@ class SmallcaseVenue(Venue):
         tracked = self.transactions.get(transaction_id)
         if tracked is None:
             tracked = self.transactions[transaction_id] = Tracked(
-                transaction_id, self.ctx.clock.now_ns() + int(self.config.transaction_ttl_s * NS), adopted=True,
+                transaction_id, self.venue_now_ns() + int(self.config.transaction_ttl_s * NS), adopted=True,
             )
         leg = tracked.legs.get((ticker, side))
         if leg is None:
@@ -368,9 +449,19 @@ class SmallcaseVenue(Venue):
                 status=order.status if order.status is not S.NEW else S.SUBMITTED,
             )
         if not tracked.done:
-            self._apply(await self._poller().view(transaction_id, tracked.deadline_ns))
-            if not tracked.done:
-                self._poller().wake()  # an adopted transaction is followed like one made here
+            poller = self._poller()
+            poller.wake()  # followed from now on like one made here, whatever this lookup gives
+            try:
+                view = await poller.view(transaction_id, tracked.deadline_ns)
+            except (TimeoutError, VenueError, OSError) as exc:
+                if isinstance(exc, VenueError) and not exc.retryable:
+                    raise
+                # The venue id proves the transaction exists: report what is known (submitted),
+                # and let the poller bring the outcome.
+                log.warning("transaction lookup failed; reporting what is known", venue=self.name,
+                            transaction_id=transaction_id, error=str(exc))
+                return self._report(leg)
+            self._apply(view)
         return self._report(leg)
 
     async def open_orders(self) -> Sequence[OrderReport]:
@@ -398,20 +489,25 @@ class SmallcaseVenue(Venue):
         return ticker, side_code("smallcase", order.side)
 
     def _open_basket(self) -> _Basket:
-        basket = self._basket = _Basket()
-        task = asyncio.get_running_loop().create_task(self._flush(basket), name=f"{self.name}:basket")
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+        basket = _Basket()
+        self._baskets.append(basket)
+        task = self._spawn(self._flush(basket), f"{self.name}:basket")
         task.add_done_callback(lambda _: basket.created.cancel())  # a no-op unless the flush was cancelled
         return basket
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _flush(self, basket: _Basket) -> None:
         """After the linger: the basket becomes one transaction, and every order in it learns its id."""
         try:
             await asyncio.sleep(self.config.linger_ms / 1000)
         finally:
-            if self._basket is basket:  # from now on orders go to the next basket
-                self._basket = None
+            if basket in self._baskets:  # from now on orders go to the next basket
+                self._baskets.remove(basket)
         try:
             transaction_id = await self._create(basket.orders)
         except Exception as exc:  # noqa: BLE001 - every failure goes to the orders waiting on it
@@ -429,33 +525,53 @@ class SmallcaseVenue(Venue):
         )
         created = await self._client().create_transaction(request)
         transaction_id = created.transactionId
-        now = self.ctx.clock.now_ns()
-        tracked = Tracked(transaction_id, now + int(self.config.transaction_ttl_s * NS))
+        tracked = Tracked(transaction_id, self.venue_now_ns() + int(self.config.transaction_ttl_s * NS))
         for (ticker, side), o in orders.items():
             tracked.legs[(ticker, side)] = Leg(o, venue_order_id(transaction_id, ticker, side))
         self.transactions[transaction_id] = tracked
-        self._announce(transaction_id, len(orders))
+        link = self._announce(transaction_id, len(orders))
+        if link is not None and self.config.emulator and self.config.leprechaun:
+            self._spawn(self._open_sdk(transaction_id, link), f"{self.name}:sdk:{transaction_id}")
         self._poller().wake()
         return transaction_id
 
-    def _announce(self, transaction_id: str, count: int) -> None:
+    def _announce(self, transaction_id: str, count: int) -> str | None:
+        """Log the new transaction and where the user completes it; its link (None if the template
+        cannot be filled). Never raises: the transaction exists whatever happens here."""
         cfg = self.config
-        if cfg.leprechaun:
-            log.info("transaction created; the leprechaun account completes it", venue=self.name,
-                     transaction_id=transaction_id, orders=count)
+        try:
+            link: str | None = fill_link(cfg.link_template, gateway=cfg.gateway_name, transaction_id=transaction_id, url=cfg.url)
+        except Exception as exc:  # noqa: BLE001 - validated at load; a template set later must not lose the basket
+            link = None
+            log.error("link_template cannot be filled", venue=self.name, transaction_id=transaction_id, error=repr(exc))
+        try:
+            if cfg.emulator and cfg.leprechaun:
+                log.info("transaction created; the emulated leprechaun user completes it", venue=self.name,
+                         transaction_id=transaction_id, link=link, orders=count)
+            else:
+                log.warning("complete this transaction in smallcase's SDK", venue=self.name, transaction_id=transaction_id,
+                            link=link, orders=count, leprechaun=cfg.leprechaun, expires_in_s=cfg.transaction_ttl_s)
+        except Exception:  # noqa: BLE001, S110 - a logging failure must not reject a basket that exists
+            pass
+        return link
+
+    async def _open_sdk(self, transaction_id: str, link: str) -> None:
+        """Emulated leprechaun mode: open the SDK link, as the partner's page would for its user."""
+        try:
+            status = await self._client().open_link(link)
+        except Exception as exc:  # noqa: BLE001 - the transaction then expires unused
+            log.warning("could not open the transaction's SDK link; it will expire unused", venue=self.name,
+                        transaction_id=transaction_id, error=str(exc))
             return
-        link = cfg.link_template.format(gateway=cfg.gateway_name, transaction_id=transaction_id, url=cfg.url)
-        log.warning("complete this transaction in smallcase's SDK", venue=self.name, transaction_id=transaction_id,
-                    link=link, orders=count, expires_in_s=cfg.transaction_ttl_s)
+        if status >= 400:
+            log.warning("the SDK link was refused; the transaction will expire unused", venue=self.name,
+                        transaction_id=transaction_id, status=status)
 
     # --- results -> the engine ----------------------------------------------------------------
 
     def _open_transactions(self) -> list[tuple[str, int]]:
-        return [(t.transaction_id, t.deadline_ns) for t in self.transactions.values() if not t.done]
-
-    def _on_views(self, views: tuple[TransactionView, ...]) -> None:
-        for view in views:
-            self._apply(view)
+        now, grace = self.venue_now_ns(), int(self.config.expiry_grace_s * NS)
+        return [(t.transaction_id, t.deadline_ns) for t in self.transactions.values() if t.followed(now, grace)]
 
     def _on_postback(self, payload: w.Postback) -> None:
         if payload.transactionId not in self.transactions:
@@ -469,22 +585,61 @@ class SmallcaseVenue(Venue):
         if tracked is None:
             return
         if tracked.adopted and view.created_at:
-            tracked.deadline_ns = _iso_ns(view.created_at) + int(self.config.transaction_ttl_s * NS)
+            tracked.deadline_ns = w.iso_ns(view.created_at) + int(self.config.transaction_ttl_s * NS)
+        if view.status in IN_PROGRESS or view.status in FINAL:
+            tracked.begun = True
         states, batch_word = leg_states(view.batches)
+        self._log_unmatched(tracked, states)
+        finalise_unlisted = self._finalise_unlisted(tracked, states, view)
         sink = self.ctx.sink
         for key, leg in tracked.legs.items():
             state = states.get(key)
             if state is not None and state.filled > leg.filled:
+                if leg.status.is_terminal:
+                    log.warning("fill for an order that already ended here (a late completion)", venue=self.name,
+                                transaction_id=tracked.transaction_id, venue_order_id=leg.vid, status=leg.status)
                 sink.on_fill(self._fill(leg, state))
             if leg.status.is_terminal:
                 continue
-            moved = target(leg, state, batch_word, view)
+            moved = target(leg, state, batch_word, view, finalise_unlisted=finalise_unlisted)
             if moved is not None and moved[0] is not leg.status:
                 leg.status, leg.reason = moved
+                if leg.status is S.EXPIRED and view.error is None and tracked.expired_ns is None:
+                    tracked.expired_ns = self.venue_now_ns()
+                    log.info("transaction expired unused; still read a while in case the user began it late",
+                             venue=self.name, transaction_id=tracked.transaction_id, grace_s=self.config.expiry_grace_s)
                 sink.on_order_report(self._report(leg))
-        if tracked.done:
+        if tracked.final:
+            return
+        if view.error is not None or view.status == "ERRORED" or (view.status == "COMPLETED" and tracked.done):
+            tracked.final = True
             log.info("transaction finished", venue=self.name, transaction_id=tracked.transaction_id,
                      status=view.status, error=view.error)
+
+    def _finalise_unlisted(self, tracked: Tracked, states: dict[tuple[str, str], LegState], view: TransactionView) -> bool:
+        """A COMPLETED view that lists not every open order: whether to end those orders now (after
+        `unlisted_polls` such views) rather than read the order details again."""
+        if view.status != "COMPLETED" or view.error is not None:
+            return True
+        missing = [leg.vid for key, leg in tracked.legs.items()
+                   if not leg.status.is_terminal and (key not in states or states[key].word is None)]
+        if not missing:
+            return True
+        tracked.unlisted += 1
+        if tracked.unlisted < self.config.unlisted_polls:
+            log.info("transaction completed but its batches do not list every order yet; reading again",
+                     venue=self.name, transaction_id=tracked.transaction_id, orders=missing, views=tracked.unlisted)
+            self._poller().wake()
+            return False
+        log.warning("transaction completed without listing these orders; they end by the batch's status",
+                    venue=self.name, transaction_id=tracked.transaction_id, orders=missing)
+        return True
+
+    def _log_unmatched(self, tracked: Tracked, states: dict[tuple[str, str], LegState]) -> None:
+        for key in states.keys() - tracked.legs.keys() - tracked.unmatched:
+            tracked.unmatched.add(key)
+            log.warning("a batch order matches no order of the transaction", venue=self.name,
+                        transaction_id=tracked.transaction_id, ticker=key[0], side=key[1])
 
     def _fill(self, leg: Leg, state: LegState) -> Fill:
         qty = state.filled - leg.filled
@@ -516,7 +671,3 @@ class SmallcaseVenue(Venue):
         if self.poller is None:
             raise VenueError(self.name, "not connected")
         return self.poller
-
-
-def _iso_ns(text: str) -> int:
-    return to_ns(datetime.fromisoformat(text))

@@ -4,6 +4,8 @@ postback checksum.
 - The auth token is an HS256 JWT signed with the gateway `secret`: `{"guest": true, "exp"}` for a
   guest, `{"smallcaseAuthId": id, "exp"}` for a connected user. It is made on the partner's server
   only, on the fly, with a short expiry (`ttl_s`), and reused until half of its life is gone.
+  `exp` is wall-clock time (the gateway's clock); the adapter passes the engine's clock instead
+  only when the gateway is emulated, whose clock starts at the run's `start:` by design.
 - Every API call carries `x-gateway-secret: <api secret>` and `x-gateway-authtoken: <JWT>`.
 - Postbacks carry HMAC-SHA256 (hex) with the api secret, in one of two schemes (see feed.py).
 """
@@ -42,7 +44,10 @@ def checksum(api_secret: str, data: bytes) -> str:
 
 
 def checksum_ok(api_secret: str, data: bytes, given: str) -> bool:
-    return hmac.compare_digest(checksum(api_secret, data), given.strip().lower())
+    """Whether `given` is the checksum of `data`. Compared as bytes: a checksum with non-ASCII
+    characters (or lone surrogates from a JSON string) is simply wrong, never an exception."""
+    expected = checksum(api_secret, data).encode("ascii")
+    return hmac.compare_digest(expected, given.strip().lower().encode("utf-8", "replace"))
 
 
 class GatewayAuth:

@@ -3,15 +3,19 @@
 Every call carries `x-gateway-secret` and a fresh-enough auth token (auth.py). Reads are retried on
 429/5xx by `RestClient`; creating a transaction never is: a transaction whose creation is in doubt
 is harmless, since nothing happens until a user acts on it, and it dies unused after 5 minutes.
-Smallcase publishes no rate limits, so none are applied here.
+Smallcase publishes no rate limits, so none are applied here. Errors are typed by the envelope's
+error names (`error_for`, `typed_error`), whatever the HTTP status, a 2xx saying `success: false`
+included; a 404 without smallcase's `invalid_transactionId` is not "not found".
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import aiohttp
 import msgspec
 
 from adapters.smallcase import schemas as w
@@ -48,7 +52,9 @@ ERROR_CLASSES: dict[str, type[VenueError]] = {
     "invalid_order_config": InvalidOrder,
     "intent_not_supported": InvalidOrder,
 }
-_BY_STATUS: dict[int, type[VenueError]] = {401: AuthError, 403: AuthError, 404: OrderNotFound}
+# Only these statuses name a class by themselves. A 404 does not: a proxy or a wrong path answers
+# 404 too, so only the venue's own `invalid_transactionId` means "no such transaction".
+_BY_STATUS: dict[int, type[VenueError]] = {401: AuthError, 403: AuthError}
 
 
 def error_for(venue: str, status: int, body: bytes) -> VenueError | None:
@@ -59,8 +65,14 @@ def error_for(venue: str, status: int, body: bytes) -> VenueError | None:
         names = w.error_names(w.decode_envelope(body).errors) if body else []
     except msgspec.MsgspecError:
         names = []
+    return typed_error(venue, status, names, body[:300].decode("utf-8", "replace") or f"HTTP {status}")
+
+
+def typed_error(venue: str, status: int, names: list[str], fallback: str) -> VenueError:
+    """The exception for an answer that failed with `names` (its envelope's errors), or `fallback`
+    as the text when it names none. A 2xx that says `success: false` is mapped by its names."""
     code = names[0] if names else None
-    text = "; ".join(names) if names else body[:300].decode("utf-8", "replace") or f"HTTP {status}"
+    text = "; ".join(names) if names else fallback
     if status == 429:
         cls: type[VenueError] = RateLimited
     elif status >= 500:
@@ -109,8 +121,7 @@ class SmallcaseClient(RestClient):
         except msgspec.MsgspecError as exc:
             raise VenueError(self.venue, f"unexpected answer to {path}: {exc}", http_status=response.status) from None
         if not envelope.success or envelope.data is None:
-            names = w.error_names(envelope.errors)
-            raise VenueError(self.venue, "; ".join(names) or f"no data from {path}", code=names[0] if names else None)
+            raise typed_error(self.venue, response.status, w.error_names(envelope.errors), f"no data from {path}")
         return envelope.data
 
     async def create_transaction(self, request: w.CreateTransaction) -> w.Created:
@@ -127,6 +138,23 @@ class SmallcaseClient(RestClient):
     async def holdings(self) -> w.Holdings:
         """The connected user's holdings (the auth token must carry a smallcaseAuthId)."""
         return await self._call("GET", HOLDINGS_PATH, w.decode_holdings)
+
+    async def open_link(self, url: str, attempts: int = 3) -> int:
+        """GET the SDK link of a transaction (an emulated leprechaun user acts on it): its status.
+
+        Only for an emulated gateway: there the link is the emulator's SDK page. Retried on a broken
+        connection or a 5xx (opening a page twice is harmless); the last failure is raised."""
+        for attempt in range(attempts):
+            try:
+                async with self.session.get(url, timeout=self.timeout) as resp:
+                    await resp.read()
+                    if resp.status < 500 or attempt == attempts - 1:
+                        return resp.status
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                if attempt == attempts - 1:
+                    raise VenueUnavailable(self.venue, f"GET {url}: {exc!r}") from None
+            await asyncio.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     async def register_postback(self, path: str, url: str) -> None:
         """Announce our postback URL where the gateway takes it (the emulator's control endpoint)."""

@@ -7,12 +7,22 @@
   "data": null}` with 401 (secret, token), 403 (a guest asking for holdings), 404 (unknown
   transaction), 400 (a malformed request).
 - The user's step: `GET|POST /sdk/{gateway}/{transactionId}` stands in for smallcase's SDK screens
-  (the link the adapter logs); a leprechaun account runs it by itself `complete_delay_s` after the
-  transaction is created. After 5 minutes on the emulator's clock the step fails with
-  `transaction_expired`; a closed market (IST calendar on the same clock) with `market_closed`.
+  (the link the adapter logs). POST is the user acting (`{"action": "confirm"|"cancel"|"deny",
+  "token": ...}`); on a step paused half-way it finishes it. GET opens the page; for a leprechaun
+  account (a guest when `leprechaun`) opening it is what makes the virtual user act, by itself
+  `complete_delay_s` later, as the partner's page opens smallcase's SDK for its user: a transaction
+  whose link is never opened (its creation answer was lost) stays INITIALIZED. Begun after 5
+  minutes on the emulator's clock the step fails with `transaction_expired` (once begun, it may
+  finish later); a closed market with `market_closed` (NSE's calendar on the same clock, or
+  `leprechaun_hours` for leprechaun accounts).
 - Postbacks: to the URL registered at `POST /emulator/postback` (x-gateway-secret), when a
   transaction completes or errors, signed with the api secret in the configured scheme (feed.py).
-- Faults: `faults` (latency, error rate, 5xx bursts) on the API, and `faults.lose_write_responses` (a
+- Knobs: `pause_at` ("USED", "ACTION_REQUIRED", "PROCESSING"): the user's step stops there until
+  `resume(tx)` or another POST to the link; `gateway.order_details_lag`: reads of a completed
+  transaction's order details that show no batches yet; `gateway.tradingsymbol_suffix` ("-EQ");
+  `broken[transactionId] = status`: that transaction's status and order-details reads fail.
+- Faults: `faults` (latency, error rate, 5xx bursts) on the API — a 404 is answered as a proxy or a
+  wrong path would, plain text without smallcase's envelope — and `faults.lose_write_responses` (a
   transaction is created, then answered 503: the outcome-unknown case).
 """
 
@@ -42,9 +52,11 @@ from adapters.smallcase.auth import (
 from adapters.smallcase.emulator_gateway import (
     ACCOUNTS,
     DEMO_AUTH_ID,
+    IN_PROGRESS,
     TRANSACTION_TTL_NS,
     Gateway,
     GatewayError,
+    LeprechaunHours,
     Transaction,
     iso,
 )
@@ -66,6 +78,8 @@ def success(data: Any) -> web.Response:
 
 
 def fault_response(status: int) -> web.Response:
+    if status == 404:  # not the gateway's answer: a proxy's, or a wrong path's
+        return web.Response(status=404, text="404: Not Found")
     return failure(status, "rate_limited" if status == 429 else "internal_error")
 
 
@@ -95,6 +109,7 @@ class SmallcaseEmulator(EmulatorServer):
         postback_scheme: Literal["field", "header"] = "field",
         postback_header: str = CHECKSUM_HEADER,
         tick_interval_s: float = 0.5,
+        leprechaun_hours: LeprechaunHours = "nse",
         log_requests: bool = False,
     ) -> None:
         super().__init__(log_requests=log_requests)
@@ -104,8 +119,12 @@ class SmallcaseEmulator(EmulatorServer):
         self.api_secret = api_secret or f"{rng.getrandbits(128):032x}"
         self.leprechaun = leprechaun
         self.clock = EmulatorClock(start_ns)
-        self.gateway = Gateway(seed=seed, clock=self.clock, guest_token=guest_token, tick_interval_s=tick_interval_s)
+        self.gateway = Gateway(
+            seed=seed, clock=self.clock, guest_token=guest_token, tick_interval_s=tick_interval_s, leprechaun_hours=leprechaun_hours,
+        )
         self.complete_delay_s = complete_delay_s
+        self.pause_at: str | None = None  # a knob: where the user's step stops (USED, ACTION_REQUIRED, PROCESSING)
+        self.broken: dict[str, int] = {}  # a knob: transactionId -> the status its reads fail with
         self.postback_url = postback_url
         self.postback_scheme = postback_scheme
         self.postback_header = postback_header
@@ -129,7 +148,7 @@ class SmallcaseEmulator(EmulatorServer):
 
     def build_app(self) -> web.Application:
         exempt = lambda request: not request.path.startswith(API_PREFIXES)
-        is_write = lambda request: request.method == "POST" and request.path.startswith(API_PREFIXES)  # noqa: E731
+        is_write = lambda request: request.method == "POST" and request.path.startswith(API_PREFIXES)
         app = web.Application(
             middlewares=[self.log_middleware, fault_middleware(self.faults, fault_response, exempt=exempt, is_write=is_write), self._auth]
         )
@@ -210,9 +229,6 @@ class SmallcaseEmulator(EmulatorServer):
             tx = self.gateway.create(body, auth_id)
         except GatewayError as exc:
             return failure(exc.status, exc.name)
-        if self.gateway.is_leprechaun(tx, self.leprechaun):
-            timer = asyncio.get_running_loop().call_later(self.complete_delay_s, self._leprechaun_step, tx)
-            self._timers.append(timer)
         return success({"transactionId": tx.id, "expireAt": iso(tx.created_ns + TRANSACTION_TTL_NS)})
 
     async def get_transaction(self, request: web.Request) -> web.Response:
@@ -232,9 +248,11 @@ class SmallcaseEmulator(EmulatorServer):
 
     def _transaction(self, transaction_id: str) -> Transaction | web.Response:
         try:
-            return self.gateway.get(transaction_id)
+            tx = self.gateway.get(transaction_id)
         except GatewayError as exc:
             return failure(exc.status, exc.name)
+        broken = self.broken.get(tx.id)
+        return tx if broken is None else failure(broken, "internal_error")
 
     # --- the user's SDK step ------------------------------------------------------------------
 
@@ -242,6 +260,10 @@ class SmallcaseEmulator(EmulatorServer):
         tx = self._sdk_transaction(request)
         if isinstance(tx, web.Response):
             return tx
+        if not tx.opened and tx.status == "INITIALIZED" and self.gateway.is_leprechaun(tx, self.leprechaun):
+            tx.opened = True  # the virtual user takes it from here
+            timer = asyncio.get_running_loop().call_later(self.complete_delay_s, self._leprechaun_step, tx)
+            self._timers.append(timer)
         return success({"transactionId": tx.id, "intent": tx.intent, "status": tx.status, "securities": tx.securities})
 
     async def sdk_act(self, request: web.Request) -> web.Response:
@@ -253,12 +275,17 @@ class SmallcaseEmulator(EmulatorServer):
             act = w.decode_sdk_action(raw) if raw else w.SdkAction()
         except msgspec.MsgspecError:
             return failure(400, "invalid_request")
+        if tx.status in IN_PROGRESS:  # the user comes back to a step paused half-way
+            return self._sdk_result(self.resume(tx, act.action))
         return self._sdk_result(self.user_step(tx, act.token, act.action))
 
     def _sdk_transaction(self, request: web.Request) -> Transaction | web.Response:
         if request.match_info["gateway"] != self.gateway_name:
             return failure(404, "invalid_gateway")
-        return self._transaction(request.match_info["transactionId"])
+        try:
+            return self.gateway.get(request.match_info["transactionId"])
+        except GatewayError as exc:
+            return failure(exc.status, exc.name)
 
     def _sdk_result(self, outcome: Transaction | GatewayError) -> web.Response:
         """The SDK's answer: the order result, or `{errorCode, errorMessage, data}`."""
@@ -271,9 +298,19 @@ class SmallcaseEmulator(EmulatorServer):
         return web.json_response({"errorCode": w.SDK_ERROR_CODES.get(name), "errorMessage": name, "data": None}, status=status)
 
     def user_step(self, tx: Transaction, token: str | None = None, action: str = "confirm") -> Transaction | GatewayError:
-        """Run the user's step on `tx`; a finished transaction is posted back."""
+        """Run the user's step on `tx` (stopping at `pause_at` if set); a finished one is posted back."""
         try:
-            self.gateway.user_step(tx, token, action)
+            self.gateway.user_step(tx, token, action, pause_at=self.pause_at)
+        except GatewayError as exc:
+            return exc
+        if tx.status not in IN_PROGRESS:
+            self._post_back(tx)
+        return tx
+
+    def resume(self, tx: Transaction, action: str | None = None) -> Transaction | GatewayError:
+        """Finish a step paused at `pause_at` (`action` as the user's last word); posted back."""
+        try:
+            self.gateway.finish(tx, action)
         except GatewayError as exc:
             return exc
         self._post_back(tx)

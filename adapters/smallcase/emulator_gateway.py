@@ -1,11 +1,18 @@
 """The gateway behind the emulator: transactions, the users' broker accounts, and the user's SDK step.
 
-Accounts live on the shared `SimExchange` (the matching engine, NSE hours from the IST calendar on
-the emulator's clock). The user's step (what a person does in smallcase's SDK) is `user_step`: the
-emulator runs it itself for leprechaun (virtual) accounts, and on `POST /sdk/...` otherwise.
+Accounts live on the shared `SimExchange` (the matching engine). Market hours are checked per
+account before anything is placed: a broker account follows the NSE calendar on the emulator's
+clock; leprechaun accounts follow `leprechaun_hours` ("nse" by default, or "open" / "closed":
+smallcase sets leprechaun hours itself). The user's step (what a person does in smallcase's SDK) is
+`user_step`, then `finish`: on `POST /sdk/...`, or run by the emulator's virtual user for a
+leprechaun account once the transaction's SDK link is opened. The step may stop half-way (USED,
+ACTION_REQUIRED, PROCESSING: the emulator's `pause_at`) and be finished later; only its start
+checks the transactionId's 5 minutes.
 
-Leprechaun accounts are named by their test token, which is also their smallcaseAuthId (a connected
-user's JWT names it); a guest logs in with the emulator's `guest_token` in leprechaun mode.
+Emulator only: leprechaun accounts are named by their test token, and the token is also taken as
+their smallcaseAuthId (a connected user's JWT names it). smallcase's real test tokens are not
+public and its leprechaun accounts are not known to work this way. A guest logs in with the
+emulator's `guest_token` in leprechaun mode.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Literal
 
 from adapters.india import Exchange, default_calendar, nse_equity
 from adapters.paper.account import FeeSchedule
@@ -29,6 +37,8 @@ from engine.synthetic import WalkSpec
 NS = 1_000_000_000
 ZERO = Decimal(0)
 TRANSACTION_TTL_NS = 300 * NS  # a transactionId lives 5 minutes
+IN_PROGRESS = ("USED", "ACTION_REQUIRED", "PROCESSING")  # the user's step, begun and not finished
+LeprechaunHours = Literal["nse", "open", "closed"]
 
 # NSE stocks the configs use, at realistic prices (INR).
 STOCKS: tuple[tuple[str, float], ...] = (
@@ -55,6 +65,7 @@ class AccountSpec:
 
 
 DEMO_AUTH_ID = "5f0321b5f3743c31d95abd35"  # the seed's sample smallcaseAuthId: a "real" demo account
+# Emulator only: accounts by smallcaseAuthId, leprechaun ones named by their test token.
 ACCOUNTS: dict[str, AccountSpec] = {
     DEMO_AUTH_ID: AccountSpec(Scenario.NORMAL, leprechaun=False),
     "leprechaun": AccountSpec(Scenario.NORMAL, leprechaun=True),
@@ -90,6 +101,9 @@ class Transaction:
     error: str | None = None
     batches: list[w.OrderBatch] = field(default_factory=list)
     updated_ns: int = 0
+    action: str = "confirm"  # what the user chose at the step (kept while it is paused)
+    opened: bool = False  # its SDK link was opened (a leprechaun user acts then)
+    hidden_reads: int = 0  # order-details reads still answered without its batches (lag)
 
 
 def iso(ts_ns: int) -> str:
@@ -122,14 +136,20 @@ class Gateway:
         stocks: Iterable[tuple[str, float]] = STOCKS,
         guest_token: str = "leprechaun",
         tick_interval_s: float = 0.5,
+        leprechaun_hours: LeprechaunHours = "nse",
     ) -> None:
         self.clock = clock or EmulatorClock()
         self.hours = MarketHours(calendar=default_calendar())
+        self.leprechaun_hours: LeprechaunHours = leprechaun_hours
         specs = [(nse_equity("smallcase", t), WalkSpec(instrument=f"NSE:{t}", price=p, tick=0.05, size=2000, move_prob=0.5)) for t, p in stocks]
+        # The market is checked per account before a transaction places anything (market_open):
+        # leprechaun hours differ from the exchange's, so the matching engine itself never refuses.
         self.exchange = SimExchange(
-            specs, seed=seed, clock=self.clock, fees=FeeSchedule(), is_open=self.hours.is_open, tick_interval_s=tick_interval_s,
+            specs, seed=seed, clock=self.clock, fees=FeeSchedule(), is_open=lambda inst, ts: True, tick_interval_s=tick_interval_s,
         )
         self.guest_token = guest_token
+        self.tradingsymbol_suffix = ""  # a knob: some brokers report SBIN-EQ for SBIN
+        self.order_details_lag = 0  # a knob: order-details reads of a completed transaction without its batches
         self.transactions: dict[str, Transaction] = {}
         self._rng = random.Random(f"smallcase-transactions-{seed}")
         self._batch_ids = itertools.count(1)
@@ -148,7 +168,10 @@ class Gateway:
         """Whether a virtual account will complete `tx` by itself."""
         return ACCOUNTS[tx.auth_id].leprechaun if tx.auth_id else leprechaun_guests
 
-    def market_open(self) -> bool:
+    def market_open(self, spec: AccountSpec) -> bool:
+        """Whether `spec`'s market is open now: NSE's calendar, or smallcase's leprechaun hours."""
+        if spec.leprechaun and self.leprechaun_hours != "nse":
+            return self.leprechaun_hours == "open"
         return self.hours.calendar.is_open(Exchange.NSE, self.clock.now_ns())
 
     # --- transactions -------------------------------------------------------------------------
@@ -198,8 +221,9 @@ class Gateway:
 
     # --- the user's step ----------------------------------------------------------------------
 
-    def user_step(self, tx: Transaction, token: str | None = None, action: str = "confirm") -> Transaction:
-        """What the user does in the SDK: log in with `token` and confirm, cancel or deny."""
+    def user_step(self, tx: Transaction, token: str | None = None, action: str = "confirm", pause_at: str | None = None) -> Transaction:
+        """What the user does in the SDK: log in with `token` and confirm, cancel or deny; with
+        `pause_at` (USED, ACTION_REQUIRED, PROCESSING) the step stops there until `finish`."""
         if tx.status != "INITIALIZED":
             raise GatewayError("transaction_in_process", 409)
         if self.expired(tx):
@@ -207,16 +231,30 @@ class Gateway:
         login = token or tx.auth_id or self.guest_token
         if tx.auth_id is not None and login != tx.auth_id:
             return self._errored(tx, "user_mismatch")
-        spec = self.account(login)
+        self.account(login)
         tx.auth_id = login
-        tx.status = "USED"
-        refusal = _ACTION_ERRORS.get(action) or _SCENARIO_ERRORS.get(spec.scenario)
+        tx.status, tx.action, tx.updated_ns = "USED", action, self.clock.now_ns()
+        if pause_at is not None:
+            if pause_at not in IN_PROGRESS:
+                raise ValueError(f"pause_at must be one of {IN_PROGRESS}, not {pause_at!r}")
+            tx.status = pause_at
+            return tx
+        return self.finish(tx)
+
+    def finish(self, tx: Transaction, action: str | None = None) -> Transaction:
+        """The rest of a begun step (the user is past the 5 minutes' check): its result."""
+        if tx.status not in IN_PROGRESS:
+            raise GatewayError("transaction_in_process", 409)
+        assert tx.auth_id is not None
+        spec = self.account(tx.auth_id)
+        refusal = _ACTION_ERRORS.get(action or tx.action) or _SCENARIO_ERRORS.get(spec.scenario)
         if refusal is not None:
             return self._errored(tx, refusal)
         if tx.intent == "TRANSACTION":
-            if not self.market_open():
+            if not self.market_open(spec):
                 return self._errored(tx, "market_closed")
-            tx.batches = [self._execute(tx, login, spec.scenario)]
+            tx.batches = [self._execute(tx, tx.auth_id, spec.scenario)]
+            tx.hidden_reads = self.order_details_lag
         tx.status = "COMPLETED"
         tx.updated_ns = self.clock.now_ns()
         return tx
@@ -243,7 +281,7 @@ class Gateway:
         """One security through the account: (its order as the batch shows it, whether it was sent)."""
         qty = Decimal(sec.quantity or 1)
         side = sec.type or "BUY"
-        order = w.BatchOrder(tradingsymbol=sec.ticker, transactionType=side, quantity=qty, status="REJECTED")
+        order = w.BatchOrder(tradingsymbol=sec.ticker + self.tradingsymbol_suffix, transactionType=side, quantity=qty, status="REJECTED")
         if f"NSE:{sec.ticker}" not in self.exchange.markets:
             order.status, order.errorCode, order.statusMessage = "ERROR", "adapterError", f"unknown ticker {sec.ticker}"
             return order, False
@@ -279,14 +317,17 @@ class Gateway:
         }
 
     def order_details(self, tx: Transaction) -> w.OrderDetails:
-        """Only a COMPLETED transaction shows its orders."""
+        """Only a COMPLETED transaction shows its orders (after `order_details_lag` reads without)."""
         batches = tx.batches if tx.status == "COMPLETED" else []
+        if batches and tx.hidden_reads > 0:
+            tx.hidden_reads -= 1
+            batches = []
         return w.OrderDetails(orderBatches=batches, transactionId=tx.id, smallcaseAuthId=tx.auth_id, notes=tx.notes)
 
     def postback(self, tx: Transaction) -> w.Postback:
         error = None if tx.error is None else w.TransactionError(tx.error, w.SDK_ERROR_CODES.get(tx.error))
         return w.Postback(
-            transactionId=tx.id, orderBatches=self.order_details(tx).orderBatches, smallcaseAuthId=tx.auth_id,
+            transactionId=tx.id, orderBatches=tx.batches if tx.status == "COMPLETED" else [], smallcaseAuthId=tx.auth_id,
             status=tx.status, error=error, intent=tx.intent, notes=tx.notes, timestamp=iso(self.clock.now_ns()),
         )
 
@@ -312,10 +353,9 @@ class Gateway:
         )
 
 
-# (ExchangeError kind, side) -> the broker-agnostic errorCode smallcase reports.
+# (ExchangeError kind, side) -> the broker-agnostic errorCode smallcase reports. (A closed market
+# never reaches the exchange: `finish` errors the transaction `market_closed` first.)
 _ERROR_CODES: dict[tuple[str, str], str] = {
     ("insufficient_funds", "BUY"): "marginsExceeded",
     ("insufficient_funds", "SELL"): "checkHoldings",
-    ("market_closed", "BUY"): "tradingSystemNotReady",
-    ("market_closed", "SELL"): "tradingSystemNotReady",
 }

@@ -4,23 +4,32 @@ smallcase Gateway has no market data and no stream. A transaction's progress is 
 status (and, once its orders exist, its order batches), and may also arrive as a postback. Both
 produce the same `TransactionView`, which the adapter applies in one way.
 
+The poller reads every open transaction on its own: one that fails (a 5xx, a broken record, a bad
+answer) is logged and read again next time, and never holds up the others; each view is applied as
+it arrives, and one that fails to apply does not stop the rest. Only when every read of a round
+fails does the round count as failed (the poller then backs off).
+
 Postback authentication (protocols.md 5.6 names only "a checksum verified with the api secret
 (HMAC)"): hex HMAC-SHA256 with the api secret, in one of two schemes, chosen in the config:
 - `field` (default): the body is `{"data": "<payload JSON text>", "checksum": hmac(data text)}`;
 - `header`: the body is the payload JSON itself and `x-gateway-checksum` (configurable) carries
   hmac(raw body).
-An unauthenticated postback is refused with 401. A replay is refused with 409: a payload seen before
-(its digest is remembered), or one whose `timestamp` is older than the last one accepted for its
-transaction.
+Answers: 401 for an unauthenticated postback (a forgery); 400 for a malformed one or one without a
+usable `timestamp`; 409 for a stale one (its timestamp older than the last one applied for its
+transaction, or more than `max_age_s`, 10 minutes, old); 200 for an exact repeat of one already
+applied, which is not applied again (deliveries are at-least-once); 500 if applying it failed,
+and then nothing is remembered of it, so the gateway's retry is applied. Malformed input never
+gets a 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 import structlog
@@ -29,11 +38,12 @@ from aiohttp import web
 from adapters.smallcase import schemas as w
 from adapters.smallcase.auth import checksum_ok
 from adapters.smallcase.client import SmallcaseClient
-from engine.errors import OrderNotFound, VenueError
-from engine.feeds import Poller
+from engine.errors import OrderNotFound, VenueError, VenueUnavailable
+from engine.feeds import Backoff, Poller
 
 log = structlog.get_logger("tickbus.smallcase.feed")
 Scheme = Literal["field", "header"]
+NOT_FOUND = "invalid_transactionId"  # the venue's own name for "no such transaction"
 # The statuses whose order batches are worth reading (only COMPLETED ones are documented to have them).
 WITH_ORDERS = frozenset({"COMPLETED", "PROCESSING"})
 
@@ -67,19 +77,27 @@ class TransactionPoller:
         client: SmallcaseClient,
         *,
         open_transactions: Callable[[], list[tuple[str, int]]],
-        on_views: Callable[[tuple[TransactionView, ...]], None],
+        on_view: Callable[[TransactionView], None],
         now_ns: Callable[[], int],
         interval_s: float = 1.0,
         idle_interval_s: float = 5.0,
+        concurrency: int = 8,
     ) -> None:
+        self.venue = venue
         self.client = client
         self.interval_s = interval_s
         self.idle_interval_s = idle_interval_s
+        self.failures = 0  # reads of one transaction that failed
+        self.apply_errors = 0  # views that could not be applied
         self._open = open_transactions
+        self._on_view = on_view
         self._now_ns = now_ns
-        self.poller: Poller[tuple[TransactionView, ...]] = Poller(
-            f"{venue}:transactions", self.fetch, on_views, interval_s=idle_interval_s,
-            on_error=lambda exc: log.warning("transaction poll failed", venue=venue, error=str(exc)),
+        self._limit = asyncio.Semaphore(concurrency)
+        self.poller: Poller[None] = Poller(
+            f"{venue}:transactions", self.fetch, lambda _: None, interval_s=idle_interval_s,
+            # a round whose every read failed waits at most the idle interval more
+            backoff=Backoff(initial_s=min(interval_s, idle_interval_s), maximum_s=max(interval_s, idle_interval_s)),
+            on_error=lambda exc: log.warning("every transaction poll failed", venue=venue, error=str(exc)),
         )
 
     def start(self) -> None:
@@ -93,19 +111,45 @@ class TransactionPoller:
         self.poller.set_interval(self.interval_s)
         self.poller.poke()
 
-    async def fetch(self) -> tuple[TransactionView, ...]:
+    async def fetch(self) -> None:
+        """One round: every open transaction read and applied on its own."""
         tracked = self._open()
         if not tracked:
             self.poller.set_interval(self.idle_interval_s)
-            return ()
-        return tuple([await self.view(txid, deadline) for txid, deadline in tracked])
+            return
+        read = await asyncio.gather(*(self._poll(txid, deadline) for txid, deadline in tracked))
+        if not any(read):
+            raise VenueUnavailable(self.venue, f"none of {len(tracked)} open transactions could be read")
+
+    async def _poll(self, transaction_id: str, deadline_ns: int) -> bool:
+        """Read and apply one transaction; whether it could be read."""
+        async with self._limit:
+            try:
+                view = await self.view(transaction_id, deadline_ns)
+            except Exception as exc:  # noqa: BLE001 - one transaction's failure is its own
+                self.failures += 1
+                log.warning("transaction poll failed", venue=self.venue, transaction_id=transaction_id, error=str(exc))
+                return False
+        self.apply(view)
+        return True
+
+    def apply(self, view: TransactionView) -> None:
+        """Hand one view to the adapter; a failure is logged and counted, never raised."""
+        try:
+            self._on_view(view)
+        except Exception as exc:
+            self.apply_errors += 1
+            log.error("applying a transaction view failed", venue=self.venue, transaction_id=view.transaction_id,
+                      error=repr(exc), exc_info=exc)
 
     async def view(self, transaction_id: str, deadline_ns: int) -> TransactionView:
         """The transaction's status, with its order batches once it has orders."""
         try:
             details = await self.client.transaction(transaction_id)
         except OrderNotFound as exc:
-            return TransactionView(transaction_id, error=str(exc.code or "invalid_transactionId"))
+            if exc.code != NOT_FOUND:  # not the venue saying so: a read that failed
+                raise
+            return TransactionView(transaction_id, error=NOT_FOUND)
         except VenueError as exc:
             if exc.code == "transaction_expired":
                 return TransactionView(transaction_id, error="transaction_expired", past_deadline=True)
@@ -123,14 +167,14 @@ class TransactionPoller:
         )
 
 
-class _Bounded(OrderedDict[str, str]):
+class _Bounded(OrderedDict[str, Any]):
     """An insertion-ordered map that forgets its oldest entries beyond `limit`."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
 
-    def put(self, key: str, value: str) -> None:
+    def put(self, key: str, value: Any) -> None:
         self[key] = value
         self.move_to_end(key)
         while len(self) > self.limit:
@@ -149,16 +193,21 @@ class PostbackReceiver:
         scheme: Scheme = "field",
         header: str = "x-gateway-checksum",
         remember: int = 10_000,
+        max_age_s: float = 600.0,
+        now_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.path = path
         self.scheme = scheme
         self.header = header
+        self.max_age_ns = int(max_age_s * w.NS)
         self.accepted = 0
+        self.duplicates = 0  # exact repeats answered 200 and not applied again
         self.refused: dict[int, int] = {}
         self._api_secret = api_secret
         self._on_postback = on_postback
-        self._digests = _Bounded(remember)
-        self._latest = _Bounded(remember)  # transactionId -> timestamp of the last accepted
+        self._now_ns = now_ns
+        self._digests = _Bounded(remember)  # digest of an applied payload -> its transactionId
+        self._latest = _Bounded(remember)  # transactionId -> the newest timestamp applied (ns)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -187,15 +236,29 @@ class PostbackReceiver:
             payload = w.decode_postback(data)
         except msgspec.MsgspecError:
             return self._refuse(400, "invalid_payload")
-        digest = hashlib.sha256(data).hexdigest()
-        if digest in self._digests or self._is_older(payload):
+        sent_ns = _timestamp_ns(payload.timestamp)
+        if sent_ns is None:
+            return self._refuse(400, "invalid_timestamp")
+        txid = payload.transactionId
+        if self._now_ns() - sent_ns > self.max_age_ns:
+            return self._refuse(409, "stale")
+        last = self._latest.get(txid)
+        if last is not None and sent_ns < last:
             return self._refuse(409, "replayed")
-        self._digests.put(digest, payload.transactionId)
-        if payload.timestamp:
-            self._latest.put(payload.transactionId, payload.timestamp)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in self._digests:  # delivered again (our answer was lost): already applied
+            self.duplicates += 1
+            log.info("postback delivered again; already applied", transaction_id=txid)
+            return _ok()
+        try:
+            self._on_postback(payload)
+        except Exception as exc:
+            log.error("applying a postback failed", transaction_id=txid, error=repr(exc), exc_info=exc)
+            return self._refuse(500, "internal_error")
+        self._digests.put(digest, txid)
+        self._latest.put(txid, sent_ns if last is None else max(last, sent_ns))
         self.accepted += 1
-        self._on_postback(payload)
-        return web.json_response({"success": True, "errors": None, "data": None})
+        return _ok()
 
     def authenticated(self, body: bytes, header_value: str) -> bytes | None:
         """The payload bytes if the checksum holds under the configured scheme, else None."""
@@ -203,21 +266,26 @@ class PostbackReceiver:
             return body if header_value and checksum_ok(self._api_secret, body, header_value) else None
         try:
             signed = w.decode_signed_postback(body)
-        except msgspec.MsgspecError:
+            data = signed.data.encode()
+        except (msgspec.MsgspecError, UnicodeError):
             return None
-        data = signed.data.encode()
         return data if checksum_ok(self._api_secret, data, signed.checksum) else None
-
-    def _is_older(self, payload: w.Postback) -> bool:
-        last = self._latest.get(payload.transactionId)
-        if last is None or not payload.timestamp:
-            return False
-        try:
-            return datetime.fromisoformat(payload.timestamp) < datetime.fromisoformat(last)
-        except ValueError:
-            return False
 
     def _refuse(self, status: int, reason: str) -> web.Response:
         self.refused[status] = self.refused.get(status, 0) + 1
         log.warning("postback refused", status=status, reason=reason)
         return web.json_response({"success": False, "errors": [reason], "data": None}, status=status)
+
+
+def _ok() -> web.Response:
+    return web.json_response({"success": True, "errors": None, "data": None})
+
+
+def _timestamp_ns(text: str | None) -> int | None:
+    """A postback's timestamp in epoch ns (naive = UTC), or None if it is missing or not ISO-8601."""
+    if not text:
+        return None
+    try:
+        return w.iso_ns(text)
+    except (ValueError, OverflowError):
+        return None

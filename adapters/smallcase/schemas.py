@@ -6,6 +6,7 @@ numbers and decode to Decimal (exact, from the number's text). Decoders are buil
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
@@ -14,9 +15,13 @@ from msgspec import Struct
 
 T = TypeVar("T")
 ZERO = Decimal(0)
+NS = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # --- vocabularies --------------------------------------------------------------------------------
 
+# The status words smallcase documents (protocols.md 5.3, 5.4); tests/adapters/smallcase check that
+# the adapter has a rule for every one of them.
 INTENTS = ("TRANSACTION", "CONNECT", "HOLDINGS_IMPORT", "SIP_SETUP", "IMR_SETUP", "FETCH_FUNDS",
            "AUTHORISE_HOLDINGS", "MF_HOLDINGS_IMPORT")
 TRANSACTION_STATUSES = ("INITIALIZED", "USED", "PROCESSING", "ACTION_REQUIRED", "ERRORED", "COMPLETED")
@@ -31,6 +36,25 @@ SDK_ERRORS = ("init_sdk", "no_order", "no_broker", "invalid_jwt", "market_closed
               "invalid_gateway", "transaction_expired", "invalid_transactionId", "insufficient_holdings",
               "transaction_in_process", "no_compatible_browser")
 SDK_ERROR_CODES: dict[str, int] = {name: 1000 + i for i, name in enumerate(SDK_ERRORS)}
+
+# --- time ----------------------------------------------------------------------------------------
+
+
+def epoch_ns(dt: datetime) -> int:
+    """Epoch nanoseconds of a datetime; a naive one is UTC.
+
+    The package's one time helper: the rule is the engine's for a config's `start:`
+    (engine.config.Plan.start_ns), applied here to `emulator_start` and to the gateway's ISO
+    timestamps (createdAt, a postback's timestamp), which may come without an offset.
+    """
+    aware = dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def iso_ns(text: str) -> int:
+    """Epoch nanoseconds of an ISO-8601 timestamp (naive = UTC); ValueError if it is not one."""
+    return epoch_ns(datetime.fromisoformat(text))
+
 
 # --- the envelope --------------------------------------------------------------------------------
 

@@ -66,11 +66,20 @@ def test_a_tampered_payload_is_refused() -> None:
 
 def test_an_expired_token_is_refused_and_leeway_is_honoured() -> None:
     token = jwt.encode({"guest": True, "exp": 1000}, "s")
-    assert jwt.decode(token, "s", now_s=999)["exp"] == 1000
+    assert jwt.decode(token, "s", now_s=999.999)["exp"] == 1000
     with pytest.raises(jwt.JwtError) as err:
         jwt.decode(token, "s", now_s=1001)
     assert err.value.reason == "expired"
     assert jwt.decode(token, "s", now_s=1001, leeway_s=5)["guest"] is True
+
+
+@pytest.mark.parametrize(("now_s", "leeway_s"), [(1000, 0.0), (1005, 5.0)], ids=["at exp", "at exp + leeway"])
+def test_a_token_is_expired_at_exactly_its_exp(now_s: float, leeway_s: float) -> None:
+    """RFC 7519 4.1.4: the token must not be accepted "on or after" its exp."""
+    token = jwt.encode({"guest": True, "exp": 1000}, "s")
+    with pytest.raises(jwt.JwtError) as err:
+        jwt.decode(token, "s", now_s=now_s, leeway_s=leeway_s)
+    assert err.value.reason == "expired"
 
 
 @pytest.mark.parametrize("token", ["", "a.b", "a.b.c.d", "!!.??.**"])

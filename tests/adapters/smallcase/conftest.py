@@ -83,6 +83,11 @@ async def client(emulator: SmallcaseEmulator) -> AsyncIterator[SmallcaseClient]:
         yield c
 
 
+def leprechaun_holdings(emulator: SmallcaseEmulator, auth_id: str) -> dict[str, Decimal]:
+    """What a virtual account holds at the emulator, by NSE ticker."""
+    return {s.nseTicker or "": s.holdings.quantity for s in emulator.gateway.holdings(auth_id).securities}
+
+
 @dataclass
 class Harness:
     """The venue on an emulator behind a recovered order manager; updates and fills of strategy s1."""
@@ -121,9 +126,13 @@ class Harness:
         self.journal.close()
 
 
-async def start_venue(emulator: SmallcaseEmulator, *, journal_path: Path | None = None, **config: Any) -> Harness:
-    """A connected smallcase venue on the emulator (instruments of a `sim` data venue routed to it)."""
-    bus, clock, portfolio = Bus(), EmulatorTime(emulator.clock), Portfolio()
+async def start_venue(
+    emulator: SmallcaseEmulator, /, *, journal_path: Path | None = None, clock: Any = None, **config: Any,
+) -> Harness:
+    """A connected smallcase venue on the emulator (instruments of a `sim` data venue routed to it);
+    in leprechaun mode when the emulator is (the adapter then opens each transaction's SDK link)."""
+    bus, portfolio = Bus(), Portfolio()
+    clock = clock or EmulatorTime(emulator.clock)
     for ticker in TICKERS + ("SBIN", "ITC"):
         inst = nse_equity("sim", ticker)
         portfolio.instruments[inst.id] = inst
@@ -133,6 +142,7 @@ async def start_venue(emulator: SmallcaseEmulator, *, journal_path: Path | None 
     )
     config.setdefault("poll_interval_s", 0.05)
     config.setdefault("linger_ms", 20.0)
+    config.setdefault("leprechaun", emulator.leprechaun)
     venue_config = SmallcaseVenue.with_emulator(
         msgspec.convert({"emulator": True, **config}, SmallcaseConfig), EmulatorInfo("smallcase", emulator.url, None, emulator.credentials()),
     )
@@ -147,7 +157,7 @@ async def start_venue(emulator: SmallcaseEmulator, *, journal_path: Path | None 
 
 
 @contextlib.asynccontextmanager
-async def venue_on(emulator: SmallcaseEmulator, **config: Any) -> AsyncIterator[Harness]:
+async def venue_on(emulator: SmallcaseEmulator, /, **config: Any) -> AsyncIterator[Harness]:
     h = await start_venue(emulator, **config)
     try:
         yield h

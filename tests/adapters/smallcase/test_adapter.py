@@ -3,17 +3,35 @@ statuses and fills come back, and transactions that nobody completes expire."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
+import msgspec
+import pytest
 import structlog
 
-from adapters.smallcase.adapter import parse_venue_order_id
+from adapters.paper.exchange import EmulatorClock
+from adapters.smallcase.adapter import SmallcaseConfig, parse_venue_order_id
 from adapters.smallcase.emulator import SmallcaseEmulator
+from engine import jwt
+from engine.config import load_config
+from engine.errors import ConfigError
 from engine.events import OrderStatus, OrderType, Side
+from tests.helpers import EmulatorTime
 
-from .conftest import SATURDAY_NS, Harness, bounded, start_venue, until, venue_on
+from .conftest import (
+    SATURDAY_NS,
+    SEED_SECRET,
+    Harness,
+    bounded,
+    leprechaun_holdings,
+    start_venue,
+    started,
+    until,
+    venue_on,
+)
 
 S = OrderStatus
 
@@ -36,21 +54,31 @@ async def test_orders_placed_in_one_turn_become_one_transaction_and_fill(emulato
     assert harness.manager.stats.duplicate_fills == 0
 
 
-async def test_the_ack_is_submitted_until_the_transaction_reports(real_emulator: SmallcaseEmulator) -> None:
+async def test_the_ack_is_submitted_and_stays_so_while_nobody_has_used_the_transaction(real_emulator: SmallcaseEmulator) -> None:
     async with venue_on(real_emulator) as h:
         order = h.buy("SBIN", 4)
         await until(lambda: h.order(order).venue_order_id is not None)
-        assert h.order(order).status is S.SUBMITTED
+        assert h.venue.poller is not None
+        poller = h.venue.poller.poller
+        rounds = poller.requests + 3
+        await until(lambda: poller.requests >= rounds)  # INITIALIZED, read three more times
+
+        report = await bounded(h.venue.order_status(h.order(order)))
+
+        assert h.order(order).status is S.SUBMITTED and [u.order.status for u in h.updates][-1] is S.SUBMITTED
+        assert report is not None and (report.status, report.venue_order_id) == (S.SUBMITTED, h.order(order).venue_order_id)
 
 
-async def test_an_order_for_a_ticker_and_side_already_in_the_basket_opens_a_second_transaction(emulator: SmallcaseEmulator, harness: Harness) -> None:
-    first, again, other_side = harness.buy("ITC", 5), harness.buy("ITC", 2), harness.sell("TCS", 1)
+async def test_only_a_repeated_ticker_and_side_goes_to_a_second_transaction(emulator: SmallcaseEmulator, harness: Harness) -> None:
+    first, again, rest = harness.buy("ITC", 5), harness.buy("ITC", 2), harness.buy("TCS", 1)
 
-    await bounded(harness.settled(first, again, other_side))
+    await bounded(harness.settled(first, again, rest))
 
-    txids = {parse_venue_order_id(harness.order(o).venue_order_id or "")[0] for o in (first, again)}
-    assert len(txids) == 2 and len(emulator.gateway.transactions) == 2
-    assert harness.order(first).status is S.COMPLETED and harness.order(again).status is S.COMPLETED
+    txid = [parse_venue_order_id(harness.order(o).venue_order_id or "")[0] for o in (first, again, rest)]
+    assert txid[0] == txid[2] != txid[1]  # the rest of the rebalance stays with the first
+    overflow = emulator.gateway.transactions[txid[1]]
+    assert [(s.ticker, s.quantity) for s in overflow.securities] == [("ITC", 2)]
+    assert all(harness.order(o).status is S.COMPLETED for o in (first, again, rest))
 
 
 async def test_orders_smallcase_cannot_carry_are_rejected_before_anything_is_sent(emulator: SmallcaseEmulator, harness: Harness) -> None:
@@ -119,16 +147,88 @@ async def test_a_closed_market_rejects_the_orders_with_market_closed(emulator: S
     assert (done.status, done.reason, done.filled_qty) == (S.REJECTED, "market_closed", 0)
 
 
-async def test_a_lost_create_answer_leaves_the_order_rejected_and_the_transaction_unused(emulator: SmallcaseEmulator, harness: Harness) -> None:
+async def test_a_lost_create_answer_leaves_the_transaction_unused_and_the_engine_agrees_with_the_account(emulator: SmallcaseEmulator) -> None:
+    """The adapter never learned the transactionId, so it never opened its SDK link: nobody uses it."""
     emulator.faults.lose_write_responses = 1
-    emulator.complete_delay_s = 3600  # the virtual user never gets to it in this test
+    async with venue_on(emulator, auth_id="leprechaun") as h:
+        lost = h.buy("SBIN", 2)
+        (rejected,) = await bounded(h.settled(lost))
+        later = h.buy("SBIN", 1)  # its answer arrives: its link is opened and the virtual user fills it
+        (filled,) = await bounded(h.settled(later))
+        position = h.manager.portfolio.position("sim:NSE:SBIN").qty
 
-    order = harness.buy("SBIN", 2)
-    (done,) = await bounded(harness.settled(order))
+    assert rejected.status is S.REJECTED and "not received by the venue" in (rejected.reason or "")
+    assert filled.status is S.COMPLETED
+    assert position == leprechaun_holdings(emulator, "leprechaun")["SBIN"] == 1
+    first = next(iter(emulator.gateway.transactions.values()))
+    assert first.status == "INITIALIZED" and not first.opened  # created, never used: it dies unused
 
-    assert done.status is S.REJECTED and "not received by the venue" in (done.reason or "")
-    (tx,) = emulator.gateway.transactions.values()
-    assert tx.status == "INITIALIZED"  # created, never used: it dies on its own after 5 minutes
+
+async def test_a_gateway_failure_while_restarting_keeps_the_order_submitted_and_it_fills_later(real_emulator: SmallcaseEmulator, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    real_emulator.pause_at = "USED"
+    async with venue_on(real_emulator, journal_path=journal) as before:
+        order = before.buy("SBIN", 2)
+        await until(lambda: before.order(order).venue_order_id is not None)
+        (tx,) = real_emulator.gateway.transactions.values()
+        real_emulator.user_step(tx)  # the user has begun, not finished, when the engine stops
+    vid = before.order(order).venue_order_id
+    real_emulator.broken[tx.id] = 503  # the gateway fails every read of it while the engine restarts
+
+    async with venue_on(real_emulator, journal_path=journal, read_retries=1, idle_poll_interval_s=0.5) as after:
+        assert after.order(order).status is S.SUBMITTED  # reconciled without a verdict
+        report = await bounded(after.venue.order_status(after.order(order)))
+        assert report is not None and (report.status, report.venue_order_id) == (S.SUBMITTED, vid)
+
+        del real_emulator.broken[tx.id]
+        assert real_emulator.resume(tx) is tx and tx.status == "COMPLETED"
+        (done,) = await bounded(after.settled(order))
+        position = after.manager.portfolio.position("sim:NSE:SBIN").qty
+
+    assert (done.status, done.filled_qty) == (S.COMPLETED, 2)
+    assert position == leprechaun_holdings(real_emulator, "leprechaun")["SBIN"] == 2
+
+
+async def test_auth_tokens_live_on_wall_clock_time_when_the_gateway_is_not_emulated() -> None:
+    """A live run whose `start:` is a year ago: its engine clock is a year behind the gateway's."""
+    gateway = await started(SmallcaseEmulator(seed=12, secret=SEED_SECRET))  # the gateway's clock: wall time
+    year_ago = EmulatorTime(EmulatorClock(time.time_ns() - 365 * 86_400 * 10**9))
+    try:
+        async with venue_on(gateway, clock=year_ago, emulator=False) as h:
+            before = time.time()
+            order = h.buy("SBIN", 1)
+            await until(lambda: h.order(order).venue_order_id is not None or not h.order(order).is_open)
+            assert h.venue.client is not None
+            exp = jwt.decode(h.venue.client.auth.token(), gateway.secret)["exp"]
+            after = time.time()
+            assert h.order(order).status is S.SUBMITTED, h.order(order).reason
+    finally:
+        await bounded(gateway.stop())
+
+    assert int(before + 120) - 1 <= exp <= after + 120
+
+
+def test_a_link_template_that_cannot_be_filled_is_refused_when_the_config_loads(tmp_path: Path) -> None:
+    with pytest.raises(msgspec.ValidationError, match="link_template"):
+        msgspec.convert({"link_template": "https://example.com/{txid}"}, SmallcaseConfig)
+    path = tmp_path / "bad.yaml"
+    path.write_text('mode: live\nvenues:\n  smallcase: {type: smallcase, link_template: "https://x/{transactionId}"}\n')
+
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+
+    assert "venues.smallcase" in str(err.value) and "link_template" in str(err.value)
+
+
+async def test_a_link_that_cannot_be_made_does_not_reject_a_basket_that_exists(real_emulator: SmallcaseEmulator) -> None:
+    async with venue_on(real_emulator) as h:
+        h.venue.config.link_template = "{nope}"  # set after loading, where the check cannot see it
+        order = h.buy("ITC", 3)
+        await until(lambda: h.order(order).venue_order_id is not None or not h.order(order).is_open)
+
+        assert h.order(order).status is S.SUBMITTED
+        (tx,) = real_emulator.gateway.transactions.values()
+        assert parse_venue_order_id(h.order(order).venue_order_id or "")[0] == tx.id
 
 
 async def test_order_status_after_a_restart_adopts_the_transaction_and_reports_its_outcome(emulator: SmallcaseEmulator, harness: Harness) -> None:
@@ -160,11 +260,13 @@ async def test_a_restart_reconciles_an_unused_transaction_older_than_five_minute
 async def test_closing_the_venue_ends_placements_still_waiting_in_a_basket(emulator: SmallcaseEmulator) -> None:
     h = await start_venue(emulator, linger_ms=60_000)
     order = h.buy("TCS", 1)
-    await until(lambda: h.venue._basket is not None and len(h.venue._basket.orders) == 1)
+    await until(lambda: len(h.venue._baskets) == 1 and len(h.venue._baskets[0].orders) == 1)
+    flushes = list(h.venue._tasks)
 
     await bounded(h.venue.close())
-    await bounded(h.manager.settle())
 
+    assert flushes and all(t.done() for t in flushes)  # awaited, not only cancelled
+    await bounded(h.manager.settle())
     assert emulator.gateway.transactions == {}
     assert h.order(order).status is S.SUBMITTED  # never sent: reconciliation settles it next start
     h.journal.close()

@@ -13,11 +13,20 @@ from adapters.smallcase import schemas as w
 from adapters.smallcase.auth import GatewayAuth
 from adapters.smallcase.client import SmallcaseClient
 from adapters.smallcase.emulator import SmallcaseEmulator
-from engine.errors import InvalidOrder, OrderNotFound
-
+from adapters.smallcase.emulator_gateway import DEMO_AUTH_ID
+from engine.errors import InvalidOrder, OrderNotFound, VenueError
 from tests.helpers import emulate
 
-from .conftest import bounded, make_client, opened
+from .conftest import (
+    OPEN_NS,
+    SATURDAY_NS,
+    SEED_SECRET,
+    bounded,
+    make_client,
+    opened,
+    started,
+)
+
 BASKET = w.CreateTransaction(
     "TRANSACTION", w.OrderConfig("SECURITIES", [w.Security("RELIANCE", 4, "BUY"), w.Security("TCS", 2, "BUY")]),
 )
@@ -30,9 +39,17 @@ async def real_client(real_emulator: SmallcaseEmulator) -> AsyncIterator[Smallca
 
 
 async def sdk(emulator: SmallcaseEmulator, transaction_id: str, **body: str) -> tuple[int, dict]:
+    """The user acting at the SDK step (POST to the link)."""
     url = f"{emulator.url}/sdk/{emulator.gateway_name}/{transaction_id}"
     async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
         return resp.status, await resp.json()
+
+
+async def open_link(emulator: SmallcaseEmulator, transaction_id: str) -> int:
+    """The partner's page opening the SDK with the transaction (GET the link)."""
+    url = f"{emulator.url}/sdk/{emulator.gateway_name}/{transaction_id}"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        return resp.status
 
 
 async def test_a_transaction_used_within_five_minutes_completes_and_shows_its_orders(real_emulator: SmallcaseEmulator, real_client: SmallcaseClient) -> None:
@@ -108,11 +125,75 @@ async def test_connect_and_holdings_import_complete_for_a_leprechaun_user_whose_
             "TRANSACTION", w.OrderConfig("SECURITIES", [w.Security("LT", 8, "BUY")]))))
         imported = await bounded(user.create_transaction(w.CreateTransaction("HOLDINGS_IMPORT")))
         for txid in (connect.transactionId, buy.transactionId, imported.transactionId):
+            assert await bounded(open_link(emulator, txid)) == 200
             await wait_status(user, txid, "COMPLETED")
         holdings = await bounded(user.holdings())
     assert emulator.gateway.transactions[connect.transactionId].auth_id == "leprechaun-partial-fill"
     (lt,) = holdings.securities
     assert lt.nseTicker == "LT" and lt.holdings.quantity == 4 and lt.holdings.averagePrice > 0
+
+
+async def test_a_leprechaun_transaction_waits_until_its_sdk_link_is_opened(emulator: SmallcaseEmulator, client: SmallcaseClient) -> None:
+    created = await bounded(client.create_transaction(BASKET))
+    other = await bounded(client.create_transaction(BASKET))
+
+    assert await bounded(open_link(emulator, created.transactionId)) == 200
+    await wait_status(client, created.transactionId, "COMPLETED")
+
+    assert (await bounded(client.transaction(other.transactionId))).status == "INITIALIZED"  # never opened
+
+
+@pytest.mark.parametrize("pause_at", ["USED", "ACTION_REQUIRED", "PROCESSING"])
+async def test_a_step_paused_half_way_shows_its_state_and_finishes_after_the_five_minutes(
+    real_emulator: SmallcaseEmulator, real_client: SmallcaseClient, pause_at: str,
+) -> None:
+    real_emulator.pause_at = pause_at
+    created = await bounded(real_client.create_transaction(BASKET))
+    status, result = await bounded(sdk(real_emulator, created.transactionId))
+    assert (status, result["data"]["status"]) == (200, pause_at)
+    real_emulator.clock.advance(600)
+
+    assert (await bounded(real_client.transaction(created.transactionId))).status == pause_at
+    assert (await bounded(real_client.order_details(created.transactionId))).orderBatches == []  # COMPLETED only
+
+    status, result = await bounded(sdk(real_emulator, created.transactionId))  # the user comes back
+    assert (status, result["data"]["status"]) == (200, "COMPLETED")
+    (batch,) = (await bounded(real_client.order_details(created.transactionId))).orderBatches
+    assert batch.status == "COMPLETED"
+
+
+async def test_a_404_fault_is_a_proxys_answer_not_the_gateways(real_emulator: SmallcaseEmulator, real_client: SmallcaseClient) -> None:
+    real_emulator.faults.burst_status, real_emulator.faults.burst_5xx = 404, 1
+
+    with pytest.raises(VenueError) as err:
+        await bounded(real_client.transaction("TRX_" + "0" * 32))
+
+    assert not isinstance(err.value, OrderNotFound) and (err.value.http_status, err.value.code) == (404, None)
+
+
+@pytest.mark.parametrize(
+    ("hours", "start_ns", "auth_id", "status"),
+    [
+        ("nse", OPEN_NS, "leprechaun", "COMPLETED"),
+        ("nse", SATURDAY_NS, "leprechaun", "ERRORED"),
+        ("open", SATURDAY_NS, "leprechaun", "COMPLETED"),
+        ("closed", OPEN_NS, "leprechaun", "ERRORED"),
+        ("open", SATURDAY_NS, DEMO_AUTH_ID, "ERRORED"),  # a broker account keeps NSE's hours
+    ],
+    ids=["nse-open", "nse-saturday", "open-saturday", "closed-friday", "demo-account-saturday"],
+)
+async def test_leprechaun_market_hours_are_a_setting(hours: str, start_ns: int, auth_id: str, status: str) -> None:
+    emulator = await started(SmallcaseEmulator(seed=8, secret=SEED_SECRET, leprechaun=True, start_ns=start_ns,
+                                               complete_delay_s=0.0, leprechaun_hours=hours))  # type: ignore[arg-type]
+    try:
+        async with opened(make_client(emulator, auth_id=auth_id)) as user:
+            created = await bounded(user.create_transaction(BASKET))
+            await bounded(sdk(emulator, created.transactionId))
+            details = await bounded(user.transaction(created.transactionId))
+    finally:
+        await bounded(emulator.stop())
+    assert details.status == status
+    assert details.error is None if status == "COMPLETED" else details.error.message == "market_closed"  # type: ignore[union-attr]
 
 
 async def wait_status(client: SmallcaseClient, transaction_id: str, status: str) -> None:

@@ -75,9 +75,10 @@ def test_the_leprechaun_config_rebalances_end_to_end_with_fills() -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.splitlines()[-1])
     records = [json.loads(line) for line in proc.stderr.splitlines()]
-    created = [r for r in records if r["event"] == "transaction created; the leprechaun account completes it"]
+    created = [r for r in records if r["event"] == "transaction created; the emulated leprechaun user completes it"]
     assert summary["fills"] >= len(BASKET) and summary["strategies"]["basket"]["fills"] == summary["fills"]
     assert summary["orders_engine"]["duplicate_fills"] == 0 and summary["bus"]["handler_errors"] == 0
     assert created and created[0]["orders"] == len(BASKET)  # the first rebalance is one transaction
+    assert all(r["link"] and r["transaction_id"] in r["link"] for r in created)
     assert any(r["event"] == "postback receiver listening" for r in records)
     assert "Traceback" not in proc.stderr
