@@ -12,8 +12,10 @@ Where the sources were uncertain, what the adapter sends and what the emulator a
 - Signing. The seed's scheme (API-KEY, SIGNATURE, NONCE; prehash nonce+METHOD+path+body) and the
   current one (api-key, timestamp, signature; prehash 't'+timestamp+METHOD+path+body, with
   `GET /orders` signing its query string). The adapter sends the current scheme unless
-  `signing: legacy`. The emulator verifies both; in nonce mode it accepts `GET /orders` signed
-  with or without its query (the seed's code strips it, the current docs keep it).
+  `signing: legacy`. The emulator verifies both, each strictly: the legacy prehash never holds a
+  query (the seed's code strips it), the current one holds `GET /orders`' query. The adapter's
+  usual `GET /orders` (open orders; polled every second without a socket) sends no query at all,
+  `includePast=true` only when asked, so the hot call is signed the same under either reading.
 - Auth failures' HTTP statuses are not documented per code: the emulator answers 401 for a bad
   key (10155), bad signature (10229), missing key (10230), stale/future timestamp (10263/10264)
   and a reused or lower nonce (10108); 400 for malformed auth headers (10231, 10265, 10296).
@@ -32,8 +34,12 @@ Where the sources were uncertain, what the adapter sends and what the emulator a
   socket found one exchange-wide counter, so a lost delta cannot be seen as a hole in the ids. The
   emulator uses one counter for all pairs; the local book detects loss by its symptoms (a deletion
   of an unknown level, a crossed book) and reloads from `GET /book` (see `book.py`).
-- The socket's order objects carry no `clientOrderId` in the docs; the emulator adds it when set
-  (ccxt reads it if present); the adapter does not rely on it (it maps venue ids itself).
+- The socket's order objects carry no `clientOrderId` in the docs; the emulator leaves it out
+  (`ws_client_order_ids` adds it); the adapter never needs it: the order manager matches reports
+  and fills by GOPAX's order id. Socket request ids (`i`) are integers, as documented; the
+  emulator refuses any other kind.
+- `GET /book`'s `sequence` is not assumed to be on the socket's entry-id scale: a REST snapshot's
+  floor is its largest entry id (`book.py`); the emulator's `book_sequence` knob tries the others.
 - `protection` is sent and echoed; the emulator does not simulate the 10% price guard.
 - A self-trade would give two fills with one trade id; GOPAX's handling is unknown and the
   emulator never self-trades.

@@ -9,12 +9,27 @@ quantity actually bought. Client order ids go out as `clientOrderId`.
 
 Status table (REST words; the socket's numbers map onto them first):
 placed -> placed, updated -> updated, completed -> completed, cancelled -> cancelled (GOPAX's
-`forcedCompletionReason` kept as the reason), reserved -> placed with the stop pending.
+`forcedCompletionReason` kept as the reason), reserved -> placed with the stop pending. A word
+(or number) not in the table is taken as placed, logged and counted in `unknown_statuses`: an
+order GOPAX accepted is never reported rejected for a word we do not know.
 
-Private state comes from the websocket (order, trade and balance events); after every (re)connect
-the adapter catches up over REST (own trades since the last trade id, orders it placed that are no
-longer open). Without a usable socket (`private_stream: false`, or a 36-character legacy key the
-socket refuses) the same catch-up runs every `poll_interval_s`.
+Orders are told apart by GOPAX's order id: the manager matches reports and fills by venue id once
+it has one (the placement's answer gives it), so the adapter keeps no map of its own; the socket's
+order objects carry no client order id.
+
+Like Samco, the run mode decides: in live mode private state comes from the websocket (order,
+trade and balance events), and after every (re)connect the adapter catches up over REST (own
+trades after the trade id the socket had reached when it reopened, orders it placed that are no
+longer open), retried with backoff until it succeeds or the venue closes. Without a usable socket
+(`private_stream: false`, or a 36-character legacy key the socket refuses) the same look runs
+every `poll_interval_s` (`feed.PrivatePoller`, where Samco's order poller lives too). `close()`
+takes one last look: at the orders still working, and at own trades unless a connected socket
+with no catch-up pending is pushing them. In paper mode the venue is market data only: no private
+socket, no polling.
+The trade-id mark moves only once a fill has been handed to the order manager.
+
+`fills_since(0)` (a first run, with an empty journal) reads the last 24 hours of own trades, not
+the account's whole history. Signing uses the engine's clock.
 """
 
 from __future__ import annotations
@@ -31,8 +46,15 @@ import structlog
 
 from adapters.gopax import schemas as w
 from adapters.gopax.auth import GopaxAuth, NonceSource, fingerprint
-from adapters.gopax.client import GopaxClient, Window
-from adapters.gopax.feed import PRIVATE_KEYS, GopaxFeed, GopaxPoller
+from adapters.gopax.client import GopaxClient
+from adapters.gopax.feed import (
+    PRIVATE_KEYS,
+    GopaxFeed,
+    GopaxPoller,
+    PrivateChanges,
+    PrivatePoller,
+    own_trades,
+)
 from engine.errors import InvalidOrder, OrderNotFound, UserError, VenueError
 from engine.events import (
     Balance,
@@ -45,7 +67,7 @@ from engine.events import (
     Side,
     TimeInForce,
 )
-from engine.feeds import Poller
+from engine.feeds import Backoff
 from engine.venue import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
 
 if TYPE_CHECKING:
@@ -54,9 +76,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("tickbus.gopax")
 NS = 1_000_000_000
 S = OrderStatus
-TRADES_PAGE = 100  # GOPAX's largest page of GET /trades
-MAX_PAGES = 50
 WS_KEY_LENGTH = 64  # the socket refuses legacy (36-character) keys
+FIRST_RUN_LOOKBACK_NS = 86_400 * NS  # fills_since(0): the last 24 hours, not the whole history
 
 
 class GopaxConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
@@ -70,10 +91,13 @@ class GopaxConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     url: str = "https://api.gopax.co.kr"
     ws_url: str = "wss://wsapi.gopax.co.kr"
     market_data: Literal["ws", "rest"] = "ws"
+    quotes: Literal["book", "tickers"] = "book"  # quotes-only pairs: from their book, or SubscribeToTickers
     poll_interval_s: float = 1.0
     private_stream: bool = True
     pairs: list[str] = []
     book_depth: int = 20
+    stale_after_s: float = 60.0  # a subscription quiet this long is STALE and the socket reconnected
+    catch_up_backoff_s: tuple[float, float] = (0.2, 5.0)  # the REST catch-up after a reconnect, retried
     receive_window_ms: int | None = None
     timeout_s: float = 10.0
 
@@ -97,7 +121,7 @@ ORDER_TYPE: dict[OrderType, str] = {OrderType.LIMIT: "limit", OrderType.MARKET: 
 
 
 def report_from_rest(venue: str, iid: str, o: w.Order) -> OrderReport:
-    status, stop = _status(venue, o.status)
+    status, stop = _status(venue, o.status, o.id)
     filled, avg = _rest_filled(o)
     stamp = o.updatedAt or o.createdAt
     return OrderReport(
@@ -116,7 +140,7 @@ def report_from_rest(venue: str, iid: str, o: w.Order) -> OrderReport:
 
 
 def report_from_ws(venue: str, iid: str, o: w.WsOrder) -> OrderReport:
-    status, stop = _status(venue, w.STATUS_CODES.get(o.status, str(o.status)))
+    status, stop = _status(venue, w.STATUS_CODES.get(o.status, str(o.status)), str(o.orderId))
     filled = o.tradedBaseAmount
     return OrderReport(
         venue=venue,
@@ -164,11 +188,17 @@ def fill_from_ws(venue: str, iid: str, quote: str, t: w.WsTrade) -> Fill:
     )
 
 
-def _status(venue: str, word: str) -> tuple[OrderStatus, bool]:
-    try:
-        return STATUS[word]
-    except KeyError:
-        raise VenueError(venue, f"unknown order status {word!r}") from None
+def _status(venue: str, word: str, order_id: str) -> tuple[OrderStatus, bool]:
+    """The engine status of GOPAX's word; a word not in the table is taken as placed (logged)."""
+    found = STATUS.get(word)
+    if found is None:
+        log.warning("unknown order status, taken as placed", venue=venue, status=word, order_id=order_id)
+        return S.PLACED, False
+    return found
+
+
+def status_word(o: w.Order | w.WsOrder) -> str:
+    return o.status if isinstance(o, w.Order) else w.STATUS_CODES.get(o.status, str(o.status))
 
 
 def _rest_filled(o: w.Order) -> tuple[Decimal | None, Decimal | None]:
@@ -226,14 +256,17 @@ class GopaxVenue(Venue):
         self.client: GopaxClient | None = None
         self.feed: GopaxFeed | None = None
         self.poller: GopaxPoller | None = None
-        self._private_poller: Poller[tuple[list[Fill], list[OrderReport]]] | None = None
+        self.private: PrivatePoller | None = None  # live mode with credentials
         self._pairs: dict[str, w.TradingPair] = {}
         self._instruments: dict[str, Instrument] = {}  # by pair
-        self._coids: dict[str, str] = {}  # venue order id -> client order id
         self._working: set[str] = set()  # venue ids of our orders not yet seen finished
-        self._last_trade_id = 0
+        self._last_trade_id = 0  # the newest own trade handed to the order manager
         self._connected_ns = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._catch_up: asyncio.Task[None] | None = None
+        self._catch_up_from: int | None = None  # the cursor of the catch-up in progress
+        self.catch_ups = 0  # catch-ups that succeeded
+        self.catch_up_failures = 0
+        self.unknown_statuses: dict[str, int] = {}
 
     # --- emulator -----------------------------------------------------------------------------
 
@@ -258,26 +291,45 @@ class GopaxVenue(Venue):
         cfg = self.config
         self._connected_ns = self.ctx.clock.now_ns()
         if cfg.api_key or cfg.secret:
+            now_ms = self._now_ms
             nonces = None
             if cfg.signing == "legacy":
-                nonces = NonceSource(Path(self.ctx.state_dir) / "gopax" / f"nonce-{fingerprint(cfg.api_key)}")
+                nonces = NonceSource(Path(self.ctx.state_dir) / "gopax" / f"nonce-{fingerprint(cfg.api_key)}", now_ms=now_ms)
+                await nonces.prepare()  # the file is read and written off the event loop
             self.auth = GopaxAuth(
-                cfg.api_key, cfg.secret, scheme=cfg.signing, nonces=nonces, receive_window_ms=cfg.receive_window_ms
+                cfg.api_key, cfg.secret, scheme=cfg.signing, nonces=nonces, receive_window_ms=cfg.receive_window_ms,
+                now_ms=now_ms,
             )
         self.client = GopaxClient(self.name, cfg.url, auth=self.auth, timeout_s=cfg.timeout_s)
         await self.client.start()
         await self._load_instruments()
+        if self.auth is None or self.ctx.mode != "live":
+            return  # paper (and backtest): market data only, as with Samco
+        self.private = PrivatePoller(
+            f"{self.name}:private", self.client, self._deliver, state=self._private_state, interval_s=cfg.poll_interval_s
+        )
         if self._private_socket:
             await self._feed().subscribe(*PRIVATE_KEYS)
-        elif self.auth is not None:
-            self._start_private_polling()
+        else:
+            self.private.start()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        if self._catch_up is not None:
+            self._catch_up.cancel()
             with contextlib.suppress(BaseException):
-                await task
-        for part in (self._private_poller, self.poller, self.feed):
+                await self._catch_up
+        if self.private is not None and self.client is not None:
+            await self.private.stop()
+            try:  # a last look, so what happened just before the stop is not left for the next run
+                behind = self._catch_up_from is not None
+                cursor = self._catch_up_from if behind else self._last_trade_id
+                # own trades (GOPAX allows two reads a second) unless an up-to-date socket pushes them
+                trades = behind or self.feed is None or not self.feed.connected
+                look = self.private.changes(*self._private_state(cursor), trades=trades)
+                self._deliver(await asyncio.wait_for(look, self.config.timeout_s))
+            except Exception as exc:  # noqa: BLE001 - a venue error, a broken connection, the timeout: logged, not raised
+                log.warning("last private poll failed", venue=self.name, error=str(exc) or repr(exc))
+        for part in (self.poller, self.feed):
             if part is not None:
                 await part.stop()
         if self.client is not None:
@@ -290,7 +342,11 @@ class GopaxVenue(Venue):
         pairs = [self._pair_of(iid) for iid in instruments]
         wanted = set(channels)
         if self.config.market_data == "ws":
-            await self._feed().watch(pairs, trades=Channel.TRADES in wanted, books=Channel.BOOK in wanted)
+            feed = self._feed()
+            if self.config.quotes == "tickers" and wanted <= {Channel.QUOTES}:
+                await feed.watch_tickers(pairs)  # one subscription for every pair, 1 s aggregates
+                return
+            await feed.watch(pairs, trades=Channel.TRADES in wanted, books=Channel.BOOK in wanted)
             return
         if self.poller is None:
             self.poller = GopaxPoller(
@@ -309,7 +365,7 @@ class GopaxVenue(Venue):
         pair = self._pair_of(order.instrument)
         request = build_request(order, pair, await self._amount(order, pair))
         placed = await self._client().place(request)
-        return self._seen(report_from_rest(self.name, order.instrument, placed))
+        return self._seen(self._report(placed))
 
     async def cancel(self, order: Order) -> OrderReport | None:
         client = self._client()
@@ -338,29 +394,11 @@ class GopaxVenue(Venue):
         return [self._seen(self._report(o)) for o in await self._client().orders()]
 
     async def fills_since(self, since_ns: int) -> Sequence[Fill]:
-        fills = [self._fill(t) for t in await self._own_trades(after_s=since_ns // NS)]
+        """Own fills from `since_ns` on; 0 (nothing journalled yet) means the last 24 hours."""
+        if since_ns <= 0:
+            since_ns = max(self.ctx.clock.now_ns() - FIRST_RUN_LOOKBACK_NS, 0)
+        fills = [self._fill(t) for t in await own_trades(self._client(), after_s=since_ns // NS)]
         return sorted((f for f in fills if f.ts_event >= since_ns), key=lambda f: f.ts_event)
-
-    async def _own_trades(self, *, after_s: int | None = None, latestmin: int | None = None) -> list[w.OwnTrade]:
-        """Every own trade after `after_s` / newer than trade id `latestmin`, page by page.
-
-        GOPAX pages hold 100 rows; a full page is followed in the direction it is sorted
-        (newest first: older ids below `pastmax`; oldest first: newer ids above `latestmin`).
-        """
-        client = self._client()
-        seen: dict[int, w.OwnTrade] = {}
-        pastmax: int | None = None
-        for _ in range(MAX_PAGES):
-            page = await client.trades(Window(limit=TRADES_PAGE, after_s=after_s, latestmin=latestmin, pastmax=pastmax))
-            fresh = [t for t in page if t.id not in seen]
-            seen.update((t.id, t) for t in fresh)
-            if len(page) < TRADES_PAGE or not fresh:
-                break
-            if page[0].id > page[-1].id:
-                pastmax = page[-1].id
-            else:
-                latestmin = page[-1].id
-        return sorted(seen.values(), key=lambda t: t.id)
 
     async def balances(self) -> Sequence[Balance]:
         now = self.ctx.clock.now_ns()
@@ -372,13 +410,27 @@ class GopaxVenue(Venue):
     # --- the private stream (GopaxFeed calls these) -------------------------------------------
 
     def on_ws_order(self, order: w.WsOrder) -> None:
-        report = self._seen(report_from_ws(self.name, self._iid(order.tradingPairName), order))
-        self.ctx.sink.on_order_report(report)
+        self._count_unknown(order)
+        report = report_from_ws(self.name, self._iid(order.tradingPairName), order)
+        try:
+            self.ctx.sink.on_order_report(report)
+        except Exception as exc:  # noqa: BLE001 - not taken: the REST catch-up asks about the order again
+            self._not_delivered("order report", exc, self._last_trade_id)
+            return
+        self._seen(report)  # marks move once the manager has it
 
     def on_ws_trade(self, trade: w.WsTrade) -> None:
         fill = fill_from_ws(self.name, self._iid(trade.tradingPairName), self._quote(trade.tradingPairName), trade)
+        try:
+            self.ctx.sink.on_fill(fill)
+        except Exception as exc:  # noqa: BLE001 - not taken: read again over REST from just before it
+            self._not_delivered("fill", exc, min(self._last_trade_id, trade.tradeId - 1))
+            return
         self._last_trade_id = max(self._last_trade_id, trade.tradeId)
-        self.ctx.sink.on_fill(self._with_coid(fill))
+
+    def _not_delivered(self, what: str, exc: Exception, cursor: int) -> None:
+        log.error("socket event not taken by the order manager: catching up over REST", venue=self.name, event_kind=what, error=repr(exc))
+        self._start_catch_up(cursor)
 
     def on_ws_balance(self, balance: w.WsBalance) -> None:
         self.ctx.sink.on_balance(
@@ -389,48 +441,63 @@ class GopaxVenue(Venue):
         )
 
     def _on_stream_open(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._catch_up())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """The socket (re)opened: catch up on what it may have missed, from where it had got to.
 
-    async def _catch_up(self) -> None:
-        """After a (re)connect: what the socket may have missed, over REST."""
-        try:
-            fills, reports = await self._private_changes()
-        except VenueError as exc:
-            log.warning("private catch-up failed", venue=self.name, error=str(exc))
+        The cursor is taken now, before any event of the new connection moves it: trade events that
+        arrive first must not carry it past trades missed while the socket was down.
+        """
+        self._start_catch_up(self._last_trade_id)
+
+    def _start_catch_up(self, cursor: int) -> None:
+        """A REST catch-up from trade id `cursor` (a catch-up still running keeps an older cursor)."""
+        if self._catch_up_from is not None:
+            cursor = min(cursor, self._catch_up_from)
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+        self._catch_up_from = cursor
+        self._catch_up = asyncio.get_running_loop().create_task(self._run_catch_up(cursor), name=f"{self.name}:catch-up")
+
+    async def _run_catch_up(self, cursor: int) -> None:
+        """One REST look at what the socket may have missed, retried with backoff until it works
+        (cancelled by the next reconnect, which starts over from this cursor, or by close())."""
+        private = self.private
+        assert private is not None
+        initial, maximum = self.config.catch_up_backoff_s
+        backoff = Backoff(initial_s=initial, maximum_s=maximum)
+        while True:
+            try:
+                changes = await private.changes(*self._private_state(cursor))
+                self._deliver(changes)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a VenueError, a broken connection, a journal that failed...
+                self.catch_up_failures += 1
+                delay = backoff.next()
+                log.warning("private catch-up failed, retrying", venue=self.name, error=str(exc) or repr(exc), retry_in_s=round(delay, 3))
+                await asyncio.sleep(delay)
+                continue
+            self.catch_ups += 1
+            if self._catch_up is asyncio.current_task():
+                self._catch_up, self._catch_up_from = None, None
             return
-        self._deliver((fills, reports))
 
-    async def _private_changes(self) -> tuple[list[Fill], list[OrderReport]]:
-        """Own trades newer than the last seen, and our orders that stopped being open."""
-        client = self._client()
-        if self._last_trade_id:
-            fills = [self._fill(t) for t in await self._own_trades(latestmin=self._last_trade_id)]
-        else:
-            fills = list(await self.fills_since(self._connected_ns))
-        reports: list[OrderReport] = []
-        if self._working:
-            open_ids = {o.id for o in await client.orders()}
-            for vid in sorted(self._working - open_ids):
-                try:
-                    reports.append(self._seen(self._report(await client.order(vid))))
-                except OrderNotFound:
-                    self._working.discard(vid)
-        return fills, reports
+    def _private_state(self, cursor: int | None = None) -> tuple[int, int, frozenset[str]]:
+        """What the private REST look starts from: a trade id, else the connect time; our working orders."""
+        return (self._last_trade_id if cursor is None else cursor), self._connected_ns, frozenset(self._working)
 
-    def _deliver(self, changes: tuple[list[Fill], list[OrderReport]]) -> None:
-        fills, reports = changes
-        for fill in fills:
-            self.ctx.sink.on_fill(self._with_coid(fill))
-        for report in reports:
-            self.ctx.sink.on_order_report(report)
-
-    def _start_private_polling(self) -> None:
-        self._private_poller = Poller(
-            f"{self.name}:private", self._private_changes, self._deliver, interval_s=self.config.poll_interval_s
-        )
-        self._private_poller.start()
+    def _deliver(self, changes: PrivateChanges) -> None:
+        """Fills first (they are facts), then finished orders; each mark moves once delivered."""
+        trades, finished, gone = changes
+        sink = self.ctx.sink
+        for trade in trades:
+            sink.on_fill(self._fill(trade))
+            self._last_trade_id = max(self._last_trade_id, trade.id)
+        for order in finished:
+            report = self._report(order)
+            sink.on_order_report(report)
+            self._seen(report)
+        for vid in gone:
+            self._working.discard(vid)  # finished over 10 minutes ago: its fills came by trade id
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -441,8 +508,11 @@ class GopaxVenue(Venue):
 
     @property
     def _private_socket(self) -> bool:
-        """Private state over the socket: wanted, and a key the socket takes (64 characters)."""
-        return self.auth is not None and self.config.private_stream and len(self.config.api_key) == WS_KEY_LENGTH
+        """Private state over the socket: a live run, wanted, and a key the socket takes (64 characters)."""
+        return (
+            self.auth is not None and self.ctx.mode == "live" and self.config.private_stream
+            and len(self.config.api_key) == WS_KEY_LENGTH
+        )
 
     def _feed(self) -> GopaxFeed:
         if self.feed is None:
@@ -453,6 +523,8 @@ class GopaxVenue(Venue):
                 private=self if private else None,
                 on_open_hook=self._on_stream_open if private else None,
                 book_depth=self.config.book_depth,
+                stale_after_s=self.config.stale_after_s or None,
+                reconnect_when_stale=True,
             )
             self.feed.start()
         return self.feed
@@ -494,31 +566,29 @@ class GopaxVenue(Venue):
         return info.quoteAsset if info is not None else pair.rpartition("-")[2]
 
     def _report(self, o: w.Order) -> OrderReport:
+        self._count_unknown(o)
         return report_from_rest(self.name, self._iid(o.tradingPairName), o)
 
+    def _count_unknown(self, o: w.Order | w.WsOrder) -> None:
+        word = status_word(o)
+        if word not in STATUS:
+            self.unknown_statuses[word] = self.unknown_statuses.get(word, 0) + 1
+
     def _fill(self, t: w.OwnTrade) -> Fill:
-        self._last_trade_id = max(self._last_trade_id, t.id)
         return fill_from_rest(self.name, self._iid(t.tradingPairName), self._quote(t.tradingPairName), t)
 
     def _seen(self, report: OrderReport) -> OrderReport:
-        """Learn the report's ids; track the order while it works; name it by client id."""
+        """Track our order while it works (the REST catch-up asks about it once it stops)."""
         vid = report.venue_order_id
-        if vid is None:
-            return report
-        if report.client_order_id:
-            self._coids[vid] = report.client_order_id
-        elif vid in self._coids:
-            report = msgspec.structs.replace(report, client_order_id=self._coids[vid])
-        if report.status.is_open:
-            self._working.add(vid)
-        else:  # finished: the manager knows it by its venue id from now on
-            self._working.discard(vid)
-            self._coids.pop(vid, None)
+        if vid is not None:
+            if report.status.is_open:
+                self._working.add(vid)
+            else:
+                self._working.discard(vid)
         return report
 
-    def _with_coid(self, fill: Fill) -> Fill:
-        coid = self._coids.get(fill.venue_order_id or "")
-        return fill if coid is None else msgspec.structs.replace(fill, client_order_id=coid)
+    def _now_ms(self) -> int:
+        return self.ctx.clock.now_ns() // 1_000_000
 
     async def _amount(self, order: Order, pair: str) -> Decimal:
         """GOPAX's `amount`: base units, except a market buy's, which is quote currency."""

@@ -10,11 +10,13 @@ Both schemes sign base64(HMAC-SHA512(base64decode(secret), prehash)):
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,37 +73,88 @@ class NonceSource:
     The high-water mark is written ahead in blocks (`reserve` nonces at a time), so a restarted
     process starts above every nonce the previous one could have used, whatever the clock says.
     Calls are synchronous: concurrent tasks on one loop each get a distinct, larger value.
+
+    The file is never written on the event loop in the normal course: `prepare()` loads it and
+    reserves the first block in a thread, and once half of the durable block is used the next one
+    is written in a thread while the rest of the current block is still being handed out. Only a
+    caller that outruns a whole block before its write lands writes synchronously (atomically, as
+    always: a temporary file, then a rename).
     """
 
     def __init__(self, path: Path | None = None, *, reserve: int = 10_000, now_ms: Clock = _now_ms) -> None:
         self.path = path
         self.reserve = reserve
         self._now_ms = now_ms
-        self._ceiling = self._load()
-        self._last = self._ceiling
+        self._durable = 0  # the mark on disk: nonces up to it survive a restart
+        self._last = 0
+        self._loaded = False
+        self._writing: asyncio.Future[None] | None = None
+        self._lock = threading.Lock()  # one writer at a time, and never a lower mark after a higher
+        self._written = 0
+        self.sync_writes = 0  # writes that had to block the caller
 
-    def _load(self) -> int:
-        if self.path is None or not self.path.exists():
-            return 0
-        text = self.path.read_text(encoding="ascii").strip()
-        return int(text) if text.isdigit() else 0
+    async def prepare(self) -> None:
+        """Load the mark and reserve a first block, off the event loop."""
+        await asyncio.to_thread(self._load_and_reserve)
+
+    def _load_and_reserve(self) -> None:
+        if not self._loaded:
+            self._load()
+        self._reserve_sync(max(self._last, self._now_ms()) + self.reserve)
+
+    def _load(self) -> None:
+        self._loaded = True
+        mark = 0
+        if self.path is not None and self.path.exists():
+            text = self.path.read_text(encoding="ascii").strip()
+            mark = int(text) if text.isdigit() else 0
+        self._durable = self._last = max(self._last, mark)
 
     def next(self) -> int:
+        if not self._loaded:
+            self._load()
         value = max(self._last + 1, self._now_ms())
         self._last = value
-        if value > self._ceiling:
-            self._ceiling = value + self.reserve
-            self._store(self._ceiling)
+        if self.path is None:
+            return value  # nothing to survive a restart with
+        if value > self._durable:
+            self.sync_writes += 1
+            self._reserve_sync(value + self.reserve)  # outran the block: the mark must land first
+        elif value > self._durable - self.reserve // 2 and self._writing is None:
+            self._reserve_ahead(value + self.reserve)
         return value
+
+    def _reserve_sync(self, ceiling: int) -> None:
+        self._store(ceiling)
+        self._durable = max(self._durable, ceiling)
+
+    def _reserve_ahead(self, ceiling: int) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a script, a test): just write
+            self._reserve_sync(ceiling)
+            return
+        future = loop.run_in_executor(None, self._store, ceiling)
+        self._writing = future
+
+        def landed(done: asyncio.Future[None]) -> None:
+            self._writing = None
+            if not done.cancelled() and done.exception() is None:
+                self._durable = max(self._durable, ceiling)
+
+        future.add_done_callback(landed)
 
     def _store(self, ceiling: int) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(str(ceiling), encoding="ascii")
-        os.replace(tmp, self.path)  # atomic: a crash leaves the old mark or the new one
-
+        with self._lock:
+            if ceiling <= self._written:
+                return  # a higher mark landed meanwhile
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(str(ceiling), encoding="ascii")
+            os.replace(tmp, self.path)  # atomic: a crash leaves the old mark or the new one
+            self._written = ceiling
 
 
 class GopaxAuth:

@@ -10,6 +10,13 @@
 - Faults: `faults` (latency, error rate, 5xx bursts, `ws_drop_after`), plus `lose_book_deltas`
   (deltas silently not sent) and `faults.lose_write_responses` (a POST/DELETE is carried out, then
   answered 503: the outcome-unknown case).
+- Readings of what the sources leave open, as knobs:
+  `book_sequence` - what `GET /book`'s `sequence` holds: "entry" (the socket's entry-id counter,
+  the default), "foreign" (a number on another scale) or "missing";
+  `placement_status` - a status word the answer to POST /orders carries instead of the real one
+  (a word GOPAX may add);
+  `ws_client_order_ids` - the socket's order objects carry `clientOrderId` (the docs show none:
+  off by default).
 """
 
 from __future__ import annotations
@@ -124,6 +131,9 @@ class GopaxEmulator(EmulatorServer):
         self.resting: dict[str, dict[str, SimOrder]] = {p.name: {} for p in pairs}
         self.sockets = SocketServer(self, self.faults, ping_interval_s=ping_interval_s)
         self.ticker_interval_s = ticker_interval_s
+        self.book_sequence: str = "entry"  # "entry" | "foreign" | "missing"
+        self.placement_status: str | None = None
+        self.ws_client_order_ids = False
         self._dirty_pairs: set[str] = set()
         self._dirty_orders: dict[str, SimOrder] = {}
         self._dirty_balances: set[tuple[str, str]] = set()
@@ -293,7 +303,10 @@ class GopaxEmulator(EmulatorServer):
             return error(status, code, data=exc.message)
         meta = self._meta(order)
         meta.protection = req.protection or "no"
-        return reply(rest_order(order, meta))
+        answer = rest_order(order, meta)
+        if self.placement_status is not None:
+            answer = msgspec.structs.replace(answer, status=self.placement_status)
+        return reply(answer)
 
     def _refuse_order(self, req: w.OrderRequest) -> web.Response | None:
         spec = self.pairs.get(req.tradingPairName)
@@ -425,7 +438,8 @@ class GopaxEmulator(EmulatorServer):
             side: [[str(e.entryId), num(e.price), e.volume, str(int(e.updatedAt * 1000))] for e in book.side(side == "bid", limit)]
             for side in ("ask", "bid")
         }
-        return reply({"sequence": self.entry_ids.last, **rows})
+        sequence = {"entry": self.entry_ids.last, "foreign": 7_000_000_000_000 + self.entry_ids.last * 3}.get(self.book_sequence)
+        return reply({"sequence": sequence, **rows} if sequence is not None else rows)
 
     async def get_public_trades(self, request: web.Request) -> web.Response:
         pair = request.match_info["pair"]
@@ -501,7 +515,7 @@ class GopaxEmulator(EmulatorServer):
         return w.WsBalance(isoAlpha3=asset, avail=b.avail, hold=b.hold, pendingWithdrawal=Decimal(0), lastUpdatedAt=self.now_ms() / 1000)
 
     def _ws_order(self, order: SimOrder) -> w.WsOrder:
-        return ws_order(order, self._meta(order), self.pairs[order.instrument].quote)
+        return ws_order(order, self._meta(order), self.pairs[order.instrument].quote, client_ids=self.ws_client_order_ids)
 
     def _trades_24h(self, pair: str) -> list[PublicTrade]:
         horizon = self.clock.now_ns() - 86_400 * NS

@@ -1,9 +1,11 @@
 """The emulator's door: GOPAX's error bodies, rate limits and request authentication.
 
-Private requests are verified over the raw path (+ query for `GET /orders`) and the raw body
-bytes, in both schemes: timestamp (`'t'` prefix, +-60 s, optional `receive-window`) or nonce (no
-prefix, strictly increasing per key; `GET /orders` accepted with or without its query signed, as
-the seed's code strips it). The socket's login: 64-character keys only, the timestamp within 5 s.
+Private requests are verified over the raw path and the raw body bytes, in both schemes, each
+strict about the query string: the current one (timestamp, `'t'` prefix, +-60 s, optional
+`receive-window`) signs `GET /orders`' query and no other; the seed's legacy one (nonce, no prefix,
+strictly increasing per key) never signs a query - the seed's own code splits it off the path - so a
+legacy `GET /orders?includePast=true` signed with its query is refused (10229). The socket's
+login: 64-character keys only, the timestamp within 5 s.
 """
 
 from __future__ import annotations
@@ -123,12 +125,10 @@ class Gate:
         text = body.decode("utf-8", "replace")
         method = request.method
         if timestamp:
-            candidates = [current_prehash(timestamp, method, path, query, text, receive_window)]
+            prehash = current_prehash(timestamp, method, path, query, text, receive_window)
         else:
-            paths = [f"{path}?{query}", path] if query and method == "GET" and path == "/orders" else [path]
-            candidates = [legacy_prehash(nonce or "", method, p, text) for p in paths]
-        given = headers.get("signature", "")
-        if not any(hmac.compare_digest(sign(secret, c), given) for c in candidates):
+            prehash = legacy_prehash(nonce or "", method, path, text)  # the path without its query
+        if not hmac.compare_digest(sign(secret, prehash), headers.get("signature", "")):
             return error(401, 10229)
         if timestamp:
             return self._check_timestamp(timestamp, receive_window) or owner

@@ -237,7 +237,8 @@ def rest_order(order: SimOrder, meta: OrderMeta) -> w.Order:
     )
 
 
-def ws_order(order: SimOrder, meta: OrderMeta, quote_asset: str) -> w.WsOrder:
+def ws_order(order: SimOrder, meta: OrderMeta, quote_asset: str, *, client_ids: bool = False) -> w.WsOrder:
+    """An order as the socket shows it: numeric enums, no `clientOrderId` unless `client_ids`."""
     status, forced = status_of(order)
     amount, remaining = amounts(order)
     return w.WsOrder(
@@ -261,7 +262,7 @@ def ws_order(order: SimOrder, meta: OrderMeta, quote_asset: str) -> w.WsOrder:
         forcedCompletionReason=_FORCED_NUMBERS[forced],
         stopPrice=order.trigger or ZERO,
         takerFeeAmount=meta.fee_taking,
-        clientOrderId=order.client_id,
+        clientOrderId=order.client_id if client_ids else None,
     )
 
 

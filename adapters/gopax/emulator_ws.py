@@ -1,11 +1,13 @@
 """The emulator's websocket server: GOPAX's socket protocol on one aiohttp route.
 
 Login by query string (apiKey, timestamp, signature of 't' + timestamp; 64-character keys only;
-the timestamp within 5 s), or none for the public channels. Request frames {"i", "n", "o"};
-replies echo `i` and `n`; pushes carry "i": -1. The server pings ("primus::ping::<ms>") and drops
-a connection that has not answered by the next ping. Each connection has a queue and a writer task, so the exchange's
-synchronous notifications never wait on a socket; `faults.ws_drop_after` closes a connection
-after that many frames, `lose_book_deltas` silently skips order book deltas (a lossy link).
+the timestamp within 5 s), or none for the public channels. Request frames {"i", "n", "o"}: `i`,
+when present, must be an integer (the docs' type; a string id is refused with 10256); replies echo
+`i` and `n`; pushes carry "i": -1. The server pings ("primus::ping::<ms>") and drops a connection
+that has not answered by the next ping. Each connection writes through a shared
+`emulation.SocketWriter` (a queue and a writer task, so the exchange's synchronous notifications
+never wait on a socket; `faults.ws_drop_after` closes a connection after that many frames);
+`lose_book_deltas` silently skips order book deltas (a lossy link).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from adapters.gopax import schemas as w
-from adapters.paper.emulation import Faults
+from adapters.paper.emulation import Faults, SocketWriter
 
 log = structlog.get_logger("tickbus.emulator.gopax")
 MAX_BOOKS = 50  # order books one connection may subscribe to
@@ -46,21 +48,25 @@ class Host(Protocol):
 
 
 class Connection:
-    """One client socket: its subscriptions and its outgoing queue."""
+    """One client socket: its subscriptions and its writer."""
 
-    def __init__(self, ws: web.WebSocketResponse, owner: str | None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, owner: str | None, faults: Faults) -> None:
         self.ws = ws
         self.owner = owner
         self.books: set[str] = set()  # pairs whose book deltas it gets
         self.trades: set[str] = set()  # pairs whose public trades it gets
         self.channels: set[str] = set()  # "tickers", "orders", "trades", "balances"
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self.sent = 0
+        self.writer = SocketWriter(ws, faults)
         self.pongs = 0
+        self.refused = 0
         self.pinged_ms: int | None = None  # the ping still waiting for its pong
 
+    @property
+    def sent(self) -> int:
+        return self.writer.sent
+
     def push(self, frame: str) -> None:
-        self.queue.put_nowait(frame)
+        self.writer.push(frame)
 
 
 def frame(name: str, payload: Any, i: int | str | None = -1) -> str:
@@ -98,11 +104,11 @@ class SocketServer:
             return owner  # refused before the upgrade, with GOPAX's error body
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        conn = Connection(ws, owner)
+        conn = Connection(ws, owner, self.faults)
         if owner is not None:
             self.logins += 1
         self.connections.add(conn)
-        writer = asyncio.get_running_loop().create_task(self._write(conn))
+        conn.writer.start()
         pinger = asyncio.get_running_loop().create_task(self._ping(conn))
         try:
             async for msg in ws:
@@ -111,28 +117,13 @@ class SocketServer:
         finally:
             self.connections.discard(conn)
             pinger.cancel()
-            conn.queue.put_nowait(None)
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(writer, 2.0)
+            await conn.writer.close()
         return ws
 
     async def close_all(self) -> None:
         for conn in list(self.connections):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.ws.close(), 2.0)
-
-    async def _write(self, conn: Connection) -> None:
-        while True:
-            text = await conn.queue.get()
-            if text is None or conn.ws.closed:
-                return
-            await conn.ws.send_str(text)
-            conn.sent += 1
-            drop_after = self.faults.ws_drop_after
-            if drop_after is not None and conn.sent >= drop_after:
-                self.faults.injected += 1
-                await conn.ws.close()
-                return
 
     async def _ping(self, conn: Connection) -> None:
         while not conn.ws.closed:
@@ -152,6 +143,10 @@ class SocketServer:
             request = w.decode_request(text)
         except msgspec.MsgspecError:
             return  # GOPAX ignores what is not JSON
+        if request.i is not None and (not isinstance(request.i, int) or isinstance(request.i, bool)):
+            conn.refused += 1  # the docs type `i` as an integer
+            conn.push(frame(request.n, refusal(10256, "i must be an integer"), request.i))
+            return
         handler = self._handlers.get(request.n)
         if handler is None:
             conn.push(frame(request.n, refusal(10001, "No such endpoint"), request.i))

@@ -5,19 +5,37 @@ book snapshot, `OrderBookEvent` deltas, `PublicTradeEvent`) and, when it logged 
 query string, the private ones (`SubscribeToOrders`, `SubscribeToTrades`, `SubscribeToBalances`),
 handed to a `PrivateHandler` (the adapter). The server's primus pings are answered at once.
 Each frame is decoded in one pass into a Struct, applied, and published; nothing awaits per frame.
+Request ids (`i`) are integers, as the docs type them: one per subscription key, kept for the feed's
+life, so a refusal names the subscription it refused. `SubscribeToTickers` ("tickers") quotes pairs
+whose book is not followed (1 s aggregates, no sizes).
 
 A book that drifts (see `book.py`) is loaded again from `GET /book` while its deltas are held, then
 the held deltas are replayed on top; after a reconnect the resubscription's snapshot does the same.
+While a book is out of sync its subscription is published `FeedStatus` STALE, and CONNECTED again
+once it is loaded; the REST reload is retried with backoff for as long as the feed runs.
+
+Staleness: every frame marks its subscription alive (`WebSocketFeed.mark`); the private channels
+have no traffic of their own when nothing happens, so the server's pings mark them. A subscription
+quiet for `stale_after_s` is published STALE (and the socket reconnected when asked to).
+
+A refused upgrade's exception would carry the signed login URL (apiKey, timestamp, signature in
+the query string) into logs and `FeedStatus` details: `on_connect_error` strips the query from it.
+
+`PrivatePoller` reads the private state over REST (own trades after a trade id, which working
+orders finished): the socket's catch-up after every (re)connect asks it once, runs without a usable
+socket poll it every `poll_interval_s`. Like Samco's `OrderPoller`, it fetches raw GOPAX shapes and
+the adapter maps and delivers them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+import aiohttp
 import msgspec
 import structlog
 
@@ -27,12 +45,16 @@ from adapters.gopax.client import GopaxClient, Window
 from adapters.gopax.schemas import dt_ns
 from engine.bus import Bus
 from engine.clock import Clock
-from engine.events import Bar, BookSnapshot, Quote, Side, Trade
+from engine.errors import OrderNotFound
+from engine.events import Bar, BookSnapshot, FeedState, FeedStatus, Quote, Side, Trade
 from engine.feeds import Backoff, Frame, Poller, WebSocketFeed
 
 log = structlog.get_logger("tickbus.gopax.feed")
 NS = 1_000_000_000
 PRIVATE_KEYS = ("orders", "trades", "balances")
+TRADES_PAGE = 100  # GOPAX's largest page of GET /trades
+MAX_PAGES = 50
+ALREADY_SUBSCRIBED = 10325
 _REQUESTS = {
     "pair": "SubscribeToTradingPair",
     "book": "SubscribeToOrderBook",
@@ -68,19 +90,27 @@ class GopaxFeed(WebSocketFeed):
         private: PrivateHandler | None = None,
         on_open_hook: Callable[[], None] | None = None,
         book_depth: int = 20,
+        resync_backoff_s: tuple[float, float] = (0.2, 5.0),
         **kw: Any,
     ) -> None:
         super().__init__(venue, url, bus=bus, clock=clock, **kw)
         self.client = client
+        self._watched = bool(self.stale_after_s)
         self._login = login
         self._private = private
         self._on_open_hook = on_open_hook
         self.book_depth = book_depth
+        self.resync_backoff_s = resync_backoff_s
         self.books: dict[str, LocalBook] = {}
         self.book_wanted: set[str] = set()  # pairs whose BookSnapshot is published
-        self.ids: dict[str, str] = {}
+        self.ids: dict[str, str] = {}  # pair -> instrument id
+        self.out_of_sync: set[str] = set()  # book subscriptions published STALE until reloaded
+        self._book_keys: dict[str, str] = {}  # pair -> its book subscription ("pair:X" or "book:X")
+        self._request_ids: dict[str, int] = {}  # subscription key -> its request id
+        self._request_keys: dict[int, str] = {}  # request id -> subscription key
         self._now = clock.now_ns
         self._resyncs: dict[str, asyncio.Task[None]] = {}
+        self._dropping: set[asyncio.Task[None]] = set()
         self.resyncs = 0
         self.gaps = 0
         self.pongs = 0
@@ -113,7 +143,9 @@ class GopaxFeed(WebSocketFeed):
             self.books.setdefault(pair, LocalBook(pair, self.ids[pair]))
             if books:
                 self.book_wanted.add(pair)
-            keys.append(f"{'pair' if trades else 'book'}:{pair}")
+            key = self._book_keys.setdefault(pair, f"{'pair' if trades else 'book'}:{pair}")
+            self.books[pair].subscription = key
+            keys.append(key)
         await self.subscribe(*keys)
 
     async def watch_tickers(self, pairs: Iterable[str]) -> None:
@@ -132,8 +164,24 @@ class GopaxFeed(WebSocketFeed):
         for key in keys:
             kind, _, pair = key.partition(":")
             params = {"tradingPairName": pair} if pair else {}
-            frames.append(w.encode(w.Request(n=_REQUESTS[kind], o=params, i=key)).decode())
+            frames.append(w.encode(w.Request(n=_REQUESTS[kind], o=params, i=self._request_id(key))).decode())
         return frames
+
+    def _request_id(self, key: str) -> int:
+        """The integer `i` of a subscription: one per key for the feed's life."""
+        found = self._request_ids.get(key)
+        if found is None:
+            found = self._request_ids[key] = len(self._request_ids) + 1
+            self._request_keys[found] = key
+        return found
+
+    def on_connect_error(self, exc: BaseException) -> None:
+        """Strip the signed query string from a refused upgrade's exception before anyone logs it."""
+        if isinstance(exc, aiohttp.ClientResponseError):
+            info = exc.request_info
+            safe = aiohttp.RequestInfo(info.url.with_query(None), info.method, info.headers, info.real_url.with_query(None))
+            exc.request_info = safe
+            exc.args = (safe, exc.history)
 
     async def on_open(self, ws: Any) -> None:
         for book in self.books.values():
@@ -166,6 +214,9 @@ class GopaxFeed(WebSocketFeed):
         if text.startswith("primus::ping::"):
             self.send_nowait(f'"primus::pong::{text[14:]}"')
             self.pongs += 1
+            for key in PRIVATE_KEYS:  # no traffic of their own when nothing happens: the ping vouches
+                if key in self.subscriptions:
+                    self.mark(key)
 
     def _on_book_reply(self, frame: w.OrderBookReply | w.TradingPairReply) -> None:
         data = frame.o
@@ -175,19 +226,33 @@ class GopaxFeed(WebSocketFeed):
         book = self.books.get(data.tradingPairName)
         if book is None:
             return
+        if self._watched:
+            self.mark(book.subscription)
         task = self._resyncs.pop(book.pair, None)
         if task is not None:
             task.cancel()  # this snapshot is newer than the one it would fetch
         if not book.load(data.ask, data.bid, data.maxEntryId):
             self._gap(book)
             return
+        self._back_in_sync(book)
         self._publish_book(book, self._now())
+
+    def _mark_book(self, pair: str) -> None:
+        key = self._book_keys.get(pair)
+        if key is not None:
+            self.mark(key)
+
+    def mark(self, key: str) -> None:
+        if self._watched:  # without a staleness watchdog nothing reads the marks
+            super().mark(key)
 
     def _on_book_event(self, frame: w.OrderBookEvent) -> None:
         data = frame.o
         book = self.books.get(data.tradingPairName)
         if book is None:
             return
+        if self._watched:
+            self.mark(book.subscription)
         asks, bids = data.ask, data.bid
         if not book.synced:
             if not book.hold(asks, bids):
@@ -219,6 +284,7 @@ class GopaxFeed(WebSocketFeed):
         iid = self.ids.get(t.tradingPairName)
         if iid is None:
             return
+        self._mark_book(t.tradingPairName)
         trade = Trade(
             iid, t.price, t.baseAmount, int(t.occurredAt * NS), self.clock.now_ns(),
             Side.BUY if t.isBuy else Side.SELL, str(t.tradeId),
@@ -226,14 +292,17 @@ class GopaxFeed(WebSocketFeed):
         self.bus.publish(trade, iid)
 
     def _on_order(self, frame: w.OrderEvent) -> None:
+        self.mark("orders")
         if self._private is not None:
             self._private.on_ws_order(frame.o)
 
     def _on_trade(self, frame: w.TradeEvent) -> None:
+        self.mark("trades")
         if self._private is not None:
             self._private.on_ws_trade(frame.o)
 
     def _on_balance(self, frame: w.BalanceEvent) -> None:
+        self.mark("balances")
         if self._private is not None:
             self._private.on_ws_balance(frame.o)
 
@@ -243,6 +312,7 @@ class GopaxFeed(WebSocketFeed):
                 self._ticker_quote(row)
 
     def _on_ticker_event(self, frame: w.TickerEvent) -> None:
+        self.mark("tickers")
         for row in frame.o.values():
             self._ticker_quote(row)
 
@@ -268,44 +338,152 @@ class GopaxFeed(WebSocketFeed):
         if frame.o.result is False:
             self._refused(frame)
             return False
+        key = self._request_keys.get(frame.i) if isinstance(frame.i, int) else None
+        if key is not None:
+            self.mark(key)
         return True
 
     def _refused(self, frame: Any) -> None:
-        self.refusals.append((str(frame.i), frame.o.errCode, frame.o.errData))
-        log.warning("subscription refused", venue=self.venue, request=frame.i, code=frame.o.errCode, detail=frame.o.errData)
+        key = self._request_keys.get(frame.i, str(frame.i)) if isinstance(frame.i, int) else str(frame.i)
+        code = frame.o.errCode
+        self.refusals.append((key, code, frame.o.errData))
+        log.warning("subscription refused", venue=self.venue, subscription=key, code=code, detail=frame.o.errData)
+        if code != ALREADY_SUBSCRIBED and key in self.subscriptions:
+            # not asked again on every reconnect, nor watched for staleness
+            task = asyncio.get_running_loop().create_task(self.unsubscribe(key))
+            self._dropping.add(task)
+            task.add_done_callback(self._dropping.discard)
 
     # --- resynchronising a drifted book -------------------------------------------------------
 
     def _gap(self, book: LocalBook) -> None:
         self.gaps += 1
         book.unsync()
+        key = self._book_keys.get(book.pair, book.pair)
+        if key not in self.out_of_sync:
+            self.out_of_sync.add(key)
+            self._status(FeedState.STALE, key, "order book out of sync: resynchronising")
         if book.pair not in self._resyncs:
             log.warning("order book gap, resynchronising", venue=self.venue, pair=book.pair)
             task = asyncio.get_running_loop().create_task(self._resync(book))
             self._resyncs[book.pair] = task
 
+    def _back_in_sync(self, book: LocalBook) -> None:
+        key = self._book_keys.get(book.pair, book.pair)
+        if key in self.out_of_sync:
+            self.out_of_sync.discard(key)
+            self._status(FeedState.CONNECTED, key, "order book resynchronised")
+
+    def _status(self, state: FeedState, key: str, detail: str) -> None:
+        self.bus.publish(FeedStatus(venue=self.venue, state=state, subscription=key, detail=detail, ts=self._now()), self.venue)
+
     async def _resync(self, book: LocalBook) -> None:
-        backoff = Backoff(initial_s=0.2, maximum_s=5.0)
+        """Load `book` from GET /book until it holds, with backoff; ends with the feed (or when a
+        socket snapshot gets there first)."""
+        initial, maximum = self.resync_backoff_s
+        backoff = Backoff(initial_s=initial, maximum_s=maximum)
+        failures = 0
         try:
-            for _ in range(20):
+            while True:
                 generation = book.generation
                 try:
                     snapshot = await self.client.book(book.pair)
-                except Exception as exc:
-                    log.warning("book resync failed", venue=self.venue, pair=book.pair, error=repr(exc))
+                except Exception as exc:  # noqa: BLE001 - whatever failed, the book is asked for again
+                    failures += 1
+                    if failures <= 3 or failures % 50 == 0:
+                        log.warning("book resync failed", venue=self.venue, pair=book.pair, error=str(exc), failures=failures)
                     await asyncio.sleep(backoff.next())
                     continue
                 if book.generation != generation or book.synced:
                     return  # a socket snapshot got there first
                 self.resyncs += 1
                 if book.load_rest(snapshot):
+                    self._back_in_sync(book)
                     self._publish_book(book, self.clock.now_ns())
                     return
                 book.unsync()
-            log.error("book could not be resynchronised", venue=self.venue, pair=book.pair)
+                await asyncio.sleep(backoff.next())
         finally:
             if self._resyncs.get(book.pair) is asyncio.current_task():
                 del self._resyncs[book.pair]
+
+
+# --- private state over REST -------------------------------------------------------------------
+
+PrivateChanges = tuple[list[w.OwnTrade], list[w.Order], list[str]]
+"""Own trades after the cursor (oldest first), our orders that stopped being open, and the ids of
+working orders GOPAX no longer shows (finished more than 10 minutes ago)."""
+
+
+async def own_trades(client: GopaxClient, *, after_s: int | None = None, latestmin: int | None = None) -> list[w.OwnTrade]:
+    """Every own trade after `after_s` / newer than trade id `latestmin`, page by page, oldest first.
+
+    GOPAX pages hold 100 rows; a full page is followed in the direction it is sorted (newest
+    first: older ids below `pastmax`; oldest first: newer ids above `latestmin`).
+    """
+    seen: dict[int, w.OwnTrade] = {}
+    pastmax: int | None = None
+    for _ in range(MAX_PAGES):
+        page = await client.trades(Window(limit=TRADES_PAGE, after_s=after_s, latestmin=latestmin, pastmax=pastmax))
+        fresh = [t for t in page if t.id not in seen]
+        seen.update((t.id, t) for t in fresh)
+        if len(page) < TRADES_PAGE or not fresh:
+            break
+        if page[0].id > page[-1].id:
+            pastmax = page[-1].id
+        else:
+            latestmin = page[-1].id
+    return sorted(seen.values(), key=lambda t: t.id)
+
+
+class PrivatePoller:
+    """Private state over REST: what the socket's order and trade channels would have pushed.
+
+    `state()` gives the adapter's cursor: (last trade id delivered, or 0; the time to read trades
+    from when there is none; the ids of our orders still working). `changes` is one look; started,
+    the poller looks every `interval_s` and hands each new answer to `deliver`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        client: GopaxClient,
+        deliver: Callable[[PrivateChanges], None],
+        *,
+        state: Callable[[], tuple[int, int, Collection[str]]],
+        interval_s: float,
+    ) -> None:
+        self.client = client
+        self._state = state
+        self.poller: Poller[PrivateChanges] = Poller(name, self._poll, deliver, interval_s=interval_s)
+
+    def start(self) -> None:
+        self.poller.start()
+
+    async def stop(self) -> None:
+        await self.poller.stop()
+
+    async def _poll(self) -> PrivateChanges:
+        return await self.changes(*self._state())
+
+    async def changes(self, after_trade_id: int, since_ns: int, working: Collection[str], *, trades: bool = True) -> PrivateChanges:
+        """One look; `trades=False` leaves out own trades (a socket that is up pushes them)."""
+        if not trades:
+            found: list[w.OwnTrade] = []
+        elif after_trade_id:
+            found = await own_trades(self.client, latestmin=after_trade_id)
+        else:
+            found = [t for t in await own_trades(self.client, after_s=since_ns // NS) if w.iso_ns(t.timestamp) >= since_ns]
+        finished: list[w.Order] = []
+        gone: list[str] = []
+        if working:
+            open_ids = {o.id for o in await self.client.orders()}
+            for vid in sorted(set(working) - open_ids):
+                try:
+                    finished.append(await self.client.order(vid))
+                except OrderNotFound:
+                    gone.append(vid)
+        return found, finished, gone
 
 
 # --- REST polling ------------------------------------------------------------------------------

@@ -5,11 +5,14 @@ unless told otherwise), reports where it listens, and counts (and, serving alone
 request. `Faults` are knobs a test or a demo turns at run time: added latency, a random error rate,
 a burst of 5xx answers, a websocket dropped after N messages, the answer to a write lost after the
 write was carried out. Each emulator decides how a fault looks on its wire (its own error body).
+`SocketWriter` is the outgoing side of one emulated websocket connection, shared by every
+emulator's socket server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import Counter
@@ -88,6 +91,45 @@ def fault_middleware(
         return response
 
     return middleware
+
+
+class SocketWriter:
+    """The outgoing side of one emulated websocket connection: a queue drained by a writer task.
+
+    The exchange notifies synchronously, so pushes never wait on a socket: `push` queues the text
+    and the writer sends it in order. `faults.ws_drop_after` closes the connection once that many
+    frames were sent on it (counted in `faults.injected`).
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, faults: Faults) -> None:
+        self.ws = ws
+        self.faults = faults
+        self.sent = 0
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._write())
+
+    def push(self, text: str) -> None:
+        self._queue.put_nowait(text)
+
+    async def close(self, timeout_s: float = 2.0) -> None:
+        """Stop after what is queued (the connection's reader has ended)."""
+        self._queue.put_nowait(None)
+        if self._task is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._task, timeout_s)
+
+    async def _write(self) -> None:
+        while (text := await self._queue.get()) is not None and not self.ws.closed:
+            await self.ws.send_str(text)
+            self.sent += 1
+            drop_after = self.faults.ws_drop_after
+            if drop_after is not None and self.sent >= drop_after:
+                self.faults.injected += 1
+                await self.ws.close()
+                return
 
 
 class EmulatorServer:

@@ -14,17 +14,36 @@ as an after-market order.
 Samco takes no client order id. When a placement's outcome is unknown (a 5xx or a broken
 connection) `order_status` finds the order in the order book: same exchange and symbol, side,
 quantity, limit and trigger prices, placed between `match_window_s` before the order was created
-and now, and not already claimed by another order of this process; of those, the earliest.
+and now, and not already attributed to another engine order; of those, the earliest.
 Reconciliation after a restart uses the same rule for orders the journal has no venue id for.
 
+Which order number belongs to which client order id is kept in `_coids` and written to
+`<state_dir>/samco/orders-<key fingerprint>.txt` (one line per attribution, the last three IST days
+kept) before the report that carries it leaves the adapter: the order manager journals what the
+adapter tells it, so the file is never behind the journal. After a restart the numbers the journal
+already owns are therefore known here too, and matching cannot hand one of them to another order;
+open_orders() names them by client id. (The adapter cannot ask the manager which numbers it knows:
+the Order it is given is all it sees.)
+
 Order updates come from `OrderPoller` (the order book on a budget, the trade book when fills moved);
-a trade's fill id is its tradeNumber, or "<orderNumber>:<cumulative filled qty>" without one.
+a trade's fill id is its tradeNumber, or "<orderNumber>:<cumulative filled qty>" without one. A
+trade's size is `tradeQuantity`; rows without it carry `filledQuantity`, which may be the trade's
+size or the order's cumulative fill: when the rows of one order add up to more than the order
+book's filledQuantity they are read as cumulative. Either way an order's fills never add up beyond
+the order book's filledQuantity: a fill past it waits for a later poll. Each mark (fill ids
+delivered, statuses reported) moves only once the order manager has taken the event.
+
+A cancel is answered at once, but the exchange may fill the order before it cancels it: after the
+cancel call the adapter asks getOrderStatus and reports what it says when the order has finished,
+else nothing (the order poller reports the end). `close()` takes a last look at the books.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -34,9 +53,21 @@ import structlog
 
 from adapters import india
 from adapters.samco import schemas as w
-from adapters.samco.client import SamcoClient
-from adapters.samco.feed import OPEN_WORDS, OrderChanges, OrderPoller, QuotePoller, SamcoFeed
-from adapters.samco.scrip import SCRIP_MASTER_URL, ScripCache, instrument, load_scrips
+from adapters.samco.client import SamcoClient, fingerprint
+from adapters.samco.feed import (
+    OPEN_WORDS,
+    OrderChanges,
+    OrderPoller,
+    QuotePoller,
+    SamcoFeed,
+)
+from adapters.samco.scrip import (
+    SCRIP_MASTER_URL,
+    Scrip,
+    ScripCache,
+    instrument,
+    load_scrips,
+)
 from engine.errors import InvalidOrder, OrderNotFound, UserError, VenueError
 from engine.events import (
     ZERO,
@@ -197,34 +228,76 @@ def report_from_reply(venue: str, word: str, number: str, details: w.OrderDetail
     )
 
 
-def fills_from_trades(venue: str, rows: Iterable[w.TradeRow], iid_of: dict[tuple[str, str], str], fallback: str) -> list[Fill]:
-    """Fills from trade book rows, oldest first; ids are tradeNumbers or "<order>:<cumulative>"."""
-    timed = sorted(((r.ts_ns or 0, r) for r in rows), key=lambda pair: (pair[0], pair[1].tradeNumber))
-    cumulative: dict[str, Decimal] = {}
+def fills_from_trades(
+    venue: str,
+    rows: Iterable[w.TradeRow],
+    iid_of: dict[tuple[str, str], str],
+    fallback: str,
+    book_filled: Mapping[str, Decimal] | None = None,
+) -> list[Fill]:
+    """Fills from trade book rows, oldest first; ids are tradeNumbers or "<order>:<cumulative>".
+
+    `book_filled` (order number -> the order book's filledQuantity) tells how to read rows without
+    `tradeQuantity`: if an order's rows add up to more than it, their filledQuantity is cumulative.
+    """
+    by_order: dict[str, list[tuple[int, w.TradeRow]]] = {}
+    for r in rows:
+        by_order.setdefault(r.orderNumber, []).append((r.ts_ns or 0, r))
     fills = []
-    for ts, r in timed:
-        size, price, side = r.size, w.dec(r.tradePrice), _side(r.transactionType)
-        if not size or price is None or side is None:
-            continue
-        total = cumulative[r.orderNumber] = cumulative.get(r.orderNumber, ZERO) + size
-        fills.append(
-            Fill(
-                venue=venue,
-                instrument=iid_of.get((r.exchange.upper(), r.tradingSymbol.upper())) or _iid(fallback, r.exchange, r.tradingSymbol),
-                side=side,
-                qty=size,
-                price=price,
-                fill_id=r.tradeNumber or f"{r.orderNumber}:{w.text(total)}",
-                fee_asset="INR",
-                venue_order_id=r.orderNumber,
-                ts_event=ts,
+    for number, group in by_order.items():
+        sizes = _trade_sizes(group, (book_filled or {}).get(number))
+        total = ZERO
+        for (ts, r), size in zip(group, sizes):
+            price, side = w.dec(r.tradePrice), _side(r.transactionType)
+            if not size or price is None or side is None:
+                continue
+            total += size
+            fills.append(
+                Fill(
+                    venue=venue,
+                    instrument=iid_of.get((r.exchange.upper(), r.tradingSymbol.upper())) or _iid(fallback, r.exchange, r.tradingSymbol),
+                    side=side,
+                    qty=size,
+                    price=price,
+                    fill_id=r.tradeNumber or f"{number}:{w.text(total)}",
+                    fee_asset="INR",
+                    venue_order_id=number,
+                    ts_event=ts,
+                )
             )
-        )
+    fills.sort(key=lambda f: f.ts_event)
     return fills
 
 
-def match_order(rows: Iterable[w.OrderRow], order: Order, inst: Instrument, claimed: set[str], earliest_ns: int) -> w.OrderRow | None:
-    """The order book row that is `order` (see the module docstring), or None."""
+def _trade_sizes(group: list[tuple[int, w.TradeRow]], book_filled: Decimal | None) -> list[Decimal | None]:
+    """The size of each of one order's trades; sorts `group` oldest first (in place)."""
+    if all(r.tradeQuantity for _, r in group):
+        group.sort(key=lambda pair: (pair[0], pair[1].tradeNumber))
+        return [w.dec(r.tradeQuantity) for _, r in group]
+    group.sort(key=lambda pair: (pair[0], w.dec(pair[1].filledQuantity) or ZERO, pair[1].tradeNumber))
+    values = [r.size for _, r in group]
+    if book_filled is None or sum((v or ZERO for v in values), ZERO) <= book_filled:
+        return values  # each row is one trade
+    sizes: list[Decimal | None] = []
+    before = ZERO
+    for value in values:  # cumulative: each row's size is what it adds
+        if value is None or value <= before:
+            sizes.append(None)
+            continue
+        sizes.append(value - before)
+        before = value
+    return sizes
+
+
+def match_order(
+    rows: Iterable[w.OrderRow], order: Order, inst: Instrument, claimed: Mapping[str, str], earliest_ns: int
+) -> w.OrderRow | None:
+    """The order book row that is `order` (see the module docstring), or None; `claimed` maps
+    order numbers to the client order ids they belong to."""
+    rows = list(rows)
+    for row in rows:
+        if claimed.get(row.orderNumber) == order.client_order_id:
+            return row  # attributed to this very order already
     side = india.side_code(VENUE, order.side)
     names = {inst.base.upper(), f"{inst.base}-EQ".upper()}
     found: list[tuple[int, w.OrderRow]] = []
@@ -280,10 +353,13 @@ class SamcoVenue(Venue):
         self.calendar = india.default_calendar()
         self._instruments: dict[str, Instrument] = {}  # by instrument id
         self._iids: dict[tuple[str, str], str] = {}  # (exchange, trading symbol) -> instrument id
-        self._coids: dict[str, str] = {}  # order number -> client order id
+        self._coids: dict[str, str] = {}  # order number -> client order id (persisted: `_attribute`)
         self._seen: dict[str, tuple[str, str]] = {}  # order number -> (status, filled) last reported
         self._fill_ids: set[str] = set()
+        self._delivered: dict[str, Decimal] = {}  # order number -> quantity of its fills delivered
+        self._attributions: Path | None = None
         self.unknown_statuses: dict[str, int] = {}
+        self.held_fills = 0  # fills kept back because the order book did not show them yet
 
     # --- emulator -----------------------------------------------------------------------------
 
@@ -326,6 +402,9 @@ class SamcoVenue(Venue):
         await self.client.auth.start()
         await self._load_instruments()
         if self.ctx.mode == "live":
+            self._attributions = Path(self.ctx.state_dir) / "samco" / f"orders-{fingerprint(cfg.api_key)}.txt"
+            today = india.ist_date(self.ctx.clock.now_ns())
+            self._coids.update(await asyncio.to_thread(_load_attributions, self._attributions, today))
             self.orders = OrderPoller(
                 f"{self.name}:orders", self.client, self.deliver, fast_s=cfg.poll_fast_s, slow_s=cfg.poll_slow_s,
                 idle_s=cfg.poll_idle_s, fast_window_s=cfg.fast_window_s,
@@ -336,8 +415,8 @@ class SamcoVenue(Venue):
         if self.orders is not None and self.orders.poller.running:
             try:  # a last look, so fills made just before the stop are not left for the next run
                 self.deliver(await asyncio.wait_for(self.orders.poll_now(), self.config.timeout_s))
-            except (VenueError, OSError, asyncio.TimeoutError) as exc:
-                log.warning("last order poll failed", venue=self.name, error=str(exc))
+            except Exception as exc:  # noqa: BLE001 - a venue error, a broken connection, the timeout: logged, not raised
+                log.warning("last order poll failed", venue=self.name, error=str(exc) or repr(exc))
         for part in (self.orders, self.quotes, self.feed):
             if part is not None:
                 await part.stop()
@@ -381,7 +460,7 @@ class SamcoVenue(Venue):
             reply = await self._client().place(request)
         finally:
             self._kick()  # whatever happened, the book will tell soon
-        self._coids[reply.orderNumber] = order.client_order_id
+        await self._attribute(reply.orderNumber, order.client_order_id)
         word = reply.orderStatus or reply.exchangeOrderStatus
         report = report_from_reply(self.name, word, reply.orderNumber, reply.orderDetails, order, self.ctx.clock.now_ns())
         if report.status is S.REJECTED:
@@ -390,20 +469,25 @@ class SamcoVenue(Venue):
 
     async def cancel(self, order: Order) -> OrderReport | None:
         number = order.venue_order_id or await self._number_of(order)
+        known = order if order.venue_order_id else msgspec.structs.replace(order, venue_order_id=number)
         try:
             await self._client().cancel(number)
         except InvalidOrder:
             # too late: it finished meanwhile (filled, say); the venue's word beats the refusal
-            report = await self.order_status(order)
+            report = await self.order_status(known)
             if report is None or report.status.is_open:
                 raise
             return report
         finally:
             self._kick()
-        return OrderReport(
-            venue=self.name, status=S.CANCELLED, client_order_id=order.client_order_id, venue_order_id=number,
-            ts_event=self.ctx.clock.now_ns(),
-        )
+        # accepted is not done: the exchange may fill it first. What the venue says now, if it has
+        # finished; else the order poller reports the end
+        try:
+            report = await self.order_status(known)
+        except VenueError as exc:
+            log.warning("order status after a cancel unavailable", venue=self.name, order_number=number, error=str(exc))
+            return None
+        return report if report is not None and not report.status.is_open else None
 
     async def modify(
         self,
@@ -437,15 +521,15 @@ class SamcoVenue(Venue):
                 reply = await client.order_status(order.venue_order_id)
             except OrderNotFound:
                 return None
-            self._coids[order.venue_order_id] = order.client_order_id
+            await self._attribute(order.venue_order_id, order.client_order_id)
             report = report_from_reply(self.name, reply.orderStatus, order.venue_order_id, reply.orderDetails, order, now)
             if report.status is S.REJECTED:
                 report = msgspec.structs.replace(report, reason=await self._rejection(order.venue_order_id, ""))
             return report
-        row = match_order(await client.order_book(), order, self._inst(order.instrument), set(self._coids), self._earliest(order))
+        row = match_order(await client.order_book(), order, self._inst(order.instrument), self._coids, self._earliest(order))
         if row is None:
             return None
-        self._coids[row.orderNumber] = order.client_order_id
+        await self._attribute(row.orderNumber, order.client_order_id)
         log.info("order found by matching", venue=self.name, client_order_id=order.client_order_id, order_number=row.orderNumber)
         return report_from_row(self.name, row, order.instrument, order.client_order_id, now)
 
@@ -460,8 +544,20 @@ class SamcoVenue(Venue):
         return reports
 
     async def fills_since(self, since_ns: int) -> Sequence[Fill]:
-        fills = fills_from_trades(self.name, await self._client().trade_book(), self._iids, self.name)
-        return [self._with_coid(f) for f in fills if not f.ts_event or f.ts_event >= since_ns]
+        client = self._client()
+        book = {row.orderNumber: w.dec(row.filledQuantity) or ZERO for row in await client.order_book()}
+        fills = fills_from_trades(self.name, await client.trade_book(), self._iids, self.name, book)
+        kept: list[Fill] = []
+        totals: dict[str, Decimal] = {}
+        for fill in fills:  # never beyond what the order book shows filled
+            number = fill.venue_order_id or ""
+            total = totals.get(number, ZERO) + fill.qty
+            if number in book and total > book[number]:
+                continue
+            totals[number] = total
+            if not fill.ts_event or fill.ts_event >= since_ns:
+                kept.append(self._with_coid(fill))
+        return kept
 
     async def balances(self) -> Sequence[Balance]:
         limits = await self._client().limits()
@@ -493,23 +589,32 @@ class SamcoVenue(Venue):
         """New fills first (they are facts), then orders whose status or filled quantity moved."""
         rows, trades = changes
         sink = self.ctx.sink
-        for fill in fills_from_trades(self.name, trades, self._iids, self.name):
-            if fill.fill_id not in self._fill_ids:
-                self._fill_ids.add(fill.fill_id)
-                sink.on_fill(self._with_coid(fill))
+        book = {row.orderNumber: w.dec(row.filledQuantity) or ZERO for row in rows}
+        for fill in fills_from_trades(self.name, trades, self._iids, self.name, book):
+            if fill.fill_id in self._fill_ids:
+                continue
+            number = fill.venue_order_id or ""
+            delivered = self._delivered.get(number, ZERO) + fill.qty
+            if number in book and delivered > book[number]:
+                self.held_fills += 1  # the order book does not show it yet (or the rows overcount)
+                continue
+            sink.on_fill(self._with_coid(fill))
+            self._fill_ids.add(fill.fill_id)  # marked once the manager has it
+            self._delivered[number] = delivered
         now = self.ctx.clock.now_ns()
         for row in rows:
             state = (row.word, row.filledQuantity)
             if self._seen.get(row.orderNumber) == state:
                 continue
-            self._seen[row.orderNumber] = state
             iid = self._iid_of(row.exchange, row.tradingSymbol)
             report = report_from_row(self.name, row, iid, self._coids.get(row.orderNumber), now)
             if report is None:
+                self._seen[row.orderNumber] = state
                 self.unknown_statuses[row.word] = self.unknown_statuses.get(row.word, 0) + 1
                 log.warning("unknown order status skipped", venue=self.name, status=row.word, order_number=row.orderNumber)
                 continue
             sink.on_order_report(report)
+            self._seen[row.orderNumber] = state
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -565,6 +670,18 @@ class SamcoVenue(Venue):
         coid = self._coids.get(fill.venue_order_id or "")
         return fill if coid is None else msgspec.structs.replace(fill, client_order_id=coid)
 
+    async def _attribute(self, number: str, coid: str) -> None:
+        """Order `number` is `coid`'s: remembered, and written down before anyone is told."""
+        if not number or self._coids.get(number) == coid:
+            return
+        self._coids[number] = coid
+        if self._attributions is not None:
+            day = india.ist_date(self.ctx.clock.now_ns())
+            try:
+                await asyncio.to_thread(_append_attribution, self._attributions, day, number, coid)
+            except OSError as exc:  # a safety net for restarts: never a reason to fail the order
+                log.error("order attribution not written", venue=self.name, order_number=number, error=str(exc))
+
     async def _load_instruments(self) -> None:
         client = self._client()
         url = self.config.scrip_master_url
@@ -572,10 +689,9 @@ class SamcoVenue(Venue):
         day = india.ist_date(self.ctx.clock.now_ns())
         scrips = await load_scrips(lambda: client.scrip_master(url), cache, day)
         wanted = set(self.config.symbols)
-        for scrip in scrips:
-            inst = instrument(self.name, scrip)
-            if inst is None or (wanted and inst.symbol not in wanted):
-                continue
+        # thousands of rows: built off the event loop (feeds of other venues may be running)
+        picked = await asyncio.to_thread(_instruments_of, self.name, scrips, wanted)
+        for scrip, inst in picked:
             self._instruments[inst.id] = inst
             self._iids[(scrip.exchange, scrip.trading_symbol.upper())] = inst.id
             self._iids[(scrip.exchange, inst.base.upper())] = inst.id
@@ -584,3 +700,47 @@ class SamcoVenue(Venue):
             raise UserError(f"{self.name}: not in Samco's scrip master: {', '.join(sorted(missing))}")
         log.info("instruments loaded", venue=self.name, count=len(self._instruments))
 
+
+
+def _instruments_of(venue: str, scrips: list[Scrip], wanted: set[str]) -> list[tuple[Scrip, Instrument]]:
+    picked = []
+    for scrip in scrips:
+        inst = instrument(venue, scrip)
+        if inst is not None and (not wanted or inst.symbol in wanted):
+            picked.append((scrip, inst))
+    return picked
+
+
+ATTRIBUTION_DAYS = 3  # order numbers are per day; a few days cover after-market orders and restarts
+
+
+def _load_attributions(path: Path, today: date) -> dict[str, str]:
+    """The order number -> client order id lines of the last few IST days (older ones dropped)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    kept: list[str] = []
+    found: dict[str, str] = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 3:
+            continue
+        try:
+            day = date.fromisoformat(parts[0])
+        except ValueError:
+            continue
+        if (today - day).days < ATTRIBUTION_DAYS:
+            kept.append(line)
+            found[parts[1]] = parts[2]
+    if len(kept) != len(lines):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return found
+
+
+def _append_attribution(path: Path, day: date, number: str, coid: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(f"{day.isoformat()} {number} {coid}\n")

@@ -10,6 +10,13 @@ Every request asks `token()`. While a renewal is in flight callers wait for it, 
 old token still works keeps the old token and is tried again `retry_s` later; once the token has
 expired the failure is raised, and no new login is tried for `retry_s`: a refusal (a bad secret) is
 never retried in a loop.
+
+Renewal is planned `renew_before_s` ahead of the expiry, and never sooner than halfway through
+what is left. A renewal that does not move the expiry later (a venue that reads "valid until 08:00"
+as 08:00 of the same day, answering 07:50's login with the same 08:00) would only be repeated ever
+faster; then the next renewal waits for the expiry itself. And however short-lived the tokens a
+venue hands out, logins never come closer together than `min_login_interval_s`: a token that has
+expired sooner than that is refused with AuthError until the interval has passed.
 """
 
 from __future__ import annotations
@@ -95,11 +102,13 @@ class SamcoSession:
         renew_before_s: float = 600.0,
         check_s: float = 30.0,
         retry_s: float = 30.0,
+        min_login_interval_s: float = 5.0,
     ) -> None:
         self.venue = venue
         self.renew_before_s = renew_before_s
         self.check_s = check_s
         self.retry_s = retry_s
+        self.min_login_interval_s = min_login_interval_s
         self.state = SessionState.AUTHENTICATING
         self.history: deque[SessionState] = deque([self.state], maxlen=64)
         self.logins = 0
@@ -111,6 +120,7 @@ class SamcoSession:
         self._token: str | None = None
         self._expires_ns = 0
         self._renew_at = 0
+        self._last_login_ns: int | None = None
         self._renewal: asyncio.Task[str] | None = None
         self._failed: tuple[int, VenueError] | None = None  # (when, why) of the last failed login
         self._watcher: asyncio.Task[None] | None = None
@@ -147,6 +157,8 @@ class SamcoSession:
     def rejected(self, token: str) -> None:
         """The venue answered 401 to `token`: it is dead, whatever its expiry said."""
         self.rejections += 1
+        if token == self._token:
+            self._last_login_ns = None  # a renewal the venue asked for: the login interval does not apply
         if token == self._token and self._expires_ns > self._now():
             self._expires_ns = self._now()
             self._set(SessionState.EXPIRED)
@@ -159,6 +171,16 @@ class SamcoSession:
             failed = self._failed
             if failed is not None and self._now() - failed[0] < self.retry_s * NS and not self._usable():
                 raise failed[1]  # refused a moment ago: do not hammer the login
+            last = self._last_login_ns
+            if last is not None and self._now() - last < self.min_login_interval_s * NS:
+                if self._usable():
+                    assert self._token is not None
+                    return self._token
+                raise AuthError(
+                    self.venue,
+                    f"the session token expired within {self.min_login_interval_s:g}s of its login; "
+                    "not logging in again so soon",
+                )
             task = self._renewal = asyncio.get_running_loop().create_task(self._login_once())
             task.add_done_callback(self._renewal_done)
         try:
@@ -191,9 +213,16 @@ class SamcoSession:
         token = reply.sessionToken
         register_secret(token)
         expires = expiry_of(reply, issued)
-        # never renew sooner than halfway through what is left, so a short-lived token cannot
-        # start a loop of logins
-        self._renew_at = max(expires - int(self.renew_before_s * NS), issued + (expires - issued) // 2)
+        if self._token is not None and expires - self._expires_ns < int(self.renew_before_s * NS):
+            # the renewal bought (next to) no time - 08:00 read as today's: renewing again before
+            # the expiry would only repeat it, faster and faster
+            renew_at = expires
+        else:
+            # never sooner than halfway through what is left, so a short-lived token cannot start
+            # a loop of logins
+            renew_at = max(expires - int(self.renew_before_s * NS), issued + (expires - issued) // 2)
+        self._renew_at = max(renew_at, self._now() + int(self.min_login_interval_s * NS))
+        self._last_login_ns = self._now()
         self._token, self._expires_ns, self._failed = token, expires, None
         self.logins += 1
         self.account = reply.accountID

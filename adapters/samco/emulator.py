@@ -16,6 +16,17 @@
 - Streaming: `emulator_ws.StreamServer` at /stream.
 - Faults: `faults` (latency, error rate, 5xx bursts, `ws_drop_after`) and `faults.lose_write_responses`
   (an order request is carried out, then answered 503: the outcome-unknown case).
+- Readings of what Samco leaves open, as knobs (defaults are the most likely reading):
+  `expiry_rule` "next_day" (a token lives until 08:00 IST of the next calendar day, the seed's
+  words) or "next_eight" (the next 08:00 after issue: 08:00 the same day before eight);
+  `rate_limit` (calls, window_s): Samco publishes no numbers, so none by default; over it, 429
+  with the Failure envelope; `rms_after_ack`: placeOrder answers PENDING and the RMS decides a
+  tick later (a margin shortfall then shows Rejected in the order book); `cancel_delay_s`: a
+  cancel is accepted at once and carried out at the exchange that much later on the emulator's
+  clock (the order may fill meanwhile); `minimal_trade_book`: trade book rows without tradeNumber
+  and tradeQuantity, filledQuantity the order's cumulative fill; `login_ip_check`: a login from
+  an unregistered address is refused with EOAUTH009 (seen only in third-party code, so off);
+  `forbid` {path prefix: text}: those calls answered 403 with that text.
 """
 
 from __future__ import annotations
@@ -23,9 +34,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import random
+import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -35,10 +49,16 @@ from aiohttp import web
 
 from adapters.india import IST, Exchange, default_calendar, ist_date, to_ns
 from adapters.paper.emulation import EmulatorServer, Faults, fault_middleware
-from adapters.paper.exchange import EmulatorClock, ExchangeError, FillRecord, PublicTrade
+from adapters.paper.exchange import (
+    EmulatorClock,
+    ExchangeError,
+    FillRecord,
+    PublicTrade,
+)
 from adapters.paper.matching import SimOrder
 from adapters.samco import schemas as w
 from adapters.samco.auth import session_expiry_ns
+from adapters.samco.client import ORDER_ENTRY
 from adapters.samco.emulator_market import (
     ORDER_TYPES,
     SCRIPS,
@@ -63,6 +83,7 @@ from engine.events import Side, TimeInForce
 
 log = structlog.get_logger("tickbus.emulator.samco")
 NS = 1_000_000_000
+EIGHT = dtime(8, 0)
 OWNER = "DEMO01"
 CLAIMS = web.RequestKey("claims", dict)  # the verified session token's payload
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -70,7 +91,6 @@ DEFAULT_FUNDS = Decimal(10_000_000)  # one crore rupees
 DEFAULT_HOLDINGS = {"RELIANCE": (Decimal(100), Decimal("1210.40")), "INFY": (Decimal(50), Decimal("1460.00")),
                     "TCS": (Decimal(20), Decimal("3325.50")), "SBIN": (Decimal(200), Decimal("805.25"))}
 PUBLIC_PATHS = frozenset({"/session/token", "/ScripMaster.csv"})
-ORDER_ENTRY = ("/order/placeOrder", "/order/modifyOrder/", "/order/cancelOrder")
 STATIC_IP_TEXT = "The IP is not the registered static IP"
 CLOSED_TEXT = "Market is closed. Place it as an after market order (afterMarketOrderFlag YES)."
 PRODUCTS = {Exchange.NSE: ("CNC", "MIS"), Exchange.BSE: ("CNC", "MIS"), Exchange.NFO: ("NRML", "MIS")}
@@ -91,6 +111,13 @@ def reply(payload: msgspec.Struct) -> web.Response:
 def fault_response(status: int) -> web.Response:
     text = {429: "Too many requests", 503: "Service Unavailable"}.get(status, "Internal Server Error")
     return failure(status, text)
+
+
+def next_eight_ns(issued_ns: int) -> int:
+    """The first 08:00 IST after `issued_ns` (the same day's before eight): `expiry_rule` "next_eight"."""
+    day = ist_date(issued_ns)
+    eight = to_ns(datetime.combine(day, EIGHT, IST))
+    return eight if eight > issued_ns else to_ns(datetime.combine(day + timedelta(days=1), EIGHT, IST))
 
 
 def _server_time(now_ns: int | None) -> str:
@@ -145,6 +172,15 @@ class SamcoEmulator(EmulatorServer):
         self.jwt_secret = rng.randbytes(32)
         self.registered_ips: list[str] = list(registered_ips if registered_ips is not None else ["127.0.0.1"])
         self.login_gate: asyncio.Event | None = None
+        self.expiry_rule = "next_day"  # or "next_eight"
+        self.rate_limit: tuple[int, float] | None = None  # (calls, window_s)
+        self.rms_after_ack = False
+        self.cancel_delay_s = 0.0
+        self.minimal_trade_book = False
+        self.login_ip_check = False
+        self.forbid: dict[str, str] = {}
+        self.rate_limited = 0
+        self._calls: deque[float] = deque()
         self.logins = 0
         self.issued: list[str] = []  # the token id (jti) of every login, in order
         self.unauthorized = 0
@@ -169,6 +205,7 @@ class SamcoEmulator(EmulatorServer):
             middlewares=[
                 self.log_middleware,
                 fault_middleware(self.faults, fault_response, exempt=exempt, is_write=lambda r: r.path.startswith(ORDER_ENTRY)),
+                self._limits,
                 self._refusals,
                 self._auth,
                 self._static_ip,
@@ -215,6 +252,23 @@ class SamcoEmulator(EmulatorServer):
         self._keeper = self._unlisten = None
 
     # --- middlewares and signals --------------------------------------------------------------
+
+    @web.middleware
+    async def _limits(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The `rate_limit` knob (one moving window for every call), then the `forbid` knob."""
+        if request.path != self.ws_path and self.rate_limit is not None:
+            calls, window_s = self.rate_limit
+            now = time.monotonic()
+            while self._calls and self._calls[0] <= now - window_s:
+                self._calls.popleft()
+            if len(self._calls) >= calls:
+                self.rate_limited += 1
+                return self._failure(429, "Too many requests. Please try after some time")
+            self._calls.append(now)
+        for prefix, text in self.forbid.items():
+            if request.path.startswith(prefix):
+                return self._failure(403, text)
+        return await handler(request)
 
     @web.middleware
     async def _refusals(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -274,8 +328,10 @@ class SamcoEmulator(EmulatorServer):
             return self._failure(401, "Invalid API key", "EOAUTH001")
         if not hmac.compare_digest(creds.apiSecret, self.api_secret):
             return self._failure(401, "Invalid API secret", "EOAUTH008")
+        if self.login_ip_check and request.remote not in self.registered_ips:
+            return self._failure(403, "Login is not allowed from an IP that is not registered", "EOAUTH009")
         now = self.clock.now_ns()
-        expires = session_expiry_ns(now)
+        expires = session_expiry_ns(now) if self.expiry_rule == "next_day" else next_eight_ns(now)
         jti = uuid.uuid4().hex
         token = jwt.encode({"sub": OWNER, "iat": now // NS, "exp": expires // NS, "jti": jti}, self.jwt_secret)
         self.logins += 1
@@ -354,7 +410,9 @@ class SamcoEmulator(EmulatorServer):
             token_id=str(request[CLAIMS].get("jti")),
         )
         self.orders[order.number] = order
-        if market_open:
+        if market_open and self.rms_after_ack:
+            order.state = "ack"  # the RMS looks at it on the next tick
+        elif market_open:
             self._submit(order)
         else:
             order.state = "amo"
@@ -396,11 +454,20 @@ class SamcoEmulator(EmulatorServer):
         order = self._order(request.query.get("orderNumber", ""))
         if not order.is_open:
             raise Refused(f"Order cannot be cancelled as it is in {order.word()} status")
+        if self.cancel_delay_s > 0 and order.sim is not None:
+            if order.cancel_at_ns is None:
+                order.cancel_at_ns = self.clock.now_ns() + int(self.cancel_delay_s * NS)
+        else:
+            self._cancel_now(order)
+        return reply(w.CancelReply(**self._ok("Order cancelled successfully"), orderNumber=order.number))
+
+    def _cancel_now(self, order: EmuOrder) -> None:
+        if not order.is_open:
+            return  # it filled (or expired) before the exchange got the cancel
         if order.sim is None:
             order.state = "cancelled"
         else:
             self.exchange.cancel(OWNER, order.sim.id)
-        return reply(w.CancelReply(**self._ok("Order cancelled successfully"), orderNumber=order.number))
 
     async def order_book(self, request: web.Request) -> web.Response:
         rows = [order_row(o) for o in self.orders.values()]
@@ -416,7 +483,8 @@ class SamcoEmulator(EmulatorServer):
         )
 
     async def trade_book(self, request: web.Request) -> web.Response:
-        rows = sorted(((f.id, trade_row(o, f)) for o in self.orders.values() for f in o.fills), key=lambda pair: pair[0])
+        minimal = self.minimal_trade_book
+        rows = sorted(((f.id, trade_row(o, f, minimal=minimal)) for o in self.orders.values() for f in o.fills), key=lambda pair: pair[0])
         return reply(w.TradeBookReply(**self._ok("Trade Book details retrieved successfully"), tradeBookDetails=[r for _, r in rows]))
 
     # --- account ------------------------------------------------------------------------------
@@ -557,6 +625,12 @@ class SamcoEmulator(EmulatorServer):
             if self.calendar.is_open(order.spec.exchange, now):
                 order.state = ""
                 self._submit(order)
+        for order in [o for o in self.orders.values() if o.state == "ack"]:
+            order.state = ""
+            self._submit(order)  # the RMS after the acknowledgement
+        for order in [o for o in self.orders.values() if o.cancel_at_ns is not None and o.cancel_at_ns <= now]:
+            order.cancel_at_ns = None
+            self._cancel_now(order)
         self.exchange.expire()
 
     # --- helpers ------------------------------------------------------------------------------

@@ -159,9 +159,10 @@ class EmuOrder:
     placed_ns: int
     token_id: str
     sim: SimOrder | None = None
-    state: str = ""  # "" (the simulated order speaks) | "amo" | "rejected" | "cancelled"
+    state: str = ""  # "" (the simulated order speaks) | "amo" | "ack" (RMS not yet run) | "rejected" | "cancelled"
     reason: str = ""
     release_ns: int = 0
+    cancel_at_ns: int | None = None  # a cancel accepted, carried out at the exchange then
     fills: list[FillRecord] = field(default_factory=list)
 
     @property
@@ -174,12 +175,14 @@ class EmuOrder:
 
     @property
     def is_open(self) -> bool:
-        return self.state == "amo" or (self.state == "" and self.sim is not None and self.sim.is_open)
+        return self.state in ("amo", "ack") or (self.state == "" and self.sim is not None and self.sim.is_open)
 
     def word(self) -> str:
         """The order book's orderStatus."""
         if self.state == "amo":
             return AMO_WORD
+        if self.state == "ack":
+            return "PENDING"
         if self.state == "rejected":
             return "Rejected"
         if self.state == "cancelled" or self.sim is None:
@@ -252,7 +255,18 @@ def order_row(o: EmuOrder) -> w.OrderRow:
     )
 
 
-def trade_row(o: EmuOrder, fill: FillRecord) -> w.TradeRow:
+def trade_row(o: EmuOrder, fill: FillRecord, *, minimal: bool = False) -> w.TradeRow:
+    """One trade book row; `minimal` leaves out tradeNumber and tradeQuantity and gives
+    filledQuantity as the order's cumulative fill after this trade (a reading of the SDK's rows)."""
+    if minimal:
+        cumulative = sum((f.qty for f in o.fills if f.id <= fill.id), ZERO)
+        return w.TradeRow(
+            orderNumber=o.number, exchange=o.spec.exchange, tradingSymbol=o.spec.trading_symbol,
+            transactionType=o.side.value.upper(), productCode=o.product, orderType=o.type_code,
+            orderPrice=_money(o.price), quantity=_qty(o.qty), filledQuantity=_qty(cumulative),
+            exchangeOrderNumber=f"1{o.number[-9:]}", tradePrice=_money(fill.price),
+            tradeDate=w.ist_text(fill.ts_ns, "%d%b%Y").upper(), tradeTime=w.ist_text(fill.ts_ns, "%H:%M:%S"),
+        )
     return w.TradeRow(
         orderNumber=o.number, exchange=o.spec.exchange, tradingSymbol=o.spec.trading_symbol,
         transactionType=o.side.value.upper(), productCode=o.product, orderType=o.type_code,

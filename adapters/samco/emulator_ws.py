@@ -7,9 +7,15 @@ taken: the request wrapped in {"request": ...} or not, `symbols` inside `data` o
 or as the older docs' string "[{'symbol':'2885_NSE'}]", `streaming_type` quote or quote2 (also
 "marketdata"/"marketDepth"; quote2 when absent, as in the SDK). A subscription gets the current tick
 at once. Quote ticks go out flat, as the v3.2 docs show them; depth ticks wrapped in "response",
-newline-terminated. Each connection has its own queue and writer, so the exchange's synchronous
-notifications never wait on a socket; `faults.ws_drop_after` closes a connection after that many
-frames.
+newline-terminated. Each connection writes through a shared `emulation.SocketWriter` (a queue and a
+writer task, so the exchange's synchronous notifications never wait on a socket;
+`faults.ws_drop_after` closes a connection after that many frames).
+
+A request the streamer cannot read is refused, not silently dropped: a line that is not JSON, a
+`request_type` other than subscribe/unsubscribe, an unknown `streaming_type`, or no symbols gets
+one frame back, {"response": {"streaming_type": <given>, "status": "Failure", "statusMessage":
+<why>}}, newline-terminated (Samco documents no error frame; this is the emulator's choice, and
+the feed counts and logs such frames).
 """
 
 from __future__ import annotations
@@ -21,9 +27,15 @@ from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
-from adapters.paper.emulation import Faults
+from adapters.paper.emulation import Faults, SocketWriter
 
 DEPTH_TYPES = frozenset({"quote2", "marketdata", "marketdepth"})
+STREAMING_TYPES = DEPTH_TYPES | {"quote"}
+REQUEST_TYPES = frozenset({"subscribe", "unsubscribe"})
+
+
+class Malformed(Exception):
+    """A request frame the streamer refuses (the message says why)."""
 
 
 class Host(Protocol):
@@ -37,24 +49,44 @@ class Host(Protocol):
 
 
 class Subscriber:
-    """One client socket: its subscriptions, its unread input, its outgoing queue."""
+    """One client socket: its subscriptions, its unread input, its writer."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, faults: Faults) -> None:
         self.ws = ws
         self.quotes: set[str] = set()
         self.depths: set[str] = set()
         self.buffer = ""
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self.sent = 0
+        self.writer = SocketWriter(ws, faults)
         self.requests = 0
+
+    @property
+    def sent(self) -> int:
+        return self.writer.sent
+
+    def push(self, text: str) -> None:
+        self.writer.push(text)
 
 
 def _symbols(body: dict[str, Any]) -> list[str]:
     raw = (body.get("data") or {}).get("symbols") if isinstance(body.get("data"), dict) else None
     raw = raw if raw is not None else body.get("symbols", [])
     if isinstance(raw, str):
-        raw = json.loads(raw.replace("'", '"'))
-    return [str(item["symbol"]) for item in raw if isinstance(item, dict) and "symbol" in item]
+        try:
+            raw = json.loads(raw.replace("'", '"'))
+        except ValueError:
+            raise Malformed("symbols is not a list") from None
+    if not isinstance(raw, list):
+        raise Malformed("symbols is not a list")
+    symbols = [str(item["symbol"]) for item in raw if isinstance(item, dict) and item.get("symbol")]
+    if not symbols or len(symbols) != len(raw):
+        raise Malformed("symbols must be a non-empty list of {\"symbol\": ...}")
+    return symbols
+
+
+def failure_frame(streaming_type: str, message: str) -> str:
+    """How the emulator refuses a request it cannot read (see the module docstring)."""
+    body = {"response": {"streaming_type": streaming_type, "status": "Failure", "statusMessage": message}}
+    return json.dumps(body, separators=(",", ":")) + "\n"
 
 
 class StreamServer:
@@ -73,19 +105,17 @@ class StreamServer:
             return refusal  # before the upgrade, with Samco's failure body
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        sub = Subscriber(ws)
+        sub = Subscriber(ws, self.faults)
         self.subscribers.add(sub)
         self.connections += 1
-        writer = asyncio.get_running_loop().create_task(self._write(sub))
+        sub.writer.start()
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
                     self._receive(sub, msg.data)
         finally:
             self.subscribers.discard(sub)
-            sub.queue.put_nowait(None)
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(writer, 2.0)
+            await sub.writer.close()
         return ws
 
     async def close_all(self) -> None:
@@ -93,34 +123,36 @@ class StreamServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(sub.ws.close(), 2.0)
 
-    async def _write(self, sub: Subscriber) -> None:
-        while (text := await sub.queue.get()) is not None and not sub.ws.closed:
-            await sub.ws.send_str(text)
-            sub.sent += 1
-            limit = self.faults.ws_drop_after
-            if limit is not None and sub.sent >= limit:
-                self.faults.injected += 1
-                await sub.ws.close()
-                return
-
     def _receive(self, sub: Subscriber, text: str) -> None:
         sub.buffer += text
         while "\n" in sub.buffer:
             line, sub.buffer = sub.buffer.split("\n", 1)
             if not line.strip():
                 continue
+            kind = ""
             try:
-                self._request(sub, json.loads(line))
-            except (ValueError, TypeError, KeyError, AttributeError):
-                self.malformed += 1  # the streamer ignores what it cannot read
+                frame = json.loads(line)
+                body = frame.get("request", frame) if isinstance(frame, dict) else None
+                if not isinstance(body, dict):
+                    raise Malformed("the request is not a JSON object")
+                kind = str(body.get("streaming_type", "quote2"))
+                self._request(sub, body, kind)
+            except (ValueError, Malformed) as exc:
+                self.malformed += 1
+                sub.push(failure_frame(kind, str(exc) if isinstance(exc, Malformed) else "the request is not JSON"))
 
-    def _request(self, sub: Subscriber, frame: dict[str, Any]) -> None:
-        body = frame.get("request", frame)
-        depth = str(body.get("streaming_type", "quote2")).lower() in DEPTH_TYPES
-        subscribe = str(body.get("request_type", "subscribe")).lower() == "subscribe"
+    def _request(self, sub: Subscriber, body: dict[str, Any], kind: str) -> None:
+        if kind.lower() not in STREAMING_TYPES:
+            raise Malformed(f"unknown streaming_type {kind!r}")
+        request_type = str(body.get("request_type", "subscribe")).lower()
+        if request_type not in REQUEST_TYPES:
+            raise Malformed(f"unknown request_type {request_type!r}")
+        depth = kind.lower() in DEPTH_TYPES
+        subscribe = request_type == "subscribe"
         target = sub.depths if depth else sub.quotes
+        symbols = _symbols(body)
         sub.requests += 1
-        for token in _symbols(body):
+        for token in symbols:
             if not subscribe:
                 target.discard(token)
                 continue
@@ -128,7 +160,7 @@ class StreamServer:
             if text is None:
                 continue  # not a symbol the streamer knows
             target.add(token)
-            sub.queue.put_nowait(text)
+            sub.push(text)
 
     # --- pushes (synchronous: called from the exchange's notifications) -----------------------
 
@@ -140,8 +172,8 @@ class StreamServer:
             if token in sub.quotes:
                 quote = quote or self.host.quote_text(token)
                 if quote is not None:
-                    sub.queue.put_nowait(quote)
+                    sub.push(quote)
             if token in sub.depths:
                 depth = depth or self.host.depth_text(token)
                 if depth is not None:
-                    sub.queue.put_nowait(depth)
+                    sub.push(depth)

@@ -5,7 +5,8 @@ frames, one per streaming type ("quote": LTP, touch and volume -> `Quote`, plus 
 day's volume grew; "quote2": five levels a side -> `BookSnapshot`). Ticks are strings and arrive flat
 or wrapped in {"response": ...}, one or several newline-separated in a message; both shapes decode in
 one pass. Reconnects resubscribe (the base class); a 401 on the upgrade kills the token so the next
-attempt logs in again; the staleness watchdog reconnects a socket gone quiet.
+attempt logs in again; the staleness watchdog reconnects a socket gone quiet. A frame refusing a
+request ({"response": {"status": "Failure", "statusMessage": ...}}) is logged and kept in `refusals`.
 
 Samco has no order stream: `OrderPoller` reads the order book on a budget - every `fast_s` for
 `fast_window_s` after a placement, modify or cancel, every `slow_s` while any order is working,
@@ -20,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import structlog
 
 from adapters.samco import schemas as w
 from adapters.samco.auth import SamcoSession
@@ -29,6 +31,7 @@ from engine.clock import Clock
 from engine.events import ZERO, BookSnapshot, Quote, Trade
 from engine.feeds import Frame, Poller, WebSocketFeed
 
+log = structlog.get_logger("tickbus.samco.feed")
 QUOTE, DEPTH = "quote", "quote2"
 DEPTH_ALIASES = frozenset({"quote2", "marketdata", "marketdepth"})
 _TS_CACHE = 256  # distinct lttUTC strings remembered (ticks of one second share one)
@@ -42,6 +45,7 @@ class SamcoFeed(WebSocketFeed):
         self.auth = auth
         self.ids: dict[str, str] = {}  # token -> instrument id
         self.unknown = 0
+        self.refusals: list[str] = []  # the streamer's reasons for refusing a request
         self._volume: dict[str, float] = {}
         self._ts: dict[str, int] = {}
         self._keys: dict[tuple[str, str], str] = {}  # (kind, token) -> subscription key
@@ -87,6 +91,10 @@ class SamcoFeed(WebSocketFeed):
 
     def _on_frame(self, frame: w.TickFrame) -> None:
         response = frame.response
+        if response is not None and response.status.lower() == "failure":
+            self.refusals.append(response.statusMessage)
+            log.warning("stream request refused", venue=self.venue, streaming_type=response.streaming_type, reason=response.statusMessage)
+            return
         if response is not None and response.data is not None:
             tick, kind = response.data, response.streaming_type or response.data.streaming_type
         else:

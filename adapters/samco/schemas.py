@@ -501,6 +501,8 @@ class Tick(Struct, gc=False):
 class TickResponse(Struct, gc=False):
     streaming_type: str = ""
     data: Tick | None = None
+    status: str = ""  # "Failure" when the streamer refuses a request (the emulator's error frame)
+    statusMessage: str = ""
 
 
 class TickFrame(Tick, gc=False):

@@ -6,11 +6,13 @@ symbolCode, tradingSymbol, name, lastPrice, instrument, lotSize, strikePrice, ex
 ("2885_NSE"); a bare listing id gets "_<EXCHANGE>" added. NSE/BSE equities list their trading
 symbol with the series ("RELIANCE-EQ"); the engine's symbol drops "-EQ" ("NSE:RELIANCE"), which is
 also the `symbolName` placeOrder takes. The file is fetched once per IST day and kept as
-`<state_dir>/samco/ScripMaster-<host>-<date>.csv`; older days are deleted.
+`<state_dir>/samco/ScripMaster-<host>-<date>.csv`; older days are deleted. Reading, writing and
+parsing the file (tens of thousands of rows) run in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
@@ -169,9 +171,9 @@ class ScripCache:
 
 async def load_scrips(fetch: Callable[[], Awaitable[str]], cache: ScripCache, day: date) -> list[Scrip]:
     """Today's scrip master: from the cache when it holds today's, else fetched and cached."""
-    text = cache.load(day)
+    text = await asyncio.to_thread(cache.load, day)
     if text is None:
         text = await fetch()
-        cache.store(day, text)
+        await asyncio.to_thread(cache.store, day, text)
         log.info("scrip master fetched", rows=text.count("\n"), cached=str(cache.path(day)))
-    return parse(text)
+    return await asyncio.to_thread(parse, text)

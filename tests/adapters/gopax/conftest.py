@@ -15,7 +15,6 @@ from adapters.gopax.auth import GopaxAuth, NonceSource
 from adapters.gopax.client import GopaxClient
 from adapters.gopax.emulator import GopaxEmulator
 from engine.bus import Bus
-from engine.clock import RealtimeClock
 from engine.events import Balance, Fill, OrderReport, OrderUpdate
 from engine.journal import Journal
 from engine.orders import OrderManager
@@ -92,9 +91,12 @@ class Harness:
         self.journal.close()
 
 
-async def start_venue(emulator: GopaxEmulator, state_dir: Path, *, journal: Path | None = None, **config: Any) -> Harness:
-    """A connected GOPAX venue on the emulator, behind a recovered order manager."""
-    bus, clock, portfolio = Bus(), RealtimeClock(), Portfolio()
+async def start_venue(
+    emulator: GopaxEmulator, state_dir: Path, *, journal: Path | None = None, mode: str = "live", **config: Any
+) -> Harness:
+    """A connected GOPAX venue on the emulator, behind a recovered order manager; the engine's clock
+    reads the emulator's, so moving it moves the venue's time (signatures follow)."""
+    bus, clock, portfolio = Bus(), EmulatorTime(emulator.clock), Portfolio()
     book = Journal(journal)
     manager = OrderManager(
         bus=bus, clock=clock, journal=book, portfolio=portfolio, risk=RiskEngine(RiskLimits(), portfolio), venues={}
@@ -102,7 +104,8 @@ async def start_venue(emulator: GopaxEmulator, state_dir: Path, *, journal: Path
     sink = Recorder(manager)
     info = EmulatorInfo(venue="gopax", url=emulator.url, ws_url=emulator.ws_url, credentials=emulator.credentials())
     venue_config = GopaxVenue.with_emulator(GopaxConfig(**config), info)
-    venue = GopaxVenue(VenueContext(name="gopax", bus=bus, clock=clock, sink=sink, state_dir=state_dir), venue_config)
+    ctx = VenueContext(name="gopax", bus=bus, clock=clock, sink=sink, state_dir=state_dir, mode=mode)
+    venue = GopaxVenue(ctx, venue_config)
     manager.venues = {"gopax": venue}
     await bounded(venue.connect())
     for inst in await venue.instruments():

@@ -20,7 +20,7 @@ from adapters.gopax.client import GopaxClient
 from adapters.gopax.emulator import GopaxEmulator
 from adapters.paper.matching import SimOrder
 from engine.errors import AuthError, OrderNotFound
-from engine.events import Order, OrderStatus, OrderType, Side, TimeInForce
+from engine.events import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from engine.venue import Channel, EmulatorInfo, VenueContext
 
 from .conftest import Harness, bounded, start_venue, until
@@ -366,3 +366,183 @@ def bus_and_quotes() -> tuple:  # type: ignore[type-arg]
     quotes: list[Quote] = []
     bus.subscribe(Quote, quotes.append, name="test.quotes")
     return bus, quotes
+
+
+# --- the private stream's gaps, restarts, run modes ------------------------------------------------
+
+
+async def test_fills_made_while_the_socket_is_down_are_caught_up_though_the_first_look_fails(emulator: GopaxEmulator, tmp_path: Path) -> None:
+    h = await start_venue(emulator, tmp_path)
+    try:
+        await bounded(emulator.exchange.stop())
+        bid = best(emulator, "XRP-KRW", bid=True)
+        missed = submit(h, "XRP-KRW", Side.BUY, "100", bid)
+        later = submit(h, "XRP-KRW", Side.BUY, "50", bid - 20)
+        await until(lambda: all(h.manager.orders[o.client_order_id].status is S.PLACED for o in (missed, later)))
+        first, second = (h.manager.orders[o.client_order_id] for o in (missed, later))
+        feed = h.venue.feed
+        assert feed is not None
+        feed.backoff.initial_s = feed.backoff.ceiling = 0.5  # stay away a moment
+        for conn in list(emulator.sockets.connections):
+            await bounded(conn.ws.close())
+        await until(lambda: not feed.connected)
+        await drive(emulator, lambda: sim(emulator, first).status is S.COMPLETED)  # fills nobody pushes to us
+        assert sim(emulator, second).filled == 0
+        emulator.faults.burst_5xx = 4  # the catch-up's first look fails (one try and three retries)
+        await until(lambda: feed.connected)
+        # a fill made after the reconnect reaches us over the socket before the catch-up's retry:
+        # it must not carry the catch-up's cursor past the fills missed while away
+        emulator.exchange.modify("demo", second.venue_order_id or "", price=best(emulator, "XRP-KRW", bid=False) + 5)
+        await until(lambda: h.manager.orders[later.client_order_id].status is S.COMPLETED)
+        await until(lambda: h.manager.orders[missed.client_order_id].status is S.COMPLETED, timeout=20)
+    finally:
+        await h.close()
+
+    got = h.manager.orders[missed.client_order_id]
+    assert got.filled_qty == sim(emulator, first).filled == Decimal(100)
+    assert h.venue.catch_up_failures >= 1 and h.venue.catch_ups >= 1
+    assert {f.fill_id for f in h.sink.fills} == {str(f.id) for f in emulator.exchange.fills["demo"]}
+
+
+async def test_a_restart_after_an_order_finished_more_than_ten_minutes_ago_reports_it_completed(emulator: GopaxEmulator, tmp_path: Path, client: GopaxClient) -> None:
+    journal = tmp_path / "journal.sqlite"
+    first = await start_venue(emulator, tmp_path, journal=journal)
+    await bounded(emulator.exchange.stop())
+    order = submit(first, "XRP-KRW", Side.BUY, "100", best(emulator, "XRP-KRW", bid=True))
+    await until(lambda: first.manager.orders[order.client_order_id].status is S.PLACED)
+    vid = first.manager.orders[order.client_order_id].venue_order_id or ""
+    await first.close()  # the engine goes down with the order working
+
+    await drive(emulator, lambda: emulator.exchange.order("demo", vid).status is S.COMPLETED)
+    emulator.clock.advance(11 * 60)  # GOPAX forgets a finished order after 10 minutes
+    client.auth._now_ms = lambda: emulator.clock.now_ns() // 1_000_000  # type: ignore[union-attr,method-assign]
+    with pytest.raises(OrderNotFound):
+        await bounded(client.order(vid))
+    second = await start_venue(emulator, tmp_path, journal=journal)
+    try:
+        got = second.manager.orders[order.client_order_id]
+    finally:
+        await second.close()
+
+    assert got.status is S.COMPLETED and got.filled_qty == Decimal(100)
+    assert second.manager.stats.fills == len(emulator.exchange.fills["demo"])
+
+
+async def test_an_unknown_status_word_in_the_placement_answer_is_taken_as_placed(venue: Harness, emulator: GopaxEmulator) -> None:
+    emulator.placement_status = "accepted"  # a word GOPAX might add
+    order = submit(venue, "BTC-KRW", Side.BUY, "0.001", best(emulator, "BTC-KRW", bid=True) - 50_000)
+
+    await until(lambda: venue.manager.orders[order.client_order_id].venue_order_id is not None)
+
+    placed = venue.manager.orders[order.client_order_id]
+    assert placed.status is S.PLACED and placed.reason is None
+    assert venue.venue.unknown_statuses == {"accepted": 1}
+    assert sim(emulator, placed).is_open
+
+
+async def test_a_first_run_reads_one_day_of_own_trades_not_the_whole_history(venue: Harness, emulator: GopaxEmulator) -> None:
+    old = submit(venue, "XRP-KRW", Side.BUY, "10")
+    await until(lambda: venue.manager.orders[old.client_order_id].status is S.COMPLETED)
+    emulator.clock.advance(25 * 3600)  # a day and an hour later
+    recent = submit(venue, "XRP-KRW", Side.BUY, "20")
+    await until(lambda: venue.manager.orders[recent.client_order_id].status is S.COMPLETED)
+
+    fills = await bounded(venue.venue.fills_since(0))
+
+    recent_id = venue.manager.orders[recent.client_order_id].venue_order_id
+    assert fills and {f.venue_order_id for f in fills} == {recent_id}
+    assert sum(f.qty for f in fills) == Decimal(20)
+
+
+async def test_in_paper_mode_the_venue_is_market_data_only(emulator: GopaxEmulator, tmp_path: Path) -> None:
+    h = await start_venue(emulator, tmp_path, mode="paper")
+    quotes: list = []  # type: ignore[type-arg]
+    from engine.events import Quote
+
+    h.bus.subscribe(Quote, quotes.append, name="test.quotes")
+    try:
+        await bounded(h.venue.subscribe(["gopax:BTC-KRW"], [Channel.QUOTES]))
+        await until(lambda: len(quotes) >= 3)
+    finally:
+        await h.close()
+
+    assert emulator.sockets.logins == 0 and all(not c.channels for c in emulator.sockets.connections)
+    assert h.venue.private is None  # no private socket, no private polling
+
+
+async def test_closing_takes_a_last_look_at_fills_the_poller_had_not_seen(emulator: GopaxEmulator, tmp_path: Path) -> None:
+    h = await start_venue(emulator, tmp_path, private_stream=False, poll_interval_s=3600)  # one poll, at the start
+    try:
+        await until(lambda: emulator.requests["GET /trades"] >= 2)  # the reconciliation's read and the poll's
+        await bounded(emulator.exchange.stop())
+        order = submit(h, "XRP-KRW", Side.BUY, "100", best(emulator, "XRP-KRW", bid=True))
+        await until(lambda: h.manager.orders[order.client_order_id].status is S.PLACED)
+        placed = h.manager.orders[order.client_order_id]
+        await drive(emulator, lambda: sim(emulator, placed).status is S.COMPLETED)
+        assert h.manager.orders[order.client_order_id].filled_qty == 0  # nobody has looked yet
+    finally:
+        await h.close()
+
+    final = h.manager.orders[order.client_order_id]
+    assert final.status is S.COMPLETED and final.filled_qty == Decimal(100)
+
+
+async def test_a_quiet_book_is_reported_stale_and_the_socket_reconnected(emulator: GopaxEmulator, tmp_path: Path) -> None:
+    from engine.events import FeedState, FeedStatus
+
+    emulator.sockets.ping_interval_s = 0.05  # the pings vouch for the quiet private channels
+    h = await start_venue(emulator, tmp_path, stale_after_s=0.4)
+    status: list[FeedStatus] = []
+    h.bus.subscribe(FeedStatus, status.append, name="test.status")
+    try:
+        await bounded(h.venue.subscribe(["gopax:ETH-KRW"], [Channel.QUOTES]))
+        feed = h.venue.feed
+        assert feed is not None
+        await until(lambda: feed.books["ETH-KRW"].synced)
+        await bounded(emulator.exchange.stop())  # the market goes quiet
+        await until(lambda: any(s.state is FeedState.STALE for s in status))
+        await until(lambda: feed.connects >= 2)
+    finally:
+        await h.close()
+
+    stale = {s.subscription for s in status if s.state is FeedState.STALE}
+    assert stale == {"book:ETH-KRW"}  # not the private channels: the pings vouch for them
+
+
+async def test_quotes_may_come_from_the_tickers_channel(emulator: GopaxEmulator, tmp_path: Path) -> None:
+    from engine.events import Quote
+
+    h = await start_venue(emulator, tmp_path, mode="paper", quotes="tickers")
+    quotes: list[Quote] = []
+    h.bus.subscribe(Quote, quotes.append, name="test.quotes")
+    try:
+        await bounded(h.venue.subscribe(["gopax:ETH-KRW", "gopax:XRP-KRW"], [Channel.QUOTES]))
+        await until(lambda: {q.instrument for q in quotes} == {"gopax:ETH-KRW", "gopax:XRP-KRW"})
+    finally:
+        await h.close()
+
+    assert all(0 < q.bid < q.ask for q in quotes)
+    assert [c.channels for c in emulator.sockets.connections] in ([], [{"tickers"}])
+    assert emulator.requests["GET /trading-pairs/{pair}/book"] == 0
+
+
+async def test_a_socket_fill_the_manager_failed_to_take_is_read_again_over_rest(venue: Harness, emulator: GopaxEmulator) -> None:
+    await bounded(emulator.exchange.stop())
+    order = submit(venue, "XRP-KRW", Side.BUY, "100", best(emulator, "XRP-KRW", bid=True))
+    await until(lambda: venue.manager.orders[order.client_order_id].status is S.PLACED)
+    placed = venue.manager.orders[order.client_order_id]
+    failed: list[str] = []
+    on_fill = venue.sink.on_fill
+
+    def flaky(fill: Fill) -> None:
+        if not failed:
+            failed.append(fill.fill_id)
+            raise OSError("journal unavailable")
+        on_fill(fill)
+
+    venue.sink.on_fill = flaky  # type: ignore[method-assign]
+    await drive(emulator, lambda: sim(emulator, placed).status is S.COMPLETED)
+
+    await until(lambda: venue.manager.orders[order.client_order_id].filled_qty == Decimal(100))
+    assert failed and failed[0] in {f.fill_id for f in venue.sink.fills}
+    assert venue.manager.orders[order.client_order_id].status is S.COMPLETED

@@ -18,7 +18,7 @@ from adapters.gopax.emulator import GopaxEmulator
 from engine.errors import UserError
 from engine.rest import Response
 
-from .conftest import ScriptedNonces, bounded
+from .conftest import ScriptedNonces, bounded, until
 
 SECRET_BYTES = b"tickbus-gopax-test-secret-0123456789"
 SECRET = base64.b64encode(SECRET_BYTES).decode()
@@ -157,3 +157,29 @@ async def test_concurrent_private_calls_in_the_nonce_scheme_go_one_at_a_time(
     assert [r for r in results if isinstance(r, BaseException)] == []
     assert emulator.requests["GET /balances"] == 15
     assert (client.most == 1) is one_at_a_time  # nonces reach the server in the order they were made
+
+
+async def test_the_nonce_mark_is_written_off_the_event_loop(tmp_path: Path) -> None:
+    import threading
+
+    ticks = iter(range(1_000, 10_000_000))
+    source = NonceSource(tmp_path / "nonce", reserve=100, now_ms=lambda: next(ticks))
+    writers: list[str] = []
+    store = source._store
+
+    def recording(ceiling: int) -> None:
+        writers.append(threading.current_thread().name)
+        store(ceiling)
+
+    source._store = recording  # type: ignore[method-assign]
+    await bounded(source.prepare())
+    taken = []
+    for _ in range(500):  # five blocks' worth
+        taken.append(source.next())
+        await asyncio.sleep(0.001)
+    await until(lambda: source._writing is None)
+
+    loop_thread = threading.current_thread().name
+    assert len(writers) >= 5 and loop_thread not in writers
+    assert source.sync_writes == 0
+    assert int((tmp_path / "nonce").read_text()) > max(taken) and taken == sorted(set(taken))

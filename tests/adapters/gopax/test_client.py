@@ -242,3 +242,18 @@ def test_the_error_envelope_becomes_a_typed_exception(status: int, body: bytes, 
 
     assert found is not None
     assert type(found) is error and found.code == code and found.http_status == status
+
+
+async def test_the_usual_open_orders_call_sends_no_query_string(client: GopaxClient, emulator: GopaxEmulator) -> None:
+    sent: list[Any] = []
+    request = client.request
+
+    async def recording(method: str, path: str, **kw: Any) -> Any:
+        sent.append((method, path, kw.get("params")))
+        return await request(method, path, **kw)
+
+    client.request = recording  # type: ignore[method-assign]
+    await bounded(client.orders())
+    await bounded(client.orders(include_past=True))
+
+    assert [params for _, path, params in sent if path == "/orders"] == [{}, {"includePast": True}]

@@ -19,10 +19,10 @@ from adapters.gopax.auth import GopaxAuth
 from adapters.gopax.emulator import GopaxEmulator
 from engine.config import load_config
 from engine.runner import run_plan
-
 from tests.helpers import REPO, emulate
 
 from .conftest import ScriptedNonces, bounded
+
 Tamper = Callable[[dict[str, str], GopaxEmulator], dict[str, str]]
 
 
@@ -196,3 +196,19 @@ async def test_the_paper_config_runs_on_gopax_market_data_without_credentials(em
     assert summary["bus"]["published"] > 20 and summary["bus"]["handler_errors"] == 0
     assert emulator.sockets.logins == 0 and emulator.requests["GET /balances"] == 0  # public only
     assert {b["venue"] for b in summary["balances"]} == {"paper"}
+
+
+async def test_the_legacy_scheme_never_signs_a_query_string(emulator: GopaxEmulator, http: aiohttp.ClientSession) -> None:
+    nonces = ScriptedNonces(10, 11)
+    auth = GopaxAuth(emulator.legacy_api_key, emulator.legacy_secret, scheme="legacy", nonces=nonces)
+    signed_with_query = {**auth.headers("GET", "/orders", "", b"")}
+    from adapters.gopax.auth import legacy_prehash, secret_key, sign
+
+    signed_with_query["SIGNATURE"] = sign(secret_key(emulator.legacy_secret), legacy_prehash("10", "GET", "/orders?includePast=true", ""))
+    signed_without = auth.headers("GET", "/orders", "includePast=true", b"")
+
+    refused = await call(http, emulator, "/orders?includePast=true", signed_with_query)
+    accepted = await call(http, emulator, "/orders?includePast=true", signed_without)
+
+    assert refused == (401, {"errorMessage": "Invalid Signature", "errorCode": 10229})
+    assert accepted[0] == 200

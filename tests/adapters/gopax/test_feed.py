@@ -4,11 +4,16 @@ drops and reconnects, private events; and the REST poller."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import aiohttp
+import msgspec
 import pytest
 
 from adapters.gopax import schemas as w
@@ -19,8 +24,9 @@ from adapters.gopax.emulator import GopaxEmulator
 from adapters.gopax.feed import GopaxFeed, GopaxPoller
 from engine.bus import Bus
 from engine.clock import RealtimeClock
-from engine.events import Bar, BookSnapshot, Quote, Side, Trade
+from engine.events import Bar, BookSnapshot, FeedState, FeedStatus, Quote, Side, Trade
 from engine.feeds import Backoff
+from tests.helpers import REPO
 
 from .conftest import TIMEOUT, bounded, until
 
@@ -189,12 +195,15 @@ async def test_private_events_reach_the_handler_after_a_signed_login(emulator: G
     try:
         await bounded(feed.subscribe("orders", "trades", "balances"))
         await until(lambda: len(private.balances) >= 4)  # the reply lists every funded asset
-        bought = await bounded(client.place(w.OrderRequest(tradingPairName="XRP-KRW", side="buy", type="market", amount=Decimal(20000))))
+        bought = await bounded(client.place(w.OrderRequest(
+            tradingPairName="XRP-KRW", side="buy", type="market", amount=Decimal(20000), clientOrderId="mine1",
+        )))
         await until(lambda: any(o.status == 3 for o in private.orders) and bool(private.trades))
     finally:
         await bounded(feed.stop())
 
     assert {o.orderId for o in private.orders} == {int(bought.id)}
+    assert all(o.clientOrderId is None for o in private.orders)  # the docs' socket orders carry none
     assert all(t.orderId == int(bought.id) and t.side == 1 for t in private.trades)
     assert {b.isoAlpha3 for b in private.balances} >= {"KRW", "XRP"}
     assert feed.refusals == []
@@ -289,3 +298,140 @@ def test_candles_become_bars_from_gopaxs_low_high_open_close_order() -> None:
     bar = seen[0]
     assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (20.0, 40.0, 10.0, 30.0, 0.5)
     assert (bar.ts_start, bar.interval_s) == (start * 1_000_000, 60)
+
+
+# --- request ids, resynchronisation, the signed login URL --------------------------------------------
+
+
+async def test_request_ids_are_integers_and_the_emulator_refuses_any_other_kind(emulator: GopaxEmulator, client: GopaxClient, bus: Bus) -> None:
+    feed = make_feed(emulator, client, bus)
+    frames = [msgspec.json.decode(f) for f in feed.subscribe_frames(["tickers", "pair:BTC-KRW", "tickers"])]
+    async with aiohttp.ClientSession() as http, http.ws_connect(emulator.ws_url or "") as ws:
+        await ws.send_str('{"i":"tickers","n":"SubscribeToTickers","o":{}}')
+        answer = msgspec.json.decode(await bounded(ws.receive_str()))
+
+    assert [f["i"] for f in frames] == [1, 2, 1]  # one integer per subscription, kept
+    assert answer == {"i": "tickers", "n": "SubscribeToTickers", "o": {"result": False, "errCode": 10256, "errData": "i must be an integer"}}
+
+
+@pytest.mark.parametrize("sequence", ["foreign", "missing"])
+async def test_a_book_reloaded_over_rest_follows_the_socket_whatever_rests_sequence_holds(
+    emulator: GopaxEmulator, client: GopaxClient, bus: Bus, sequence: str
+) -> None:
+    statuses: list[FeedStatus] = []
+    bus.subscribe(FeedStatus, statuses.append, name="test.status")
+    emulator.book_sequence = sequence  # GET /book's sequence on another scale than the socket's ids, or none
+    feed = make_feed(emulator, client, bus)
+    feed.start()
+    try:
+        await bounded(feed.watch(["BTC-KRW"]))
+        await until(lambda: feed.books["BTC-KRW"].synced)
+        await bounded(emulator.exchange.stop())
+        bid = emulator.books["BTC-KRW"].side(True, 1)[0].price
+        emulator.sockets.lose_book_deltas = 1
+        placed = await bounded(client.place(w.OrderRequest(
+            tradingPairName="BTC-KRW", side="buy", type="limit", amount=Decimal("0.01"), price=Decimal(int(bid - 300_000)),
+        )))
+        await until(lambda: emulator.sockets.lost_book_deltas == 1)
+        await bounded(client.cancel(placed.id))  # a deletion of a level the feed never had: a gap
+        await until(lambda: feed.resyncs >= 1 and feed.books["BTC-KRW"].synced)
+        traded = len(emulator.exchange.market("BTC-KRW").trades)
+        emulator.exchange.start()  # the market moves on: the deltas after the reload must apply
+        await until(lambda: len(emulator.exchange.market("BTC-KRW").trades) >= traded + 5)
+        await settled_equal(feed, emulator, "BTC-KRW")
+    finally:
+        await bounded(feed.stop())
+
+    book_status = [(s.state, s.subscription) for s in statuses if s.subscription == "pair:BTC-KRW"]
+    assert book_status[:2] == [(FeedState.STALE, "pair:BTC-KRW"), (FeedState.CONNECTED, "pair:BTC-KRW")]
+    assert not feed.out_of_sync
+
+
+async def test_a_book_resync_keeps_trying_past_many_failures(emulator: GopaxEmulator, bus: Bus) -> None:
+    from engine.feeds import RateLimiter
+
+    quick = GopaxClient("gopax", emulator.url, retries=0)  # every failure reaches the resync at once
+    quick.limiters["book"] = RateLimiter(1000, 1.0)
+    await quick.start()
+    feed = make_feed(emulator, quick, bus)
+    feed.resync_backoff_s = (0.005, 0.01)
+    feed.start()
+    try:
+        await bounded(feed.watch(["XRP-KRW"]))
+        await until(lambda: feed.books["XRP-KRW"].synced)
+        emulator.faults.burst_5xx = 30  # GET /book fails thirty times in a row
+        feed._gap(feed.books["XRP-KRW"])  # as a lost delta would
+        await until(lambda: feed.books["XRP-KRW"].synced)
+    finally:
+        await bounded(feed.stop())
+        await quick.close()
+
+    assert emulator.faults.burst_5xx == 0 and quick.statuses[503] == 30 and feed.resyncs == 1
+
+
+_LEAK_SCRIPT = r"""
+import asyncio, base64, json, sys
+from pathlib import Path
+from engine import log as elog
+from adapters.gopax.adapter import GopaxConfig, GopaxVenue
+from adapters.gopax.emulator import GopaxEmulator
+from engine.bus import Bus
+from engine.clock import RealtimeClock
+from engine.venue import VenueContext
+
+class Sink:
+    def on_order_report(self, r): pass
+    def on_fill(self, f): pass
+    def on_balance(self, b): pass
+
+async def main():
+    elog.configure("json", "debug")
+    emu = GopaxEmulator(seed=3)
+    await emu.start()
+    key = "f" * 64  # a 64-character key GOPAX does not know: the upgrade is refused
+    secret = base64.b64encode(b"not-the-secret-of-any-key-0123456").decode()
+    config = GopaxConfig(api_key=key, secret=secret, url=emu.url, ws_url=emu.ws_url, pairs=["BTC-KRW"])
+    ctx = VenueContext(name="gopax", bus=Bus(), clock=RealtimeClock(), sink=Sink(), state_dir=Path(sys.argv[1]), mode="live")
+    venue = GopaxVenue(ctx, config)
+    signatures = []
+    await venue.connect()
+    venue.feed.backoff.initial_s = venue.feed.backoff.ceiling = 0.05
+    sign = venue.auth.ws_params
+    def recorded():
+        params = sign()
+        signatures.append(params["signature"])
+        return params
+    venue.feed._login = recorded
+    for _ in range(400):
+        if len(signatures) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await venue.close()
+    await emu.stop()
+    print(json.dumps({"key": key, "signatures": signatures}))
+
+asyncio.run(main())
+"""
+
+
+async def test_a_refused_login_leaves_no_key_or_signature_in_the_json_logs(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _LEAK_SCRIPT, str(tmp_path), cwd=REPO,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await bounded(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    secrets = json.loads(stdout.decode().strip().splitlines()[-1])
+    logs = stderr.decode()
+    records = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+
+    assert len(secrets["signatures"]) >= 3
+    assert any(r["event"] == "feed disconnected" for r in records)  # the refusals were logged
+    for secret in (secrets["key"], *secrets["signatures"]):
+        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            assert form not in logs

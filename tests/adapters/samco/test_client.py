@@ -11,7 +11,15 @@ import pytest
 from adapters.samco import schemas as w
 from adapters.samco.client import STATIC_IP, SamcoClient, error_for
 from adapters.samco.emulator import SamcoEmulator
-from engine.errors import AuthError, InsufficientFunds, InvalidOrder, MarketClosed, OrderNotFound, VenueError, VenueUnavailable
+from engine.errors import (
+    AuthError,
+    InsufficientFunds,
+    InvalidOrder,
+    MarketClosed,
+    OrderNotFound,
+    VenueError,
+    VenueUnavailable,
+)
 
 from .conftest import SATURDAY, bounded, ticks_away
 
@@ -176,3 +184,65 @@ async def test_a_logged_out_token_is_renewed_once_and_the_call_goes_through(clie
     limits = await bounded(client.limits())
 
     assert limits.equityLimit is not None and emulator.logins == 2 and client.auth.rejections == 1
+
+
+async def test_a_whoami_answered_403_is_one_error_not_a_loop(make_emulator: Make) -> None:
+    emulator = await make_emulator(registered_ips=["203.0.113.7"])
+    emulator.forbid["/ip/whoami"] = "Access denied for this IP"
+    client = await client_for(emulator)
+    try:
+        with pytest.raises(AuthError) as direct:
+            await bounded(client.whoami())
+        with pytest.raises(AuthError) as placing:
+            await bounded(client.place(limit("INFY", "1", "1500.00")))
+    finally:
+        await client.auth.stop()
+        await client.close()
+
+    assert direct.value.text == "Access denied for this IP" and direct.value.code is None
+    assert placing.value.code == STATIC_IP and "The IP is not the registered static IP" in placing.value.text
+    assert "GET /ip/whoami failed too: Access denied for this IP" in placing.value.text
+    assert emulator.requests["GET /ip/whoami"] == 2 and emulator.requests["POST /order/placeOrder"] == 1
+
+
+async def test_a_403_on_a_read_that_says_nothing_of_the_ip_is_raised_as_samco_worded_it(make_emulator: Make) -> None:
+    emulator = await make_emulator()
+    emulator.forbid["/limit/getLimits"] = "Forbidden"
+    client = await client_for(emulator)
+    try:
+        with pytest.raises(AuthError) as caught:
+            await bounded(client.limits())
+    finally:
+        await client.auth.stop()
+        await client.close()
+
+    assert (caught.value.text, caught.value.http_status, caught.value.code) == ("Forbidden", 403, None)
+    assert emulator.requests["GET /ip/whoami"] == 0
+
+
+async def test_over_the_rate_limit_samco_answers_429_with_its_envelope_reads_wait_writes_do_not(make_emulator: Make) -> None:
+    from engine.errors import RateLimited
+    from engine.feeds import Backoff
+
+    class Steady(Backoff):
+        def next(self) -> float:
+            return 0.35
+
+    emulator = await make_emulator()
+    client = await client_for(emulator)
+    client.backoff = Steady()
+    try:
+        await bounded(client.auth.start())
+        emulator.rate_limit = (1, 0.3)  # one call in any 0.3 s
+        first = await bounded(client.limits())
+        second = await bounded(client.limits())  # refused, then retried once the window moved
+        with pytest.raises(RateLimited) as caught:
+            await bounded(client.place(limit("INFY", "1", "1500.00")))
+    finally:
+        await client.auth.stop()
+        await client.close()
+
+    assert first == second or (first.equityLimit is not None and second.equityLimit is not None)
+    assert client.statuses[429] == 2 and client.retried == 1
+    assert caught.value.http_status == 429 and caught.value.text.startswith("Too many requests")
+    assert emulator.requests["POST /order/placeOrder"] == 1 and not emulator.orders

@@ -19,7 +19,17 @@ from adapters.samco.emulator import SamcoEmulator
 from adapters.samco.feed import OrderPoller, SamcoFeed
 from engine.bus import Bus
 from engine.clock import RealtimeClock
-from engine.events import BookSnapshot, FeedState, FeedStatus, OrderStatus, OrderType, Quote, Side, TimeInForce, Trade
+from engine.events import (
+    BookSnapshot,
+    FeedState,
+    FeedStatus,
+    OrderStatus,
+    OrderType,
+    Quote,
+    Side,
+    TimeInForce,
+    Trade,
+)
 from engine.feeds import Backoff
 from engine.venue import Channel
 
@@ -256,3 +266,25 @@ async def test_a_trade_book_that_lags_the_order_book_is_read_again_on_the_next_p
 
     assert (first[1], [t.tradeNumber for t in second[1]]) == ([], ["9"])
     assert fake.trade_reads == 2 and third[1] == second[1]  # caught up: not read a third time
+
+
+@pytest.mark.parametrize(
+    ("frame", "why"),
+    [
+        ('{"request":{"streaming_type":"quote","data":{"symbols":[]},"request_type":"subscribe"}}', "symbols"),
+        ('{"request":{"streaming_type":"quote","data":{"symbols":[{"symbol":"2885_NSE"}]},"request_type":"sub"}}', "request_type"),
+        ('{"request":{"streaming_type":"ticks","data":{"symbols":[{"symbol":"2885_NSE"}]},"request_type":"subscribe"}}', "streaming_type"),
+        ("subscribe 2885_NSE", "not JSON"),
+    ],
+)
+async def test_a_malformed_request_is_refused_and_the_feed_says_so(emulator: SamcoEmulator, client: SamcoClient, frame: str, why: str) -> None:
+    token = await bounded(client.auth.token())
+    async with aiohttp.ClientSession() as http, http.ws_connect(emulator.ws_url or "", headers={"x-session-token": token}) as ws:
+        await ws.send_str(frame + "\n")
+        answer = await bounded(ws.receive_str())
+    feed = SamcoFeed("samco", "ws://unused", bus=Bus(), clock=RealtimeClock(), auth=None)  # type: ignore[arg-type]
+    feed.on_message(answer)
+
+    assert w.decode_tick(answer).response is not None and emulator.stream.malformed == 1
+    assert len(feed.refusals) == 1 and why in feed.refusals[0] and feed.unknown == 0
+    assert all(not sub.quotes and not sub.depths for sub in emulator.stream.subscribers)

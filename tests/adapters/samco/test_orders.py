@@ -5,7 +5,6 @@ outcome found by matching, and a restart reconciled with the venue."""
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
@@ -19,9 +18,17 @@ from adapters.samco import schemas as w
 from adapters.samco.adapter import STATUS, build_request, map_status
 from adapters.samco.emulator import SamcoEmulator
 from engine.errors import InvalidOrder, MarketClosed, VenueUnavailable
-from engine.events import Order, OrderStatus, OrderType, Side, TimeInForce
+from engine.events import Order, OrderStatus, OrderType, Pending, Side, TimeInForce
 
-from .conftest import SATURDAY, THURSDAY_EVENING, Harness, bounded, start_venue, ticks_away, until
+from .conftest import (
+    SATURDAY,
+    THURSDAY_EVENING,
+    Harness,
+    bounded,
+    start_venue,
+    ticks_away,
+    until,
+)
 
 Make = Callable[..., Awaitable[SamcoEmulator]]
 S = OrderStatus
@@ -260,3 +267,160 @@ async def test_a_cancel_that_comes_too_late_reports_the_fill_not_a_refusal(venue
 
     assert report is not None and report.status is S.COMPLETED
     assert emulator.requests["DELETE /order/cancelOrder"] == 1
+
+
+async def test_an_order_that_fills_while_its_cancel_is_pending_ends_completed_not_cancelled(venue: Harness, emulator: SamcoEmulator) -> None:
+    emulator.cancel_delay_s = 3600  # the exchange takes its time with the cancel
+    key = "NSE:TCS"
+    order = submit(venue, "samco:NSE:TCS", Side.BUY, 2, ticks_away(emulator, key, -50))
+    coid = order.client_order_id
+    await until(lambda: venue.order(coid).status is S.PLACED)
+    number = venue.order(coid).venue_order_id or ""
+
+    venue.manager.cancel(coid)
+    await until(lambda: emulator.orders[number].cancel_at_ns is not None and emulator.requests["GET /order/getOrderStatus"] >= 1)
+    await bounded(venue.manager.settle())
+    flagged = venue.order(coid)
+    await bounded(emulator.exchange.stop())
+    quote = emulator.exchange.market(key).quote
+    assert quote is not None
+    emulator.exchange.modify("DEMO01", emulator.orders[number].sim.id, price=Decimal(repr(quote.ask)) + 5)  # type: ignore[union-attr]
+    await until(lambda: venue.order(coid).status is S.COMPLETED and venue.order(coid).filled_qty == 2)
+    emulator.clock.advance(7200)  # the cancel reaches the exchange: nothing left to cancel
+    await until(lambda: emulator.orders[number].cancel_at_ns is None)
+
+    assert (flagged.status, flagged.pending) == (S.PLACED, Pending.CANCEL)  # accepted, not yet done
+    assert S.CANCELLED not in statuses(venue, coid)
+    assert venue.order(coid).status is S.COMPLETED and venue.order(coid).pending is None
+    assert emulator.orders[number].word() == "Complete"
+
+
+async def test_an_order_acknowledged_pending_then_refused_by_the_rms_ends_rejected(venue: Harness, emulator: SamcoEmulator) -> None:
+    emulator.rms_after_ack = True
+    order = submit(venue, RELIANCE, Side.BUY, 100_000, ticks_away(emulator, "NSE:RELIANCE", 0))
+
+    await until(lambda: venue.order(order.client_order_id).status is S.REJECTED)
+
+    final = venue.order(order.client_order_id)
+    seen = statuses(venue, order.client_order_id)
+    assert seen.index(S.PLACED) < seen.index(S.REJECTED)  # acknowledged first, refused after
+    assert final.reason is not None and final.reason.startswith("RMS:Margin Exceeds,Required:")
+    assert venue.manager.stats.refused_transitions == 0
+
+
+async def test_trade_rows_without_trade_numbers_or_sizes_never_add_up_past_the_order(venue: Harness, emulator: SamcoEmulator) -> None:
+    emulator.minimal_trade_book = True  # rows carry the order's cumulative filledQuantity only
+    key = "NSE:RELIANCE"
+    order = submit(venue, RELIANCE, Side.BUY, 6000, ticks_away(emulator, key, -30))
+    coid = order.client_order_id
+    await until(lambda: venue.order(coid).status is S.PLACED)
+    await bounded(emulator.exchange.stop())
+    quote = emulator.exchange.market(key).quote
+    assert quote is not None and quote.ask_size < 6000
+    venue.manager.modify(coid, price=Decimal(repr(quote.ask)))  # takes the touch: a partial fill
+    await until(lambda: venue.order(coid).filled_qty > 0)
+    venue.manager.modify(coid, price=ticks_away(emulator, key, 200))  # and then the rest
+    await until(lambda: venue.order(coid).status is S.COMPLETED and venue.order(coid).filled_qty == 6000)
+    await bounded(venue.manager.settle())
+    fills = venue.journal.load().fills
+
+    number = venue.order(coid).venue_order_id or ""
+    trades = emulator.orders[number].fills
+    assert len(trades) >= 2 and venue.order(coid).filled_qty == 6000
+    assert sorted(f.qty for f in fills) == sorted(t.qty for t in trades)
+    assert venue.manager.stats.overfills == 0
+
+
+async def test_after_a_restart_matching_never_hands_out_an_order_number_the_journal_owns(emulator: SamcoEmulator, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    first = await start_venue(emulator, tmp_path, journal=journal)
+    price = ticks_away(emulator, "NSE:SBIN", -80)
+    known = submit(first, "samco:NSE:SBIN", Side.BUY, 5, price)
+    await until(lambda: first.order(known.client_order_id).status is S.PLACED)
+    emulator.clock.advance(2)  # the twin is placed a little later: matching would pick the older
+    emulator.faults.lose_write_responses = 1
+
+    lookups: list[str] = []
+
+    async def lookup_fails(order: Order) -> None:
+        lookups.append(order.client_order_id)
+        raise VenueUnavailable("samco", "connection reset")
+
+    first.venue.order_status = lookup_fails  # type: ignore[method-assign]
+    twin = submit(first, "samco:NSE:SBIN", Side.BUY, 5, price)  # the same parameters, answer lost
+    await until(lambda: len(emulator.orders) == 2 and bool(lookups))
+    for task in list(first.manager._tasks):  # the engine dies while it is still asking
+        task.cancel()
+    await asyncio.sleep(0)
+    await bounded(first.venue.close())
+    first.journal.close()
+    numbers = sorted(emulator.orders)
+
+    second = await start_venue(emulator, tmp_path, journal=journal)
+    try:
+        got = {o.client_order_id: second.order(o.client_order_id) for o in (known, twin)}
+    finally:
+        await second.close()
+
+    assert got[known.client_order_id].venue_order_id == numbers[0]
+    assert got[twin.client_order_id].venue_order_id == numbers[1]
+    assert got[twin.client_order_id].status is S.PLACED and len(emulator.orders) == 2
+
+
+async def test_a_fill_the_manager_failed_to_take_is_delivered_again(venue: Harness, emulator: SamcoEmulator) -> None:
+    taken = venue.manager.on_fill
+    failures: list[str] = []
+
+    def flaky(fill: Any) -> None:
+        if not failures:
+            failures.append(fill.fill_id)
+            raise OSError("journal unavailable")
+        taken(fill)
+
+    venue.venue.ctx.sink = type("Sink", (), {"on_fill": staticmethod(flaky), "on_order_report": venue.manager.on_order_report,
+                                             "on_balance": venue.manager.on_balance})()
+    order = submit(venue, "samco:NSE:ITC", Side.BUY, 3, ticks_away(emulator, "NSE:ITC", 40))  # fills at once
+
+    await until(lambda: venue.order(order.client_order_id).filled_qty == 3)
+
+    assert failures and failures[0] in {f.fill_id for f in venue.journal.load().fills}
+
+
+async def test_a_cancel_or_modify_answered_403_clears_the_flag_with_samcos_reason(venue: Harness, emulator: SamcoEmulator) -> None:
+    order = submit(venue, "samco:NSE:INFY", Side.BUY, 1, ticks_away(emulator, "NSE:INFY", -60))
+    coid = order.client_order_id
+    await until(lambda: venue.order(coid).status is S.PLACED)
+    emulator.registered_ips = ["203.0.113.7"]  # the registration changed under us
+    emulator.forbid["/ip/whoami"] = "Access denied for this IP"
+
+    venue.manager.cancel(coid)
+    await until(lambda: venue.order(coid).pending is None)
+    after_cancel = venue.order(coid)
+    venue.manager.modify(coid, price=ticks_away(emulator, "NSE:INFY", -61))
+    await until(lambda: venue.order(coid).pending is None and venue.order(coid).reason != after_cancel.reason)
+    after_modify = venue.order(coid)
+
+    assert after_cancel.status is after_modify.status is S.PLACED
+    for reason in (after_cancel.reason, after_modify.reason):
+        assert reason is not None and "The IP is not the registered static IP" in reason
+        assert "GET /ip/whoami failed too" in reason
+    assert emulator.orders[after_modify.venue_order_id or ""].word() == "Open"
+
+
+async def test_the_scrip_master_is_parsed_off_the_event_loop(emulator: SamcoEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from adapters.samco import scrip
+
+    threads: list[str] = []
+    parse = scrip.parse
+
+    def recording(text: str) -> list[scrip.Scrip]:
+        threads.append(threading.current_thread().name)
+        return parse(text)
+
+    monkeypatch.setattr(scrip, "parse", recording)
+    h = await start_venue(emulator, tmp_path, mode="paper")
+    await h.close()
+
+    assert threads and threading.current_thread().name not in threads

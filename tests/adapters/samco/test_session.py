@@ -20,7 +20,14 @@ from engine.clock import RealtimeClock
 from engine.errors import AuthError
 from engine.events import OrderStatus, OrderType, Side, TimeInForce
 
-from .conftest import OPEN_FRIDAY, THURSDAY_EVENING, bounded, start_venue, ticks_away, until
+from .conftest import (
+    OPEN_FRIDAY,
+    THURSDAY_EVENING,
+    bounded,
+    start_venue,
+    ticks_away,
+    until,
+)
 
 Make = Callable[..., Awaitable[SamcoEmulator]]
 S = OrderStatus
@@ -182,3 +189,41 @@ async def test_an_idle_session_renews_ahead_of_expiry_on_its_own(make_emulator: 
 
     assert sum(emulator.requests.values()) == calls + 1  # the renewal and nothing else
     assert h.venue.client.auth.state is SessionState.ACTIVE  # type: ignore[union-attr]
+
+
+async def test_a_venue_that_reads_eight_oclock_as_todays_causes_no_login_storm(make_emulator: Make) -> None:
+    emulator = await make_emulator(start=datetime(2026, 11, 20, 7, 0, tzinfo=IST))
+    emulator.expiry_rule = "next_eight"  # a token issued before eight lives until eight the same day
+    client = SamcoClient("samco", emulator.url, api_key=emulator.api_key, api_secret=emulator.api_secret,
+                         now_ns=emulator.clock.now_ns, session_check_s=3600, requests_per_s=1000)
+    await client.start()
+    try:
+        await bounded(client.auth.start())
+        first_expiry = client.auth.expires_ns
+        instant = ist(2026, 11, 20, 7, 49, 5)
+        while instant <= ist(2026, 11, 20, 8, 0, 30):  # a call every ten seconds across eight o'clock
+            emulator.clock.set(instant)
+            await bounded(client.limits())
+            instant += 10 * 10**9
+    finally:
+        await client.auth.stop()
+        await client.close()
+
+    assert abs(first_expiry - ist(2026, 11, 20, 8, 0)) < 2 * 10**9  # serverTime has whole seconds
+    assert emulator.logins == 3  # the first, the renewal ahead of eight (which bought nothing), the one at eight
+    assert abs(client.auth.expires_ns - ist(2026, 11, 21, 8, 0)) < 2 * 10**9 and emulator.unauthorized == 0
+
+
+async def test_a_login_from_an_unregistered_address_is_refused_with_eoauth009(make_emulator: Make) -> None:
+    emulator = await make_emulator(registered_ips=["203.0.113.7"])
+    emulator.login_ip_check = True
+    client = SamcoClient("samco", emulator.url, api_key=emulator.api_key, api_secret=emulator.api_secret, now_ns=emulator.clock.now_ns)
+    await client.start()
+    try:
+        with pytest.raises(AuthError) as caught:
+            await bounded(client.auth.start())
+    finally:
+        await client.auth.stop()
+        await client.close()
+
+    assert (caught.value.code, caught.value.http_status) == ("EOAUTH009", 403) and emulator.logins == 0
