@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import sys
 from typing import Any, TextIO
@@ -22,6 +23,11 @@ SECRET_KEYS = frozenset(
     }
 )
 _secret_values: set[str] = set()
+
+
+def fingerprint(secret: str) -> str:
+    """A short, non-reversible name for a key: for file names, limiter names and log lines."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 def register_secret(value: str) -> None:

@@ -9,18 +9,26 @@ Signing runs again on every attempt, so a retried read carries a fresh nonce or 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
+import msgspec
 import structlog
 from yarl import URL
 
-from engine.errors import AuthError, OrderNotFound, RateLimited, VenueError, VenueUnavailable
+from engine.errors import (
+    AuthError,
+    OrderNotFound,
+    RateLimited,
+    VenueError,
+    VenueUnavailable,
+)
 from engine.feeds import Backoff, RateLimiter, describe_error
 
 log = structlog.get_logger("tickbus.rest")
+T = TypeVar("T")
 
 
 class Response:
@@ -93,6 +101,23 @@ class RestClient:
         return VenueError(self.venue, text, http_status=status)
 
     # --- requests -----------------------------------------------------------------------------
+
+    async def call(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: bytes = b""
+    ) -> Response:
+        """One call as the venue wants it; venues override this to add limiters and auth."""
+        return await self.request(method, path, params=params, body=body)
+
+    async def get(self, path: str, decode: Callable[[bytes], T], params: Mapping[str, Any] | None = None) -> T:
+        """GET `path` through `call` and decode the answer."""
+        return self.decoded(decode, await self.call("GET", path, params=params), path)
+
+    def decoded(self, decode: Callable[[bytes], T], response: Response, path: str) -> T:
+        """The answer decoded; a shape the venue should not send is a VenueError, not a crash."""
+        try:
+            return decode(response.body)
+        except msgspec.MsgspecError as exc:
+            raise VenueError(self.venue, f"unexpected answer to {path}: {exc}", http_status=response.status) from None
 
     async def request(
         self,

@@ -45,7 +45,7 @@ import msgspec
 import structlog
 
 from adapters.gopax import schemas as w
-from adapters.gopax.auth import GopaxAuth, NonceSource, fingerprint
+from adapters.gopax.auth import GopaxAuth, NonceSource
 from adapters.gopax.client import GopaxClient
 from adapters.gopax.feed import (
     PRIVATE_KEYS,
@@ -68,6 +68,7 @@ from engine.events import (
     TimeInForce,
 )
 from engine.feeds import Backoff
+from engine.log import fingerprint
 from engine.venue import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
 
 if TYPE_CHECKING:

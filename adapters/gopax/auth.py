@@ -62,11 +62,6 @@ def legacy_prehash(nonce: str, method: str, path: str, body: str) -> str:
     return f"{nonce}{method}{path}{body}"
 
 
-def fingerprint(api_key: str) -> str:
-    """A short, non-reversible name for a key (file names, limiter names, logs)."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
-
-
 class NonceSource:
     """Strictly increasing nonces (milliseconds, or last + 1 when called faster).
 

@@ -9,7 +9,7 @@ retried on 429/5xx by `RestClient`; `POST /orders` never is: the caller asks by 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -18,7 +18,7 @@ import msgspec
 from yarl import URL
 
 from adapters.gopax import schemas as w
-from adapters.gopax.auth import GopaxAuth, fingerprint
+from adapters.gopax.auth import GopaxAuth
 from engine.errors import (
     AuthError,
     InsufficientFunds,
@@ -29,6 +29,7 @@ from engine.errors import (
     VenueUnavailable,
 )
 from engine.feeds import RateLimiter, shared_limiter
+from engine.log import fingerprint
 from engine.rest import Response, RestClient
 
 T = TypeVar("T")
@@ -186,22 +187,14 @@ class GopaxClient(RestClient):
 
     # generic (the same in every venue client): they belong on engine.rest.RestClient; kept
     # identical here and in Samco's client until it has them
-    async def _get(self, path: str, decode: Callable[[bytes], T], params: Mapping[str, Any] | None = None) -> T:
-        return self._decoded(decode, await self.call("GET", path, params=params), path)
-
-    def _decoded(self, decode: Callable[[bytes], T], response: Response, path: str) -> T:
-        try:
-            return decode(response.body)
-        except msgspec.MsgspecError as exc:
-            raise VenueError(self.venue, f"unexpected answer to {path}: {exc}", http_status=response.status) from None
 
     # --- private: account ---------------------------------------------------------------------
 
     async def balances(self) -> list[w.Balance]:
-        return await self._get("/balances", w.decode_balances)
+        return await self.get("/balances", w.decode_balances)
 
     async def balance(self, asset: str) -> w.Balance:
-        return await self._get(f"/balances/{_seg(asset)}", w.decode_balance)
+        return await self.get(f"/balances/{_seg(asset)}", w.decode_balance)
 
     # --- private: orders ----------------------------------------------------------------------
 
@@ -221,18 +214,18 @@ class GopaxClient(RestClient):
         (the current one signs GET /orders' query, the seed's legacy one never signs a query).
         """
         params = {"includePast": True if include_past else None, "tradingPairName": pair, "status": status, "since": since_ms, "limit": limit}
-        return await self._get("/orders", w.decode_orders, _present(params))
+        return await self.get("/orders", w.decode_orders, _present(params))
 
     async def order(self, order_id: str) -> w.Order:
-        return await self._get(f"/orders/{_seg(order_id)}", w.decode_order)
+        return await self.get(f"/orders/{_seg(order_id)}", w.decode_order)
 
     async def order_by_client_id(self, client_order_id: str) -> w.Order:
-        return await self._get(f"/orders/clientOrderId/{_seg(client_order_id)}", w.decode_order)
+        return await self.get(f"/orders/clientOrderId/{_seg(client_order_id)}", w.decode_order)
 
     async def place(self, request: w.OrderRequest) -> w.Order:
         """POST /orders, once: a 429, a 5xx or a broken connection is raised, never re-sent."""
         response = await self.call("POST", "/orders", body=w.encode(request), tif=request.timeInForce)
-        return self._decoded(w.decode_order, response, "/orders")
+        return self.decoded(w.decode_order, response, "/orders")
 
     async def cancel(self, order_id: str) -> None:
         await self.call("DELETE", f"/orders/{_seg(order_id)}")
@@ -243,46 +236,46 @@ class GopaxClient(RestClient):
     async def trades(self, window: Window = Window(), *, deep_search: bool | None = None, pair: str | None = None) -> list[w.OwnTrade]:
         """Our own fills (`Window`: ids and times bound the page; see the adapter's paging)."""
         params = {**window.params(), **_present({"deepSearch": deep_search, "tradingPairName": pair})}
-        return await self._get("/trades", w.decode_own_trades, params)
+        return await self.get("/trades", w.decode_own_trades, params)
 
     # --- public -------------------------------------------------------------------------------
 
     async def assets(self) -> list[w.Asset]:
-        return await self._get("/assets", w.decode_assets)
+        return await self.get("/assets", w.decode_assets)
 
     async def trading_pairs(self) -> list[w.TradingPair]:
-        return await self._get("/trading-pairs", w.decode_pairs)
+        return await self.get("/trading-pairs", w.decode_pairs)
 
     async def price_tick_size(self, pair: str) -> list[w.TickSize]:
-        return await self._get(f"/trading-pairs/{_seg(pair)}/price-tick-size", w.decode_tick_sizes)
+        return await self.get(f"/trading-pairs/{_seg(pair)}/price-tick-size", w.decode_tick_sizes)
 
     async def ticker(self, pair: str) -> w.Ticker:
-        return await self._get(f"/trading-pairs/{_seg(pair)}/ticker", w.decode_ticker)
+        return await self.get(f"/trading-pairs/{_seg(pair)}/ticker", w.decode_ticker)
 
     async def tickers(self) -> list[w.TickerRow]:
-        return await self._get("/tickers", w.decode_tickers)
+        return await self.get("/tickers", w.decode_tickers)
 
     async def book(self, pair: str, level: int | None = None) -> w.Book:
         """1 = best bid and ask, 2 = 50 levels a side, 3 (default) = the whole book; 1 call/s."""
-        return await self._get(f"/trading-pairs/{_seg(pair)}/book", w.decode_book, _present({"level": level}))
+        return await self.get(f"/trading-pairs/{_seg(pair)}/book", w.decode_book, _present({"level": level}))
 
     async def recent_trades(self, pair: str, window: Window = Window()) -> list[w.PublicTrade]:
-        return await self._get(f"/trading-pairs/{_seg(pair)}/trades", w.decode_public_trades, window.params())
+        return await self.get(f"/trading-pairs/{_seg(pair)}/trades", w.decode_public_trades, window.params())
 
     async def stats(self, pair: str) -> w.Stats:
-        return await self._get(f"/trading-pairs/{_seg(pair)}/stats", w.decode_stats)
+        return await self.get(f"/trading-pairs/{_seg(pair)}/stats", w.decode_stats)
 
     async def all_stats(self) -> list[w.PairStats]:
-        return await self._get("/trading-pairs/stats", w.decode_all_stats)
+        return await self.get("/trading-pairs/stats", w.decode_all_stats)
 
     async def candles(self, pair: str, *, start_ms: int, end_ms: int, interval_min: int, limit: int | None = None) -> list[w.Candle]:
         """Rows [start ms, low, high, open, close, volume]; intervals 1, 5, 30, 1440 minutes."""
         params = {"start": start_ms, "end": end_ms, "interval": interval_min, "limit": limit}
-        return await self._get(f"/trading-pairs/{_seg(pair)}/candles", w.decode_candles, _present(params))
+        return await self.get(f"/trading-pairs/{_seg(pair)}/candles", w.decode_candles, _present(params))
 
     async def server_time(self) -> int:
         """GET /time: the server's clock in epoch milliseconds."""
-        return (await self._get("/time", w.decode_time)).serverTime
+        return (await self.get("/time", w.decode_time)).serverTime
 
 
 def _seg(value: str) -> str:

@@ -53,7 +53,7 @@ import structlog
 
 from adapters import india
 from adapters.samco import schemas as w
-from adapters.samco.client import SamcoClient, fingerprint
+from adapters.samco.client import SamcoClient
 from adapters.samco.feed import (
     OPEN_WORDS,
     OrderChanges,
@@ -81,6 +81,7 @@ from engine.events import (
     Position,
     Side,
 )
+from engine.log import fingerprint
 from engine.venue import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
 
 if TYPE_CHECKING:

@@ -19,7 +19,6 @@ Success/Failure envelope turned into typed exceptions carrying Samco's own messa
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -42,6 +41,7 @@ from engine.errors import (
     VenueUnavailable,
 )
 from engine.feeds import shared_limiter
+from engine.log import fingerprint
 from engine.rest import Response, RestClient
 
 T = TypeVar("T")
@@ -75,11 +75,6 @@ ERROR_PATTERNS: tuple[tuple[str, type[VenueError]], ...] = (
     ("multiple of", InvalidOrder),
 )
 _BY_STATUS: dict[int, type[VenueError]] = {401: AuthError, 403: AuthError, 404: OrderNotFound}
-
-
-def fingerprint(api_key: str) -> str:
-    """A short, non-reversible name for a key (file names, limiter names, logs)."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 def classify(message: str) -> type[VenueError] | None:
@@ -172,14 +167,6 @@ class SamcoClient(RestClient):
 
     # generic (the same in every venue client): they belong on engine.rest.RestClient; kept
     # identical here and in GOPAX's client until it has them
-    async def _get(self, path: str, decode: Callable[[bytes], T], params: Mapping[str, Any] | None = None) -> T:
-        return self._decoded(decode, await self.call("GET", path, params=params), path)
-
-    def _decoded(self, decode: Callable[[bytes], T], response: Response, path: str) -> T:
-        try:
-            return decode(response.body)
-        except msgspec.MsgspecError as exc:
-            raise VenueError(self.venue, f"unexpected answer to {path}: {exc}", http_status=response.status) from None
 
     async def _static_ip_error(self, refused: AuthError) -> AuthError:
         """The 403 and what /ip/whoami says about it, as one error (whoami is asked once: a 403
@@ -208,71 +195,71 @@ class SamcoClient(RestClient):
         response = await self.request(
             "POST", "/session/token", body=w.encode(self._credentials), limiters=(self.limiter,), idempotent=False
         )
-        return self._decoded(w.decode_login, response, "/session/token")
+        return self.decoded(w.decode_login, response, "/session/token")
 
     async def whoami(self) -> w.WhoAmI:
         """GET /ip/whoami, its 403 (if any) raised as Samco worded it."""
-        return self._decoded(w.decode_whoami, await self.call("GET", "/ip/whoami", explain_403=False), "/ip/whoami")
+        return self.decoded(w.decode_whoami, await self.call("GET", "/ip/whoami", explain_403=False), "/ip/whoami")
 
     async def logout(self) -> w.Envelope:
-        return self._decoded(w.decode_envelope, await self.call("DELETE", "/logout"), "/logout")
+        return self.decoded(w.decode_envelope, await self.call("DELETE", "/logout"), "/logout")
 
     # --- orders -------------------------------------------------------------------------------
 
     async def place(self, request: w.OrderRequest) -> w.PlaceReply:
         """POST /order/placeOrder, once: a 5xx or a broken connection is raised, never re-sent."""
         response = await self.call("POST", "/order/placeOrder", body=w.encode(request))
-        return self._decoded(w.decode_place, response, "/order/placeOrder")
+        return self.decoded(w.decode_place, response, "/order/placeOrder")
 
     async def modify(self, order_number: str, request: w.ModifyRequest) -> w.PlaceReply:
         path = f"/order/modifyOrder/{quote(order_number, safe='')}"
-        return self._decoded(w.decode_place, await self.call("PUT", path, body=w.encode(request)), path)
+        return self.decoded(w.decode_place, await self.call("PUT", path, body=w.encode(request)), path)
 
     async def cancel(self, order_number: str) -> w.CancelReply:
         response = await self.call("DELETE", "/order/cancelOrder", params={"orderNumber": order_number})
-        return self._decoded(w.decode_cancel, response, "/order/cancelOrder")
+        return self.decoded(w.decode_cancel, response, "/order/cancelOrder")
 
     async def order_book(self) -> list[w.OrderRow]:
-        return (await self._get("/order/orderBook", w.decode_order_book)).orderBookDetails
+        return (await self.get("/order/orderBook", w.decode_order_book)).orderBookDetails
 
     async def order_status(self, order_number: str) -> w.OrderStatusReply:
-        return await self._get("/order/getOrderStatus", w.decode_order_status, {"orderNumber": order_number})
+        return await self.get("/order/getOrderStatus", w.decode_order_status, {"orderNumber": order_number})
 
     async def trade_book(self) -> list[w.TradeRow]:
-        return (await self._get("/trade/tradeBook", w.decode_trade_book)).rows
+        return (await self.get("/trade/tradeBook", w.decode_trade_book)).rows
 
     # --- account ------------------------------------------------------------------------------
 
     async def positions(self, kind: str = "NET") -> list[w.PositionRow]:
         """`kind` DAY (today's trades) or NET (carried forward too)."""
-        return (await self._get("/position/getPositions", w.decode_positions, {"positionType": kind})).positionDetails
+        return (await self.get("/position/getPositions", w.decode_positions, {"positionType": kind})).positionDetails
 
     async def holdings(self) -> w.HoldingsReply:
-        return await self._get("/holding/getHoldings", w.decode_holdings)
+        return await self.get("/holding/getHoldings", w.decode_holdings)
 
     async def limits(self) -> w.LimitsReply:
-        return await self._get("/limit/getLimits", w.decode_limits)
+        return await self.get("/limit/getLimits", w.decode_limits)
 
     # --- market data --------------------------------------------------------------------------
 
     async def quote(self, symbol_name: str, exchange: str) -> w.QuoteReply:
-        return await self._get("/quote/getQuote", w.decode_quote, {"symbolName": symbol_name, "exchange": exchange})
+        return await self.get("/quote/getQuote", w.decode_quote, {"symbolName": symbol_name, "exchange": exchange})
 
     async def intraday_candles(
         self, symbol_name: str, exchange: str, *, from_time: str, to_time: str, interval_min: int = 1
     ) -> list[w.IntradayCandle]:
         """`from_time`/`to_time` as "yyyy-MM-dd HH:mm:ss" IST."""
         params = {"symbolName": symbol_name, "exchange": exchange, "fromDate": from_time, "toDate": to_time, "interval": interval_min}
-        return (await self._get("/intraday/candleData", w.decode_intraday, params)).intradayCandleData
+        return (await self.get("/intraday/candleData", w.decode_intraday, params)).intradayCandleData
 
     async def historical_candles(self, symbol_name: str, exchange: str, *, from_date: str, to_date: str) -> list[w.HistoricalCandle]:
         """Daily candles; dates as "yyyy-MM-dd"."""
         params = {"symbolName": symbol_name, "exchange": exchange, "fromDate": from_date, "toDate": to_date}
-        return (await self._get("/history/candleData", w.decode_history, params)).historicalCandleData
+        return (await self.get("/history/candleData", w.decode_history, params)).historicalCandleData
 
     async def search(self, exchange: str, text: str) -> list[w.SearchRow]:
         params = {"exchange": exchange, "searchSymbolName": text}
-        return (await self._get("/eqDervSearch/search", w.decode_search, params)).searchResults
+        return (await self.get("/eqDervSearch/search", w.decode_search, params)).searchResults
 
     async def scrip_master(self, url: str) -> str:
         """The scrip master CSV (a public file, often on another host: no token)."""
