@@ -185,9 +185,6 @@ class GopaxClient(RestClient):
                 return await self.request(method, path, params=params, body=body, limiters=limiters)
         return await self.request(method, path, params=params, body=body, limiters=limiters)
 
-    # generic (the same in every venue client): they belong on engine.rest.RestClient; kept
-    # identical here and in Samco's client until it has them
-
     # --- private: account ---------------------------------------------------------------------
 
     async def balances(self) -> list[w.Balance]:

@@ -165,9 +165,6 @@ class SamcoClient(RestClient):
                 raise
         raise AssertionError("unreachable")
 
-    # generic (the same in every venue client): they belong on engine.rest.RestClient; kept
-    # identical here and in GOPAX's client until it has them
-
     async def _static_ip_error(self, refused: AuthError) -> AuthError:
         """The 403 and what /ip/whoami says about it, as one error (whoami is asked once: a 403
         met while explaining one is raised as it is)."""
