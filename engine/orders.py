@@ -135,7 +135,7 @@ class OrderManager:
         self._orphans: dict[tuple[str, str], list[OrderReport | Fill]] = {}
         self._orphan_order: deque[tuple[str, str]] = deque()
         self._orphan_limit = orphan_limit
-        self._modify_requests: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
+        self._modifications: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._flush_scheduled = False
         self._last_fill_ns: dict[str, int] = {}
@@ -298,7 +298,7 @@ class OrderManager:
             self._commit(now, [("order", refused)], order.status, refused)
             return refused
         flagged = msgspec.structs.replace(order, pending=Pending.MODIFY, updated_ns=now)
-        self._modify_requests[client_order_id] = (qty, price, trigger_price)
+        self._modifications[client_order_id] = (qty, price, trigger_price)
         self._commit(now, [("order", flagged)], order.status, flagged)
         if order.status not in _AWAITING_ACK:
             self._spawn(self._send_modify(client_order_id))
@@ -410,7 +410,7 @@ class OrderManager:
 
     async def _send_modify(self, coid: str) -> None:
         order = self.orders[coid]
-        qty, price, trigger = self._modify_requests.pop(coid, (None, None, None))
+        qty, price, trigger = self._modifications.pop(coid, (None, None, None))
         if not self._durable(coid):
             self._clear_pending(coid, "modify not sent: the journal cannot be written", only=Pending.MODIFY)
             return
@@ -737,7 +737,7 @@ class OrderManager:
             self._open[coid] = updated
         else:
             self._open.pop(coid, None)
-            self._modify_requests.pop(coid, None)
+            self._modifications.pop(coid, None)
 
     def _announce(self, previous: OrderStatus | None, updated: Order, now: int) -> None:
         coid = updated.client_order_id

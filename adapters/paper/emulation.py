@@ -30,7 +30,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Faults:
-    """Mutable at run time: `emulator.faults.burst_5xx = 3` fails the next three requests."""
+    """Mutable at run time: `emulator.faults.burst_5xx = 3` fails the next three calls."""
 
     def __init__(self, *, seed: int = 1) -> None:
         self.latency_ms = 0.0
