@@ -263,7 +263,7 @@ class SamcoEmulator(EmulatorServer):
                 self._calls.popleft()
             if len(self._calls) >= calls:
                 self.rate_limited += 1
-                return self._failure(429, "Too many requests. Please try after some time")
+                return self._failure(429, "Too many requests, please try after some time")
             self._calls.append(now)
         for prefix, text in self.forbid.items():
             if request.path.startswith(prefix):
