@@ -393,13 +393,8 @@ class OrderManager:
                     coid, "cancel failed: the venue does not know the order", only=Pending.CANCEL
                 )
                 return
-        except VenueError as exc:
-            self._clear_pending(coid, f"cancel refused: {_venue_reason(exc)}", only=Pending.CANCEL)
-            return
-        except Exception as exc:  # broken connection, timeout, or an adapter bug: the flag must go
-            if not isinstance(exc, (OSError, asyncio.TimeoutError)):
-                self.log.error("venue cancel failed unexpectedly", client_order_id=coid, error=repr(exc), exc_info=exc)
-            self._clear_pending(coid, f"cancel outcome unknown: {exc!r}", only=Pending.CANCEL)
+        except Exception as exc:
+            self._request_failed(coid, Pending.CANCEL, exc)
             return
         if report is not None:
             self.on_order_report(_with_client_id(report, coid))
@@ -418,17 +413,23 @@ class OrderManager:
             report = await self.venues[order.venue].modify(
                 order, qty=qty, price=price, trigger_price=trigger
             )
-        except VenueError as exc:
-            self._clear_pending(coid, f"modify refused: {_venue_reason(exc)}", only=Pending.MODIFY)
-            return
-        except Exception as exc:  # broken connection, timeout, or an adapter bug: the flag must go
-            if not isinstance(exc, (OSError, asyncio.TimeoutError)):
-                self.log.error("venue modify failed unexpectedly", client_order_id=coid, error=repr(exc), exc_info=exc)
-            self._clear_pending(coid, f"modify outcome unknown: {exc!r}", only=Pending.MODIFY)
+        except Exception as exc:
+            self._request_failed(coid, Pending.MODIFY, exc)
             return
         if report is not None:
             self.on_order_report(_with_client_id(report, coid))
         self._clear_pending(coid, None, only=Pending.MODIFY)
+
+    def _request_failed(self, coid: str, request: Pending, exc: Exception) -> None:
+        """A cancel or modify that failed: its flag goes, with the venue's refusal or the error
+        that left the outcome unknown (an adapter bug is logged with its traceback too)."""
+        if isinstance(exc, VenueError):
+            reason = f"{request.value} refused: {_venue_reason(exc)}"
+        else:
+            if not isinstance(exc, (OSError, asyncio.TimeoutError)):
+                self.log.error(f"venue {request.value} failed unexpectedly", client_order_id=coid, error=repr(exc), exc_info=exc)
+            reason = f"{request.value} outcome unknown: {exc!r}"
+        self._clear_pending(coid, reason, only=request)
 
     async def _lookup(self, order: Order) -> OrderReport | None | _Unreachable:
         """The venue's report of `order`; None when it does not know the order; UNREACHABLE when
