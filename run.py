@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine import commands
+from engine.app import commands
 
 COMMANDS = ("check", "strategies", "emulate", "run")
 

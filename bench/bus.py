@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench._common import loop_name, machine, quiet_logs, run_on_best_loop  # noqa: E402
-from engine.bus import Bus  # noqa: E402
+from engine.data.bus import Bus  # noqa: E402
 from engine.events import Quote  # noqa: E402
 
 SUBSCRIBERS = 4

@@ -67,9 +67,9 @@ from engine.events import (
     Side,
     TimeInForce,
 )
-from engine.feeds import Backoff
+from engine.venue.retry import Backoff
 from engine.log import fingerprint
-from engine.venue import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
+from engine.venue.contract import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
 
 if TYPE_CHECKING:
     from adapters.gopax.emulator import GopaxEmulator

@@ -28,9 +28,9 @@ from engine.errors import (
     VenueError,
     VenueUnavailable,
 )
-from engine.feeds import RateLimiter, shared_limiter
+from engine.venue.ratelimit import RateLimiter, shared_limiter
 from engine.log import fingerprint
-from engine.rest import Response, RestClient
+from engine.venue.rest import Response, RestClient
 
 T = TypeVar("T")
 

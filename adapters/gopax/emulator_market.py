@@ -24,7 +24,7 @@ from engine.events import (
     Side,
     TimeInForce,
 )
-from engine.synthetic import WalkSpec
+from engine.data.synthetic import WalkSpec
 
 NS = 1_000_000_000
 S = OrderStatus

@@ -33,8 +33,8 @@ from engine.events import (
     TimeInForce,
     Trade,
 )
-from engine.bus import Subscription
-from engine.venue import Venue, VenueConfig, VenueContext
+from engine.data.bus import Subscription
+from engine.venue.contract import Venue, VenueConfig, VenueContext
 
 NS = 1_000_000_000
 log = structlog.get_logger("tickbus.paper")

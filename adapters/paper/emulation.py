@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from engine.venue import EmulatorInfo
+from engine.venue.contract import EmulatorInfo
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 log = structlog.get_logger("tickbus.emulator")

@@ -1,4 +1,4 @@
-"""A market-data-only venue: the seeded random walk of `engine.synthetic`, live or replayed."""
+"""A market-data-only venue: the seeded random walk of `engine.data.synthetic`, live or replayed."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import msgspec
 import structlog
 
 from engine.events import Instrument, Quote, Trade, instrument_id
-from engine.synthetic import RandomWalk, WalkSpec
-from engine.venue import Channel, Venue, VenueConfig, VenueContext
+from engine.data.synthetic import RandomWalk, WalkSpec
+from engine.venue.contract import Channel, Venue, VenueConfig, VenueContext
 
 log = structlog.get_logger("tickbus.synthetic")
 

@@ -82,7 +82,7 @@ from engine.events import (
     Side,
 )
 from engine.log import fingerprint
-from engine.venue import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
+from engine.venue.contract import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
 
 if TYPE_CHECKING:
     from adapters.samco.emulator import SamcoEmulator

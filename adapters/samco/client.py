@@ -40,9 +40,9 @@ from engine.errors import (
     VenueError,
     VenueUnavailable,
 )
-from engine.feeds import shared_limiter
+from engine.venue.ratelimit import shared_limiter
 from engine.log import fingerprint
-from engine.rest import Response, RestClient
+from engine.venue.rest import Response, RestClient
 
 T = TypeVar("T")
 REQUESTS_PER_S = 10

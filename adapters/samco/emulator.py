@@ -78,7 +78,7 @@ from adapters.samco.emulator_market import (
 )
 from adapters.samco.emulator_ws import StreamServer
 from adapters.samco.scrip import render
-from engine import jwt
+from engine.venue import jwt
 from engine.events import Side, TimeInForce
 
 log = structlog.get_logger("tickbus.emulator.samco")

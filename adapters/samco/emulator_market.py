@@ -21,7 +21,7 @@ from adapters.paper.matching import SimOrder
 from adapters.samco import schemas as w
 from adapters.samco.scrip import Scrip
 from engine.events import ZERO, Instrument, OrderStatus, OrderType, Quote, Side
-from engine.synthetic import WalkSpec
+from engine.data.synthetic import WalkSpec
 
 S = OrderStatus
 NS = 1_000_000_000

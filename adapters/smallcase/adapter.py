@@ -71,7 +71,7 @@ from engine.events import (
     OrderStatus,
     OrderType,
 )
-from engine.venue import EmulatorInfo, Venue, VenueConfig, VenueContext
+from engine.venue.contract import EmulatorInfo, Venue, VenueConfig, VenueContext
 
 if TYPE_CHECKING:
     from adapters.smallcase.emulator import SmallcaseEmulator

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine import jwt
+from engine.venue import jwt
 from engine.errors import UserError
 
 SECRET_HEADER = "x-gateway-secret"

@@ -30,7 +30,7 @@ from engine.errors import (
     VenueError,
     VenueUnavailable,
 )
-from engine.rest import RestClient
+from engine.venue.rest import RestClient
 
 T = TypeVar("T")
 

@@ -60,7 +60,7 @@ from adapters.smallcase.emulator_gateway import (
     Transaction,
     iso,
 )
-from engine import jwt
+from engine.venue import jwt
 
 log = structlog.get_logger("tickbus.emulator.smallcase")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -32,7 +32,7 @@ from adapters.paper.exchange import EmulatorClock, ExchangeError, SimExchange
 from adapters.paper.hours import MarketHours
 from adapters.smallcase import schemas as w
 from engine.events import OrderType, Side
-from engine.synthetic import WalkSpec
+from engine.data.synthetic import WalkSpec
 
 NS = 1_000_000_000
 ZERO = Decimal(0)

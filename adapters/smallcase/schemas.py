@@ -44,7 +44,7 @@ def epoch_ns(dt: datetime) -> int:
     """Epoch nanoseconds of a datetime; a naive one is UTC.
 
     The package's one time helper: the rule is the engine's for a config's `start:`
-    (engine.config.Plan.start_ns), applied here to `emulator_start` and to the gateway's ISO
+    (engine.app.config.Plan.start_ns), applied here to `emulator_start` and to the gateway's ISO
     timestamps (createdAt, a postback's timestamp), which may come without an offset.
     """
     aware = dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.paper.broker import PaperBroker, PaperConfig
-from engine.bus import Bus
+from engine.data.bus import Bus
 from engine.clock import SimulatedClock
 from engine.events import (
     Balance,
@@ -29,11 +29,12 @@ from engine.events import (
     Quote,
     Side,
 )
-from engine.journal import Journal
-from engine.orders import ClientOrderIds, OrderManager
-from engine.portfolio import Portfolio
-from engine.risk import RiskEngine, RiskLimits
-from engine.venue import Venue, VenueConfig, VenueContext
+from engine.orders.journal import Journal
+from engine.orders.ids import ClientOrderIds
+from engine.orders.manager import OrderManager
+from engine.account.portfolio import Portfolio
+from engine.account.risk import RiskEngine, RiskLimits
+from engine.venue.contract import Venue, VenueConfig, VenueContext
 
 TIMEOUT = 10.0  # upper bound for any single wait: a bug fails the test instead of hanging it
 START_NS = 1_700_000_000_000_000_000

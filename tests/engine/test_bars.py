@@ -1,4 +1,4 @@
-"""engine.bars: OHLCV from trades, mid bars from quotes, closing on the next interval's first event
+"""engine.data.bars: OHLCV from trades, mid bars from quotes, closing on the next interval's first event
 or on time through the clock, no duplicate bar for late events."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from engine.bars import BarAggregator
-from engine.bus import Bus
+from engine.data.bars import BarAggregator
+from engine.data.bus import Bus
 from engine.clock import SimulatedClock
-from engine.config import load_config
+from engine.app.config import load_config
 from engine.events import Bar, Quote, Trade
-from engine.runner import Engine
-from engine.strategy import Strategy
+from engine.app.runner import Engine
+from engine.strategy.base import Strategy
 
 NS = 1_000_000_000
 T0 = 1_767_571_200 * NS  # a whole minute

@@ -1,4 +1,4 @@
-"""engine.bus: routing, subscribers, ordering, conflation under backpressure, error isolation,
+"""engine.data.bus: routing, subscribers, ordering, conflation under backpressure, error isolation,
 inline (backtest) mode."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import engine.bus as bus_module
-from engine.bus import Bus, QueuedSubscriber
+import engine.data.bus as bus_module
+from engine.data.bus import Bus, QueuedSubscriber
 from engine.events import MARKET_DATA, Fill, Order, OrderType, OrderUpdate, Quote, Side, Trade
 
 TIMEOUT = 10.0  # upper bound for a wait; only there so that a bug fails instead of hanging

@@ -1,4 +1,4 @@
-"""engine.config: YAML -> ${VAR} -> msgspec Structs; every mistake is one line naming the file
+"""engine.app.config: YAML -> ${VAR} -> msgspec Structs; every mistake is one line naming the file
 and the field path, exit code 2 from run.py, never a traceback."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import engine.log as engine_log
-from engine.config import load_config, substitute_env
+from engine.app.config import load_config, substitute_env
 from engine.errors import ConfigError, UserError
-from engine.plugins import STRATEGY_GROUP, VENUE_GROUP, available
-from engine.runner import run_plan
+from engine.app.plugins import STRATEGY_GROUP, VENUE_GROUP, available
+from engine.app.runner import run_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_PY = ROOT / "run.py"
@@ -458,7 +458,7 @@ def test_the_journal_defaults_to_a_file_per_run_and_to_memory_in_backtests(tmp_p
 
 
 def test_route_sends_orders_for_one_venues_instruments_to_another(tmp_path: Path) -> None:
-    from engine.runner import Engine
+    from engine.app.runner import Engine
 
     path = tmp_path / "routed.yaml"
     path.write_text(

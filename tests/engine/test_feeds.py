@@ -1,4 +1,4 @@
-"""engine.feeds: rate limiter, backoff, poller, websocket feed base (over loopback sockets)."""
+"""engine.venue (retry, ratelimit, poller, websocket): rate limiter, backoff, poller, websocket feed base (over loopback sockets)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,13 @@ import pytest
 import structlog.testing
 from aiohttp import web
 
-from engine.bus import Bus
+from engine.data.bus import Bus
 from engine.clock import RealtimeClock
 from engine.events import FeedState, FeedStatus, Trade
-from engine.feeds import (
-    Backoff,
-    Poller,
-    RateLimiter,
-    WebSocketFeed,
-    clear_shared_limiters,
-    shared_limiter,
-)
+from engine.venue.retry import Backoff
+from engine.venue.poller import Poller
+from engine.venue.ratelimit import RateLimiter, clear_shared_limiters, shared_limiter
+from engine.venue.websocket import WebSocketFeed
 
 TIMEOUT = 10.0  # upper bound for any single wait; only there so a bug fails instead of hanging
 
@@ -573,7 +569,7 @@ def test_a_refused_upgrade_is_described_without_its_url_query_or_headers() -> No
     import aiohttp
     from yarl import URL
 
-    from engine.feeds import describe_error
+    from engine.venue.retry import describe_error
 
     info = aiohttp.RequestInfo(
         URL("wss://venue.example/ws?apiKey=k123&signature=s3cr3t"), "GET",

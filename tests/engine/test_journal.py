@@ -19,7 +19,7 @@ from engine.events import (
     Side,
     TimeInForce,
 )
-from engine.journal import Journal
+from engine.orders.journal import Journal
 
 from tests.engine._order_fixtures import journal_path
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import jwt
+from engine.venue import jwt
 
 SEED_SECRET = "have-a-good-day"
 GUEST = (

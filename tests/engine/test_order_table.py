@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.events import Fill, OrderReport, OrderStatus
-from engine.orders import TRANSITIONS, can_transition
+from engine.orders.table import TRANSITIONS, can_transition
 
 from tests.engine._order_fixtures import ready_parts, settle, submit_limit
 
 S = OrderStatus
 
-# Written out from design.md's table, independently of engine.orders.TRANSITIONS.
+# Written out from design.md's table, independently of engine.orders.table.TRANSITIONS.
 DESIGN_TABLE: dict[str, set[str]] = {
     "new": {"submitted", "rejected"},
     "submitted": {"placed", "updated", "completed", "cancelled", "rejected", "expired"},

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.bus import Bus
+from engine.data.bus import Bus
 from engine.clock import RealtimeClock, SimulatedClock
 from engine.errors import InvalidOrder, OrderNotFound, VenueUnavailable
 from engine.events import (
@@ -25,9 +25,10 @@ from engine.events import (
     Pending,
     Side,
 )
-from engine.journal import Journal
-from engine.orders import ClientOrderIds, can_transition
-from engine.risk import RiskLimits
+from engine.orders.journal import Journal
+from engine.orders.ids import ClientOrderIds
+from engine.orders.table import can_transition
+from engine.account.risk import RiskLimits
 
 from tests.engine._order_fixtures import (
     PAPER_INST,
@@ -833,7 +834,7 @@ async def test_an_order_above_the_freeze_quantity_goes_out_as_lot_multiple_slice
 
 
 def test_freeze_slices_of_a_quantity_within_the_limit_is_the_quantity() -> None:
-    from engine.orders import freeze_slices
+    from engine.orders.manager import freeze_slices
 
     assert freeze_slices(D(1755), D(1800), D(65)) == [D(1755)]
     assert freeze_slices(D(3600), D(1800), D(1)) == [D(1800), D(1800)]

@@ -16,11 +16,11 @@ import msgspec
 import pytest
 
 from adapters.paper.broker import PaperBroker
-from engine.bus import Bus
+from engine.data.bus import Bus
 from engine.clock import SimulatedClock
 from engine.events import Order, OrderReport, OrderStatus, OrderType, Pending, Quote, Side
-from engine.journal import Journal
-from engine.orders import ClientOrderIds
+from engine.orders.journal import Journal
+from engine.orders.ids import ClientOrderIds
 
 from tests.engine._order_fixtures import (
     PAPER_INST,

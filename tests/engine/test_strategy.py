@@ -1,4 +1,4 @@
-"""engine.strategy: the Strategy base and the StrategyHost error policy, on a real engine in
+"""engine.strategy.base: the Strategy base and the StrategyHost error policy, on a real engine in
 backtest mode (synthetic venue, simulated clock, inline bus: deterministic)."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any
 import msgspec
 import structlog
 
-from engine.bus import Bus
+from engine.data.bus import Bus
 from engine.clock import SimulatedClock
-from engine.config import load_config
+from engine.app.config import load_config
 from engine.events import Fill, Order, OrderStatus, OrderType, Pending, Quote, Side, TimeInForce
-from engine.runner import Engine
-from engine.strategy import NoParams, Strategy, StrategyContext, StrategyHost
+from engine.app.runner import Engine
+from engine.strategy.base import NoParams, Strategy, StrategyContext, StrategyHost
 
 TIMEOUT = 30.0
 START = "2026-01-05T00:00:00Z"

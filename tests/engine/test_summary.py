@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.summary import _d, _q
+from engine.app.summary import _d, _q
 
 
 def test_a_balance_of_a_fraction_of_a_coin_is_not_rounded_away() -> None:

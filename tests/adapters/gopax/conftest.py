@@ -14,13 +14,13 @@ from adapters.gopax.adapter import GopaxConfig, GopaxVenue
 from adapters.gopax.auth import GopaxAuth, NonceSource
 from adapters.gopax.client import GopaxClient
 from adapters.gopax.emulator import GopaxEmulator
-from engine.bus import Bus
+from engine.data.bus import Bus
 from engine.events import Balance, Fill, OrderReport, OrderUpdate
-from engine.journal import Journal
-from engine.orders import OrderManager
-from engine.portfolio import Portfolio
-from engine.risk import RiskEngine, RiskLimits
-from engine.venue import EmulatorInfo, VenueContext
+from engine.orders.journal import Journal
+from engine.orders.manager import OrderManager
+from engine.account.portfolio import Portfolio
+from engine.account.risk import RiskEngine, RiskLimits
+from engine.venue.contract import EmulatorInfo, VenueContext
 from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from adapters.gopax.emulator import GopaxEmulator
 from adapters.paper.matching import SimOrder
 from engine.errors import AuthError, OrderNotFound
 from engine.events import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
-from engine.venue import Channel, EmulatorInfo, VenueContext
+from engine.venue.contract import Channel, EmulatorInfo, VenueContext
 
 from .conftest import Harness, bounded, start_venue, until
 
@@ -359,7 +359,7 @@ async def test_without_credentials_the_venue_still_gives_market_data(emulator: G
 
 @pytest.fixture
 def bus_and_quotes() -> tuple:  # type: ignore[type-arg]
-    from engine.bus import Bus
+    from engine.data.bus import Bus
     from engine.events import Quote
 
     bus = Bus()

@@ -16,7 +16,7 @@ from adapters.gopax.auth import GopaxAuth, NonceSource
 from adapters.gopax.client import GopaxClient
 from adapters.gopax.emulator import GopaxEmulator
 from engine.errors import UserError
-from engine.rest import Response
+from engine.venue.rest import Response
 
 from .conftest import ScriptedNonces, bounded, until
 

@@ -22,10 +22,10 @@ from adapters.gopax.book import LocalBook
 from adapters.gopax.client import GopaxClient
 from adapters.gopax.emulator import GopaxEmulator
 from adapters.gopax.feed import GopaxFeed, GopaxPoller
-from engine.bus import Bus
+from engine.data.bus import Bus
 from engine.clock import RealtimeClock
 from engine.events import Bar, BookSnapshot, FeedState, FeedStatus, Quote, Side, Trade
-from engine.feeds import Backoff
+from engine.venue.retry import Backoff
 from tests.helpers import REPO
 
 from .conftest import TIMEOUT, bounded, until
@@ -348,7 +348,7 @@ async def test_a_book_reloaded_over_rest_follows_the_socket_whatever_rests_seque
 
 
 async def test_a_book_resync_keeps_trying_past_many_failures(emulator: GopaxEmulator, bus: Bus) -> None:
-    from engine.feeds import RateLimiter
+    from engine.venue.ratelimit import RateLimiter
 
     quick = GopaxClient("gopax", emulator.url, retries=0)  # every failure reaches the resync at once
     quick.limiters["book"] = RateLimiter(1000, 1.0)
@@ -375,9 +375,9 @@ from pathlib import Path
 from engine import log as elog
 from adapters.gopax.adapter import GopaxConfig, GopaxVenue
 from adapters.gopax.emulator import GopaxEmulator
-from engine.bus import Bus
+from engine.data.bus import Bus
 from engine.clock import RealtimeClock
-from engine.venue import VenueContext
+from engine.venue.contract import VenueContext
 
 class Sink:
     def on_order_report(self, r): pass

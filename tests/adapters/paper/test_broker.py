@@ -13,7 +13,7 @@ import pytest
 from adapters.india import IST, make_instrument, nse_equity, to_ns
 from adapters.paper.account import FeeSchedule
 from adapters.paper.broker import PaperBroker, PaperConfig
-from engine.bus import Bus
+from engine.data.bus import Bus
 from engine.clock import RealtimeClock, SimulatedClock
 from engine.errors import InsufficientFunds, InvalidOrder, MarketClosed, OrderNotFound
 from engine.events import (
@@ -30,7 +30,7 @@ from engine.events import (
     TimeInForce,
     Trade,
 )
-from engine.venue import Venue, VenueContext
+from engine.venue.contract import Venue, VenueContext
 
 D = Decimal
 S = OrderStatus

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 from adapters.paper.account import FeeSchedule
 from adapters.paper.exchange import ExchangeError, SimExchange
 from engine.events import Instrument, OrderStatus, OrderType, Side
-from engine.synthetic import WalkSpec
+from engine.data.synthetic import WalkSpec
 
 BTC = Instrument(
     id="emu:BTC-KRW", venue="emu", symbol="BTC-KRW", base="BTC", quote="KRW", exchange="EMU",

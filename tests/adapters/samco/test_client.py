@@ -222,7 +222,7 @@ async def test_a_403_on_a_read_that_says_nothing_of_the_ip_is_raised_as_samco_wo
 
 async def test_over_the_rate_limit_samco_answers_429_with_its_envelope_reads_wait_writes_do_not(make_emulator: Make) -> None:
     from engine.errors import RateLimited
-    from engine.feeds import Backoff
+    from engine.venue.retry import Backoff
 
     class Steady(Backoff):
         def next(self) -> float:

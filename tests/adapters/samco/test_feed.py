@@ -17,7 +17,7 @@ from adapters.samco import schemas as w
 from adapters.samco.client import SamcoClient
 from adapters.samco.emulator import SamcoEmulator
 from adapters.samco.feed import OrderPoller, SamcoFeed
-from engine.bus import Bus
+from engine.data.bus import Bus
 from engine.clock import RealtimeClock
 from engine.events import (
     BookSnapshot,
@@ -30,8 +30,8 @@ from engine.events import (
     TimeInForce,
     Trade,
 )
-from engine.feeds import Backoff
-from engine.venue import Channel
+from engine.venue.retry import Backoff
+from engine.venue.contract import Channel
 
 from .conftest import TIMEOUT, bounded, start_venue, ticks_away, until
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from adapters.smallcase.emulator import SmallcaseEmulator
 from engine.events import OrderStatus, Quote
-from engine.strategy import StrategyContext, StrategyHost
+from engine.strategy.base import StrategyContext, StrategyHost
 from strategies.rebalance import Params, Rebalance, target_qty
 
 from .conftest import TICKERS, Harness, bounded, until, venue_on

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from engine.events import Bar, Quote, Trade
 
 if TYPE_CHECKING:
-    from engine.bus import Bus, Subscription
+    from engine.data.bus import Bus, Subscription
     from engine.clock import Clock, TimerHandle
 
 NS = 1_000_000_000

@@ -1,4 +1,4 @@
-"""Orders: the status table, client order ids, and the order manager that owns every order's state.
+"""The order manager: the one owner of every order's state.
 
 The manager is the only writer of order state. Strategies ask it to submit, cancel and modify;
 venues tell it what happened (reports and fills, through the `ExecutionSink` methods). Each change
@@ -9,9 +9,6 @@ is written to the journal first, then applied, then announced on the bus as an `
 from __future__ import annotations
 
 import asyncio
-import itertools
-import re
-import time
 from collections import deque
 from collections.abc import Coroutine, Iterable, Mapping
 from decimal import Decimal
@@ -36,62 +33,17 @@ from engine.events import (
 )
 
 if TYPE_CHECKING:
-    from engine.bus import Bus
+    from engine.account.portfolio import Portfolio
+    from engine.account.risk import RiskEngine
     from engine.clock import Clock
-    from engine.journal import Journal
-    from engine.portfolio import Portfolio
-    from engine.risk import RiskEngine
-    from engine.venue import Venue
+    from engine.data.bus import Bus
+    from engine.orders.journal import Journal
+    from engine.venue.contract import Venue
+
+from engine.orders.ids import ClientOrderIds
+from engine.orders.table import can_transition
 
 S = OrderStatus
-
-# The status table of design.md, as data: status -> statuses it may move to.
-TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
-    S.NEW: frozenset({S.SUBMITTED, S.REJECTED}),
-    S.SUBMITTED: frozenset({S.PLACED, S.UPDATED, S.COMPLETED, S.CANCELLED, S.REJECTED, S.EXPIRED}),
-    # placed -> rejected: Indian brokers acknowledge (PENDING), then the exchange or the RMS refuses
-    S.PLACED: frozenset({S.UPDATED, S.COMPLETED, S.CANCELLED, S.REJECTED, S.EXPIRED}),
-    S.UPDATED: frozenset({S.UPDATED, S.COMPLETED, S.CANCELLED, S.EXPIRED}),
-    S.COMPLETED: frozenset(),
-    S.CANCELLED: frozenset(),
-    S.REJECTED: frozenset(),
-    S.EXPIRED: frozenset(),
-}
-
-
-def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
-    return target in TRANSITIONS[current]
-
-
-_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _base36(n: int) -> str:
-    out = []
-    while True:
-        n, r = divmod(n, 36)
-        out.append(_B36[r])
-        if not n:
-            return "".join(reversed(out))
-
-
-class ClientOrderIds:
-    """Engine-made client order ids: short, [a-z0-9], unique across restarts (start-time prefix).
-
-    An id is prefix (at most 6 characters) + the start time in base 36 (8 characters until 2059)
-    + a sequence number (3 characters, growing past 46,655 orders): 20 characters at most for the
-    first 60 million orders of a run, which every venue that takes client ids accepts.
-    """
-
-    def __init__(self, prefix: str = "tb", start_ms: int | None = None) -> None:
-        if not re.fullmatch(r"[a-z0-9]{0,6}", prefix):
-            raise ValueError(f"client order id prefix must be 0-6 characters of [a-z0-9], got {prefix!r}")
-        stamp = _base36(start_ms if start_ms is not None else time.time_ns() // 1_000_000)
-        self._prefix = f"{prefix}{stamp}"
-        self._seq = itertools.count(1)
-
-    def next(self) -> str:
-        return f"{self._prefix}{_base36(next(self._seq)).rjust(3, '0')}"
 
 
 class ManagerStats(msgspec.Struct):

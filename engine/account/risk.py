@@ -13,7 +13,7 @@ import structlog
 from engine.events import ZERO, Order, OrderType, Side
 
 if TYPE_CHECKING:
-    from engine.portfolio import Portfolio
+    from engine.account.portfolio import Portfolio
 
 NS = 1_000_000_000
 log = structlog.get_logger("tickbus.risk")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from engine.events import ZERO
 
 if TYPE_CHECKING:
-    from engine.runner import Engine
+    from engine.app.runner import Engine
 
 
 def build_summary(engine: Engine) -> dict[str, Any]:

@@ -22,10 +22,10 @@ import yaml
 
 from engine.errors import ConfigError, UserError
 from engine.log import register_secret
-from engine.plugins import load_strategy, load_venue
-from engine.risk import RiskLimits
-from engine.strategy import Strategy
-from engine.venue import Venue, VenueConfig
+from engine.app.plugins import load_strategy, load_venue
+from engine.account.risk import RiskLimits
+from engine.strategy.base import Strategy
+from engine.venue.contract import Venue, VenueConfig
 
 Mode = Literal["paper", "live", "backtest"]
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -25,7 +25,8 @@ from engine.errors import (
     VenueError,
     VenueUnavailable,
 )
-from engine.feeds import Backoff, RateLimiter, describe_error
+from engine.venue.ratelimit import RateLimiter
+from engine.venue.retry import Backoff, describe_error
 
 log = structlog.get_logger("tickbus.rest")
 T = TypeVar("T")

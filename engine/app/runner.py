@@ -13,19 +13,19 @@ from typing import Any, TypeVar
 
 import structlog
 
-from engine.bars import BarAggregator
-from engine.bus import Bus
+from engine.data.bars import BarAggregator
+from engine.data.bus import Bus
 from engine.clock import Clock, RealtimeClock, SimulatedClock
-from engine.config import Plan
+from engine.app.config import Plan
 from engine.errors import ConfigError, UserError
 from engine.events import Quote, Trade
-from engine.journal import Journal
-from engine.orders import OrderManager
-from engine.portfolio import Portfolio
-from engine.risk import RiskEngine
-from engine.strategy import Strategy, StrategyContext, StrategyHost, _overrides
-from engine.summary import build_summary
-from engine.venue import Channel, Emulator, Venue, VenueContext
+from engine.orders.journal import Journal
+from engine.orders.manager import OrderManager
+from engine.account.portfolio import Portfolio
+from engine.account.risk import RiskEngine
+from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
+from engine.app.summary import build_summary
+from engine.venue.contract import Channel, Emulator, Venue, VenueContext
 
 NS = 1_000_000_000
 log = structlog.get_logger("tickbus.runner")

@@ -12,12 +12,12 @@ from typing import Any
 import msgspec
 import structlog
 
-from engine.config import Plan, load_config
+from engine.app.config import Plan, load_config
 from engine.errors import UserError, VenueError
 from engine.log import REDACTED, configure, is_secret_key, scrub
-from engine.plugins import STRATEGY_GROUP, VENUE_GROUP, available, load_venue
-from engine.runner import run_plan
-from engine.summary import render
+from engine.app.plugins import STRATEGY_GROUP, VENUE_GROUP, available, load_venue
+from engine.app.runner import run_plan
+from engine.app.summary import render
 
 log = structlog.get_logger("tickbus.cli")
 
@@ -149,4 +149,4 @@ def setup_logging(fmt: str, level: str) -> None:
         raise UserError(str(exc)) from None
 
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "paper_sma.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "paper_sma.yaml"

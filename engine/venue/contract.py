@@ -18,8 +18,8 @@ from engine.events import Balance, Fill, Instrument, Order, OrderReport, Positio
 from engine.log import register_secret
 
 if TYPE_CHECKING:
-    from engine.bus import Bus
     from engine.clock import Clock
+    from engine.data.bus import Bus
 
 
 class Channel(enum.StrEnum):
