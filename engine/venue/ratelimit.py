@@ -6,13 +6,11 @@ import asyncio
 import bisect
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 import structlog
 
 log = structlog.get_logger("tickbus.feeds")
-
-# --- rate limiting ---------------------------------------------------------------------------
-
 
 class RateLimiter:
     """At most `limit` calls in any moving window of `window_s` seconds; waiters are served FIFO.
@@ -26,10 +24,20 @@ class RateLimiter:
     busy loop, a slow connection): bunched arrivals would then overrun its window. A caller that
     reports `complete(booked_at)` when the answer came moves that request's stamp to the answer's
     time, which is no earlier than the venue saw it: later slots then count from there.
+
+    `now` and `sleep` are the clock it books and waits on (monotonic seconds and asyncio's sleep
+    unless given): tests drive it on a manual clock, so nothing they check depends on timing.
     """
 
     def __init__(
-        self, limit: int, window_s: float, *, slack: float | None = None, name: str = ""
+        self,
+        limit: int,
+        window_s: float,
+        *,
+        slack: float | None = None,
+        name: str = "",
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
@@ -39,6 +47,8 @@ class RateLimiter:
         self.window_s = window_s
         self.slack = window_s * 0.05 if slack is None else slack
         self.name = name
+        self._now = now
+        self._sleep = sleep
         self.calls = 0
         self.waited_s = 0.0
         self._span = window_s + self.slack
@@ -49,7 +59,7 @@ class RateLimiter:
         """Book `cost` calls at the earliest time they fit; returns that time."""
         if not 1 <= cost <= self.limit:
             raise ValueError(f"cost must be between 1 and {self.limit}, got {cost}")
-        now = time.monotonic()
+        now = self._now()
         stamps = self._stamps
         horizon = now - self._span
         while stamps and stamps[0] <= horizon:
@@ -71,11 +81,11 @@ class RateLimiter:
         booked_at = self._stamps[-1]
         while delay > 0:
             self.waited_s += delay
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
             # calls booked before this one may have been answered late since (see `complete`):
             # counted from their answers, they can still fill the window this one was given
             later = self._earliest(booked_at, cost)
-            delay = later - time.monotonic()
+            delay = later - self._now()
             if later > booked_at:
                 self._move(booked_at, later, cost)
                 booked_at = later
@@ -99,7 +109,7 @@ class RateLimiter:
 
     def complete(self, booked_at: float, cost: int = 1) -> None:
         """The call booked at `booked_at` has its answer: count it from now, when it surely landed."""
-        now = time.monotonic()
+        now = self._now()
         if now <= booked_at or self._stamps.count(booked_at) < cost:
             return  # answered before its slot, or already out of the window
         self._move(booked_at, now, cost)
@@ -108,7 +118,7 @@ class RateLimiter:
         """Take `cost` calls now if they fit without waiting (never ahead of a waiter)."""
         if not 1 <= cost <= self.limit:
             raise ValueError(f"cost must be between 1 and {self.limit}, got {cost}")
-        now = time.monotonic()
+        now = self._now()
         stamps = self._stamps
         if stamps and stamps[-1] > now:
             return False  # a waiter is booked ahead

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import random
 import socket
@@ -33,22 +35,56 @@ async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None
             await asyncio.sleep(0.005)
 
 
+class ManualTime:
+    """Virtual monotonic time for a RateLimiter: sleepers wake in time order when `run` advances."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.t = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, delay: float) -> None:
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.t + delay, next(self._seq), fut))
+        await fut
+
+    def limiter(self, limit: int, window_s: float, **kw: Any) -> RateLimiter:
+        return RateLimiter(limit, window_s, now=self.now, sleep=self.sleep, **kw)
+
+    async def run(self, until_done: Callable[[], bool], max_wakes: int = 10_000) -> None:
+        """Let tasks run, waking the earliest sleeper whenever all are asleep, until `until_done()`."""
+        for _ in range(max_wakes):
+            for _ in range(5):
+                await asyncio.sleep(0)
+            if until_done():
+                return
+            assert self._sleepers, "nothing left to wake, and not done"
+            at, _, fut = heapq.heappop(self._sleepers)
+            self.t = max(self.t, at)
+            fut.set_result(None)
+        raise AssertionError(f"not done after {max_wakes} wakes")
+
+
 # --- RateLimiter -----------------------------------------------------------------------------
 
 
 async def test_rate_limiter_never_exceeds_the_moving_window() -> None:
     limit, window = 20, 0.2
-    limiter = RateLimiter(limit, window)
+    clock = ManualTime()
+    limiter = clock.limiter(limit, window)
     order: list[int] = []
     times: list[float] = []
 
     async def call(i: int) -> None:
         await limiter.acquire()
-        times.append(time.monotonic())
+        times.append(clock.now())
         order.append(i)
 
-    async with asyncio.timeout(30):
-        await asyncio.gather(*(call(i) for i in range(200)))
+    tasks = [asyncio.ensure_future(call(i)) for i in range(200)]
+    await clock.run(lambda: all(task.done() for task in tasks))
 
     assert len(times) == 200
     assert limiter.calls == 200
@@ -534,19 +570,23 @@ async def test_stale_subscription_can_force_a_reconnect(h: Harness, server: WsSe
 async def test_a_completed_call_counts_from_its_answer_not_its_booking() -> None:
     """A call answered late (a busy loop, a slow link) may have reached the venue late too:
     the next slot must keep a full window after the answer, not after the booking."""
-    limiter = RateLimiter(1, 0.2, slack=0.0)
-    booked = await asyncio.wait_for(limiter.acquire(), 1)
-    await asyncio.sleep(0.15)  # the answer arrives 150 ms after booking
+    clock = ManualTime()
+    limiter = clock.limiter(1, 0.2, slack=0.0)
+    booked = await limiter.acquire()
+    clock.t += 0.15  # the answer arrives 150 ms after booking
     limiter.complete(booked)
-    answered = time.monotonic()
-    await asyncio.wait_for(limiter.acquire(), 2)
-    assert time.monotonic() - answered >= 0.19  # a window after the answer, not 50 ms later
+    answered = clock.now()
+    second = asyncio.ensure_future(limiter.acquire())
+    await clock.run(second.done)
+    assert second.result() == pytest.approx(answered + 0.2)  # a window after the answer
+    assert clock.now() == pytest.approx(answered + 0.2)  # not 50 ms after the booking's window
 
 
 async def test_complete_of_a_call_already_out_of_the_window_changes_nothing() -> None:
-    limiter = RateLimiter(2, 0.05, slack=0.0)
-    booked = await asyncio.wait_for(limiter.acquire(), 1)
-    await asyncio.sleep(0.1)
+    clock = ManualTime()
+    limiter = clock.limiter(2, 0.05, slack=0.0)
+    booked = await limiter.acquire()
+    clock.t += 0.1
     assert limiter.try_acquire()  # books and prunes the expired stamp
     limiter.complete(booked)
     assert limiter.try_acquire()  # one slot still free: the old call was not put back
@@ -555,14 +595,18 @@ async def test_complete_of_a_call_already_out_of_the_window_changes_nothing() ->
 async def test_a_waiter_booked_before_a_late_answer_still_keeps_the_window() -> None:
     """Booked at once, sent later: when an earlier call is answered late, a caller already
     waiting for its slot moves back too, so the venue never sees two calls within a window."""
-    limiter = RateLimiter(1, 0.2, slack=0.0)
-    first = await asyncio.wait_for(limiter.acquire(), 1)
+    clock = ManualTime()
+    limiter = clock.limiter(1, 0.2, slack=0.0)
+    first = await limiter.acquire()
     waiting = asyncio.ensure_future(limiter.acquire())  # booked for first + 0.2 s
-    await asyncio.sleep(0.15)
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    clock.t += 0.15
     limiter.complete(first)  # the first call's answer came 150 ms after it was sent
-    answered = time.monotonic()
-    await asyncio.wait_for(waiting, 2)
-    assert time.monotonic() - answered >= 0.19
+    answered = clock.now()
+    await clock.run(waiting.done)
+    assert waiting.result() == pytest.approx(answered + 0.2)
+    assert clock.now() >= answered + 0.2 - 1e-9
 
 
 def test_a_refused_upgrade_is_described_without_its_url_query_or_headers() -> None:
