@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
 import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

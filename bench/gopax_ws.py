@@ -22,8 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from adapters.gopax import schemas as w  # noqa: E402
 from adapters.gopax.feed import GopaxFeed  # noqa: E402
 from bench._common import delivery_latencies, loop_name, machine, quiet_logs, run_on_best_loop, show  # noqa: E402
-from engine.data.bus import Bus  # noqa: E402
 from engine.clock import RealtimeClock  # noqa: E402
+from engine.data.bus import Bus  # noqa: E402
 from engine.events import Quote  # noqa: E402
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost  # noqa: E402
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import msgspec  # noqa: E402
+
 from bench._common import loop_name, machine, quiet_logs, run_on_best_loop  # noqa: E402
 from engine.app.config import load_config  # noqa: E402
 from engine.app.runner import Engine  # noqa: E402
 from strategies import Quote, Strategy  # noqa: E402
-
-import msgspec  # noqa: E402
 
 
 class Params(msgspec.Struct):

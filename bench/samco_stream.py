@@ -30,13 +30,13 @@ from adapters.samco.emulator import SamcoEmulator  # noqa: E402
 from adapters.samco.feed import SamcoFeed  # noqa: E402
 from bench._common import delivery_latencies, loop_name, machine, quiet_logs, run_on_best_loop, show  # noqa: E402
 from bench.hot_path import Timed  # noqa: E402
-from engine.data.bus import Bus  # noqa: E402
+from engine.account.portfolio import Portfolio  # noqa: E402
+from engine.account.risk import RiskEngine, RiskLimits  # noqa: E402
 from engine.clock import RealtimeClock  # noqa: E402
+from engine.data.bus import Bus  # noqa: E402
 from engine.events import OrderType, Side, TimeInForce  # noqa: E402
 from engine.orders.journal import Journal  # noqa: E402
 from engine.orders.manager import OrderManager  # noqa: E402
-from engine.account.portfolio import Portfolio  # noqa: E402
-from engine.account.risk import RiskEngine, RiskLimits  # noqa: E402
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost  # noqa: E402
 from engine.venue.contract import EmulatorInfo, VenueContext  # noqa: E402
 

@@ -247,10 +247,10 @@ def build_request(order: Order, pair: str, amount: Decimal) -> w.OrderRequest:
 # --- the venue ---------------------------------------------------------------------------------
 
 
-class GopaxVenue(Venue):
+class GopaxVenue(Venue[GopaxConfig]):
     Config = GopaxConfig
 
-    def __init__(self, ctx: VenueContext, config: GopaxConfig) -> None:  # type: ignore[override]
+    def __init__(self, ctx: VenueContext, config: GopaxConfig) -> None:
         super().__init__(ctx, config)
         self.config: GopaxConfig = config
         self.auth: GopaxAuth | None = None

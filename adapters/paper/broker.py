@@ -17,6 +17,7 @@ import structlog
 from adapters.paper.account import Account, FeeSchedule
 from adapters.paper.hours import MarketHours
 from adapters.paper.matching import Execution, MatchingEngine, SimOrder, StatusChange
+from engine.data.bus import Subscription
 from engine.errors import InsufficientFunds, InvalidOrder, MarketClosed, OrderNotFound
 from engine.events import (
     Balance,
@@ -33,7 +34,6 @@ from engine.events import (
     TimeInForce,
     Trade,
 )
-from engine.data.bus import Subscription
 from engine.venue.contract import Venue, VenueConfig, VenueContext
 
 NS = 1_000_000_000
@@ -48,10 +48,10 @@ class PaperConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     holidays: list[date] = []
 
 
-class PaperBroker(Venue):
+class PaperBroker(Venue[PaperConfig]):
     Config = PaperConfig
 
-    def __init__(self, ctx: VenueContext, config: PaperConfig) -> None:  # type: ignore[override]
+    def __init__(self, ctx: VenueContext, config: PaperConfig) -> None:
         super().__init__(ctx, config)
         self.config: PaperConfig = config
         self.account = Account(config.balances, fees=config.fees, allow_short=config.allow_short)

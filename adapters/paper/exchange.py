@@ -18,8 +18,8 @@ from decimal import Decimal
 
 from adapters.paper.account import Account, FeeSchedule
 from adapters.paper.matching import Execution, MatchingEngine, SimOrder, StatusChange
-from engine.events import Instrument, OrderStatus, OrderType, Quote, Side, TimeInForce, Trade
 from engine.data.synthetic import RandomWalk, WalkSpec
+from engine.events import Instrument, OrderStatus, OrderType, Quote, Side, TimeInForce, Trade
 
 NS = 1_000_000_000
 

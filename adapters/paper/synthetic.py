@@ -9,8 +9,8 @@ from decimal import Decimal
 import msgspec
 import structlog
 
-from engine.events import Instrument, Quote, Trade, instrument_id
 from engine.data.synthetic import RandomWalk, WalkSpec
+from engine.events import Instrument, Quote, Trade, instrument_id
 from engine.venue.contract import Channel, Venue, VenueConfig, VenueContext
 
 log = structlog.get_logger("tickbus.synthetic")
@@ -39,11 +39,11 @@ class SyntheticConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     instruments: list[SyntheticInstrument] = []
 
 
-class SyntheticVenue(Venue):
+class SyntheticVenue(Venue[SyntheticConfig]):
     Config = SyntheticConfig
     supports_execution = False
 
-    def __init__(self, ctx: VenueContext, config: SyntheticConfig) -> None:  # type: ignore[override]
+    def __init__(self, ctx: VenueContext, config: SyntheticConfig) -> None:
         super().__init__(ctx, config)
         self.config: SyntheticConfig = config
         self._instruments = [self._instrument(spec) for spec in config.instruments]
@@ -59,7 +59,7 @@ class SyntheticVenue(Venue):
                     trade_prob=spec.trade_prob,
                     reversion=spec.reversion,
                 )
-                for inst, spec in zip(self._instruments, config.instruments)
+                for inst, spec in zip(self._instruments, config.instruments, strict=True)
             ],
             seed=config.seed,
         ) if config.instruments else None

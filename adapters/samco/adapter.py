@@ -248,7 +248,7 @@ def fills_from_trades(
     for number, group in by_order.items():
         sizes = _trade_sizes(group, (book_filled or {}).get(number))
         total = ZERO
-        for (ts, r), size in zip(group, sizes):
+        for (ts, r), size in zip(group, sizes, strict=False):
             price, side = w.dec(r.tradePrice), _side(r.transactionType)
             if not size or price is None or side is None:
                 continue
@@ -341,10 +341,10 @@ def _iid(venue: str, exchange: str, trading_symbol: str) -> str:
 # --- the venue ---------------------------------------------------------------------------------
 
 
-class SamcoVenue(Venue):
+class SamcoVenue(Venue[SamcoConfig]):
     Config = SamcoConfig
 
-    def __init__(self, ctx: VenueContext, config: SamcoConfig) -> None:  # type: ignore[override]
+    def __init__(self, ctx: VenueContext, config: SamcoConfig) -> None:
         super().__init__(ctx, config)
         self.config: SamcoConfig = config
         self.client: SamcoClient | None = None

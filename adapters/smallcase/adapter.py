@@ -320,10 +320,10 @@ class _Basket:
 # --- the venue -----------------------------------------------------------------------------------
 
 
-class SmallcaseVenue(Venue):
+class SmallcaseVenue(Venue[SmallcaseConfig]):
     Config = SmallcaseConfig
 
-    def __init__(self, ctx: VenueContext, config: SmallcaseConfig) -> None:  # type: ignore[override]
+    def __init__(self, ctx: VenueContext, config: SmallcaseConfig) -> None:
         super().__init__(ctx, config)
         self.config: SmallcaseConfig = config
         self.client: SmallcaseClient | None = None

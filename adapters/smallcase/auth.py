@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine.venue import jwt
 from engine.errors import UserError
+from engine.venue import jwt
 
 SECRET_HEADER = "x-gateway-secret"
 TOKEN_HEADER = "x-gateway-authtoken"

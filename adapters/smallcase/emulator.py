@@ -147,8 +147,12 @@ class SmallcaseEmulator(EmulatorServer):
         }
 
     def build_app(self) -> web.Application:
-        exempt = lambda request: not request.path.startswith(API_PREFIXES)
-        is_write = lambda request: request.method == "POST" and request.path.startswith(API_PREFIXES)
+        def exempt(request: web.Request) -> bool:
+            return not request.path.startswith(API_PREFIXES)
+
+        def is_write(request: web.Request) -> bool:
+            return request.method == "POST" and request.path.startswith(API_PREFIXES)
+
         app = web.Application(
             middlewares=[self.log_middleware, fault_middleware(self.faults, fault_response, exempt=exempt, is_write=is_write), self._auth]
         )

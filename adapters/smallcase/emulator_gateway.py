@@ -31,8 +31,8 @@ from adapters.paper.account import FeeSchedule
 from adapters.paper.exchange import EmulatorClock, ExchangeError, SimExchange
 from adapters.paper.hours import MarketHours
 from adapters.smallcase import schemas as w
-from engine.events import OrderType, Side
 from engine.data.synthetic import WalkSpec
+from engine.events import OrderType, Side
 
 NS = 1_000_000_000
 ZERO = Decimal(0)

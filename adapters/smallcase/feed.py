@@ -39,8 +39,8 @@ from adapters.smallcase import schemas as w
 from adapters.smallcase.auth import checksum_ok
 from adapters.smallcase.client import SmallcaseClient
 from engine.errors import OrderNotFound, VenueError, VenueUnavailable
-from engine.venue.retry import Backoff
 from engine.venue.poller import Poller
+from engine.venue.retry import Backoff
 
 log = structlog.get_logger("tickbus.smallcase.feed")
 Scheme = Literal["field", "header"]

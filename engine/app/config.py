@@ -12,7 +12,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,10 +20,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
+from engine.account.risk import RiskLimits
+from engine.app.plugins import load_strategy, load_venue
 from engine.errors import ConfigError, UserError
 from engine.log import register_secret
-from engine.app.plugins import load_strategy, load_venue
-from engine.account.risk import RiskLimits
 from engine.strategy.base import Strategy
 from engine.venue.contract import Venue, VenueConfig
 
@@ -114,7 +114,7 @@ class Plan:
         if start is None:
             return None
         if start.tzinfo is None:
-            start = start.replace(tzinfo=timezone.utc)
+            start = start.replace(tzinfo=UTC)
         return int(start.timestamp()) * 1_000_000_000 + start.microsecond * 1000
 
 

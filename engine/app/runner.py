@@ -13,18 +13,18 @@ from typing import Any, TypeVar
 
 import structlog
 
+from engine.account.portfolio import Portfolio
+from engine.account.risk import RiskEngine
+from engine.app.config import Plan
+from engine.app.summary import build_summary
+from engine.clock import Clock, RealtimeClock, SimulatedClock
 from engine.data.bars import BarAggregator
 from engine.data.bus import Bus
-from engine.clock import Clock, RealtimeClock, SimulatedClock
-from engine.app.config import Plan
 from engine.errors import ConfigError, UserError
 from engine.events import Quote, Trade
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
-from engine.account.portfolio import Portfolio
-from engine.account.risk import RiskEngine
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
-from engine.app.summary import build_summary
 from engine.venue.contract import Channel, Emulator, Venue, VenueContext
 
 NS = 1_000_000_000
@@ -114,7 +114,7 @@ class Engine:
                 self.portfolio.instruments[inst.id] = inst
         self._check_instruments()
         if self.paper is not None:
-            self.paper.register_instruments(list(self.portfolio.instruments.values()))  # type: ignore[attr-defined]
+            self.paper.register_instruments(list(self.portfolio.instruments.values()))
             await self.paper.connect()
         self.bus.subscribe(Quote, self.portfolio.on_quote, name="portfolio.marks")
         self.bus.subscribe(Trade, self.portfolio.on_trade, name="portfolio.marks")
@@ -204,7 +204,7 @@ class Engine:
             else:
                 try:
                     await asyncio.wait_for(self.stop_event.wait(), timeout=self.duration_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self.stop_reason = f"duration of {self.duration_s:g}s reached"
         finally:
             if progress is not None:
@@ -317,11 +317,11 @@ class Engine:
                 try:
                     cancelled = await asyncio.wait_for(self._with_clock(self.manager.cancel_all()), timeout=10)
                     log.info("open orders cancelled at stop", count=cancelled)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     log.error("cancel-all at stop timed out", open_orders=self.manager.open_count)
             try:
                 await asyncio.wait_for(self._with_clock(self.manager.settle()), timeout=10)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.error("requests still in flight at stop")
             for agg in self.aggregators.values():
                 agg.stop()

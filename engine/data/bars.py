@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Literal
 from engine.events import Bar, Quote, Trade
 
 if TYPE_CHECKING:
-    from engine.data.bus import Bus, Subscription
     from engine.clock import Clock, TimerHandle
+    from engine.data.bus import Bus, Subscription
 
 NS = 1_000_000_000
 BarSource = Literal["trades", "quotes"]

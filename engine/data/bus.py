@@ -313,7 +313,7 @@ class QueuedSubscriber:
         if drain:
             try:
                 await asyncio.wait_for(self.wait_idle(), drain_timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("stopped before its queue drained", subscriber=self.name, left=len(self._queue))
         self._stopped = True
         self._wake_idle_waiters()

@@ -37,10 +37,10 @@ from engine.events import (
 )
 
 if TYPE_CHECKING:
-    from engine.data.bus import Bus, QueuedSubscriber
-    from engine.clock import Clock
-    from engine.orders.manager import OrderManager
     from engine.account.portfolio import Portfolio
+    from engine.clock import Clock
+    from engine.data.bus import Bus, QueuedSubscriber
+    from engine.orders.manager import OrderManager
 
 NS = 1_000_000_000
 Number = Decimal | int | str | float

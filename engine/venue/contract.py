@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -93,15 +93,19 @@ class Emulator(Protocol):
     async def stop(self) -> None: ...
 
 
-class Venue(abc.ABC):
-    """A venue adapter. Market-data-only sources set `supports_execution = False`."""
+ConfigT = TypeVar("ConfigT", bound=VenueConfig)
+
+
+class Venue(abc.ABC, Generic[ConfigT]):
+    """A venue adapter, generic over its config Struct. Market-data-only sources set
+    `supports_execution = False`."""
 
     Config: ClassVar[type[VenueConfig]] = VenueConfig
     supports_execution: ClassVar[bool] = True
 
-    def __init__(self, ctx: VenueContext, config: VenueConfig) -> None:
+    def __init__(self, ctx: VenueContext, config: ConfigT) -> None:
         self.ctx = ctx
-        self.config = config
+        self.config: ConfigT = config
         self.name = ctx.name
         for field_name in config.secret_fields:
             value = getattr(config, field_name, None)
@@ -137,6 +141,10 @@ class Venue(abc.ABC):
     def replay(self, start_ns: int, end_ns: int) -> Iterator[Any]:
         """Historical or generated market data between two times, in time order (backtests)."""
         raise NotSupported(self.name, "this venue cannot replay market data for a backtest")
+
+    def register_instruments(self, instruments: Sequence[Instrument]) -> None:
+        """The run's instruments (tick, lot, exchange) as the config declares them; a venue that
+        simulates or validates orders keeps them, the others need not."""
 
     def market_is_open(self, instrument: Instrument, ts_ns: int) -> bool | None:
         """Whether the venue's market for `instrument` is open at `ts_ns`; None when unknown."""

@@ -10,8 +10,9 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
-log = structlog.get_logger("tickbus.feeds")
 from engine.venue.retry import Backoff
+
+log = structlog.get_logger("tickbus.feeds")
 
 T = TypeVar("T")
 

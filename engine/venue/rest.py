@@ -159,10 +159,10 @@ class RestClient:
                         return Response(resp.status, resp.headers, payload)
                     error = found
                     retry_after = _retry_after(resp.headers)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 error = VenueUnavailable(self.venue, f"{method} {path}: {describe_error(exc)}")
             finally:
-                for limiter, at in zip(limiters, booked):
+                for limiter, at in zip(limiters, booked, strict=False):  # booked stops where an acquire failed
                     limiter.complete(at)
             if not (retry and error.retryable and attempt <= self.retries):
                 raise error

@@ -19,9 +19,9 @@ import structlog
 from engine.clock import Clock
 from engine.data.bus import Bus
 from engine.events import FeedState, FeedStatus
+from engine.venue.retry import Backoff, describe_error
 
 log = structlog.get_logger("tickbus.feeds")
-from engine.venue.retry import Backoff, describe_error
 
 Frame = str | bytes
 
@@ -104,7 +104,7 @@ class WebSocketFeed(abc.ABC):
         """The URL to connect to, asked for on every connect (e.g. freshly signed)."""
         return self.url
 
-    def on_connect_error(self, exc: BaseException) -> None:
+    def on_connect_error(self, exc: BaseException) -> None:  # noqa: B027 - an optional hook
         """A connect or upgrade failed (e.g. aiohttp.WSServerHandshakeError with status 401: the
         venue refused the credentials); the feed retries after its backoff whatever this does."""
 

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.paper.broker import PaperBroker, PaperConfig
-from engine.data.bus import Bus
+from engine.account.portfolio import Portfolio
+from engine.account.risk import RiskEngine, RiskLimits
 from engine.clock import SimulatedClock
+from engine.data.bus import Bus
 from engine.events import (
     Balance,
     Fill,
@@ -29,11 +31,9 @@ from engine.events import (
     Quote,
     Side,
 )
-from engine.orders.journal import Journal
 from engine.orders.ids import ClientOrderIds
+from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
-from engine.account.portfolio import Portfolio
-from engine.account.risk import RiskEngine, RiskLimits
 from engine.venue.contract import Venue, VenueConfig, VenueContext
 
 TIMEOUT = 10.0  # upper bound for any single wait: a bug fails the test instead of hanging it

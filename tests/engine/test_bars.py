@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from engine.app.config import load_config
+from engine.app.runner import Engine
+from engine.clock import SimulatedClock
 from engine.data.bars import BarAggregator
 from engine.data.bus import Bus
-from engine.clock import SimulatedClock
-from engine.app.config import load_config
 from engine.events import Bar, Quote, Trade
-from engine.app.runner import Engine
 from engine.strategy.base import Strategy
 
 NS = 1_000_000_000

@@ -11,13 +11,14 @@ import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+
 import pytest
 
 import engine.log as engine_log
 from engine.app.config import load_config, substitute_env
-from engine.errors import ConfigError, UserError
 from engine.app.plugins import STRATEGY_GROUP, VENUE_GROUP, available
 from engine.app.runner import run_plan
+from engine.errors import ConfigError, UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_PY = ROOT / "run.py"

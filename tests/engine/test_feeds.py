@@ -8,7 +8,6 @@ import itertools
 import json
 import random
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,12 +16,12 @@ import pytest
 import structlog.testing
 from aiohttp import web
 
-from engine.data.bus import Bus
 from engine.clock import RealtimeClock
+from engine.data.bus import Bus
 from engine.events import FeedState, FeedStatus, Trade
-from engine.venue.retry import Backoff
 from engine.venue.poller import Poller
 from engine.venue.ratelimit import RateLimiter, clear_shared_limiters, shared_limiter
+from engine.venue.retry import Backoff
 from engine.venue.websocket import WebSocketFeed
 
 TIMEOUT = 10.0  # upper bound for any single wait; only there so a bug fails instead of hanging

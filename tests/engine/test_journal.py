@@ -20,7 +20,6 @@ from engine.events import (
     TimeInForce,
 )
 from engine.orders.journal import Journal
-
 from tests.engine._order_fixtures import journal_path
 
 D = Decimal

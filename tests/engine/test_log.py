@@ -237,8 +237,8 @@ def test_a_json_run_with_env_secrets_in_a_plugin_venue_never_prints_them(tmp_pat
 def test_a_venue_registers_its_configs_secret_fields_for_redaction() -> None:
     import msgspec
 
-    from engine.data.bus import Bus
     from engine.clock import RealtimeClock
+    from engine.data.bus import Bus
     from engine.log import redact
     from engine.venue.contract import Venue, VenueConfig, VenueContext
 

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from engine.events import Fill, OrderReport, OrderStatus
 from engine.orders.table import TRANSITIONS, can_transition
-
 from tests.engine._order_fixtures import ready_parts, settle, submit_limit
 
 S = OrderStatus

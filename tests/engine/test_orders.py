@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from engine.data.bus import Bus
+from engine.account.risk import RiskLimits
 from engine.clock import RealtimeClock, SimulatedClock
+from engine.data.bus import Bus
 from engine.errors import InvalidOrder, OrderNotFound, VenueUnavailable
 from engine.events import (
-    Instrument,
     Fill,
+    Instrument,
     Order,
     OrderReport,
     OrderStatus,
@@ -25,11 +26,9 @@ from engine.events import (
     Pending,
     Side,
 )
-from engine.orders.journal import Journal
 from engine.orders.ids import ClientOrderIds
+from engine.orders.journal import Journal
 from engine.orders.table import can_transition
-from engine.account.risk import RiskLimits
-
 from tests.engine._order_fixtures import (
     PAPER_INST,
     SIM_INST,
@@ -757,7 +756,7 @@ async def test_paper_marketable_order_fills_on_placement_and_the_ack_is_not_a_st
     statuses = [u.order.status for u in parts.updates]
     assert statuses[:3] == [S.NEW, S.SUBMITTED, S.PLACED]
     assert statuses[-1] is S.COMPLETED
-    for earlier, later in zip(statuses, statuses[1:]):
+    for earlier, later in zip(statuses, statuses[1:], strict=False):
         assert earlier is later or can_transition(earlier, later)
 
 

@@ -16,12 +16,11 @@ import msgspec
 import pytest
 
 from adapters.paper.broker import PaperBroker
-from engine.data.bus import Bus
 from engine.clock import SimulatedClock
+from engine.data.bus import Bus
 from engine.events import Order, OrderReport, OrderStatus, OrderType, Pending, Quote, Side
-from engine.orders.journal import Journal
 from engine.orders.ids import ClientOrderIds
-
+from engine.orders.journal import Journal
 from tests.engine._order_fixtures import (
     PAPER_INST,
     SIM_INST,

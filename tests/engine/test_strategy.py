@@ -12,11 +12,11 @@ from typing import Any
 import msgspec
 import structlog
 
-from engine.data.bus import Bus
-from engine.clock import SimulatedClock
 from engine.app.config import load_config
-from engine.events import Fill, Order, OrderStatus, OrderType, Pending, Quote, Side, TimeInForce
 from engine.app.runner import Engine
+from engine.clock import SimulatedClock
+from engine.data.bus import Bus
+from engine.events import Fill, Order, OrderStatus, OrderType, Pending, Quote, Side, TimeInForce
 from engine.strategy.base import NoParams, Strategy, StrategyContext, StrategyHost
 
 TIMEOUT = 30.0
@@ -404,7 +404,7 @@ async def test_position_and_balance_follow_the_fills(tmp_path: Path) -> None:
     s = strategy(engine, "trader")
     assert len(s.fills) >= 4
     running = Decimal(0)
-    for f, seen in zip(s.fills, s.positions_at_fill):
+    for f, seen in zip(s.fills, s.positions_at_fill, strict=True):
         running += f.qty if f.side is Side.BUY else -f.qty
         assert seen == running  # on_fill sees the position including this fill
     assert all(f.strategy_id == "trader" and f.client_order_id for f in s.fills)

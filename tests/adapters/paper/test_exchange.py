@@ -6,8 +6,8 @@ from decimal import Decimal as D
 
 from adapters.paper.account import FeeSchedule
 from adapters.paper.exchange import ExchangeError, SimExchange
-from engine.events import Instrument, OrderStatus, OrderType, Side
 from engine.data.synthetic import WalkSpec
+from engine.events import Instrument, OrderStatus, OrderType, Side
 
 BTC = Instrument(
     id="emu:BTC-KRW", venue="emu", symbol="BTC-KRW", base="BTC", quote="KRW", exchange="EMU",

@@ -23,12 +23,12 @@ from adapters.smallcase.adapter import SmallcaseConfig, SmallcaseVenue
 from adapters.smallcase.auth import GatewayAuth
 from adapters.smallcase.client import SmallcaseClient
 from adapters.smallcase.emulator import SmallcaseEmulator
+from engine.account.portfolio import Portfolio
+from engine.account.risk import RiskEngine, RiskLimits
 from engine.data.bus import Bus
 from engine.events import Fill, Order, OrderType, OrderUpdate, Side
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
-from engine.account.portfolio import Portfolio
-from engine.account.risk import RiskEngine, RiskLimits
 from engine.venue.contract import EmulatorInfo, VenueContext
 from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 

@@ -15,10 +15,10 @@ import structlog
 from adapters.paper.exchange import EmulatorClock
 from adapters.smallcase.adapter import SmallcaseConfig, parse_venue_order_id
 from adapters.smallcase.emulator import SmallcaseEmulator
-from engine.venue import jwt
 from engine.app.config import load_config
 from engine.errors import ConfigError
 from engine.events import OrderStatus, OrderType, Side
+from engine.venue import jwt
 from tests.helpers import EmulatorTime
 
 from .conftest import (

@@ -15,8 +15,8 @@ from adapters.smallcase.auth import SECRET_HEADER, TOKEN_HEADER, GatewayAuth
 from adapters.smallcase.client import SmallcaseClient
 from adapters.smallcase.emulator import SmallcaseEmulator
 from adapters.smallcase.emulator_gateway import DEMO_AUTH_ID
-from engine.venue import jwt
 from engine.errors import AuthError
+from engine.venue import jwt
 
 from .conftest import SEED_SECRET, bounded, make_client, opened
 
