@@ -4,8 +4,10 @@
   python run.py [CONFIG] [--duration S] [--speed X] [--log-format console|json] [--log-level L]
   python run.py check CONFIG          validate a config and print the resolved plan
   python run.py strategies            list the strategies and venues that can be loaded
-  python run.py emulate VENUE [--port N] [--seed S]
-                                      serve a venue emulator on 127.0.0.1
+  python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X]
+                                      serve a venue emulator on 127.0.0.1, its clock from
+                                      ISO-TIME (with offset, e.g. 2026-12-07T10:00:00+05:30)
+                                      at X times wall time
 
 With no CONFIG it runs configs/paper_sma.yaml: a paper session, no network, no credentials.
 """
@@ -37,6 +39,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     emulate.add_argument("venue")
     emulate.add_argument("--port", type=int, default=0)
     emulate.add_argument("--seed", type=int, default=1)
+    emulate.add_argument("--start", default=None, help="the emulator clock's start, ISO-8601 with offset")
+    emulate.add_argument("--speed", default=None, help="emulated seconds per wall second (default 1)")
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
         argv = ["run", *argv]
     return parser.parse_args(argv)
@@ -52,7 +56,7 @@ def main(argv: list[str]) -> int:
         if args.command == "strategies":
             return commands.cmd_strategies()
         if args.command == "emulate":
-            return commands.cmd_emulate(args.venue, port=args.port, seed=args.seed)
+            return commands.cmd_emulate(args.venue, port=args.port, seed=args.seed, start=args.start, speed=args.speed)
         return commands.cmd_run(args.config, duration=args.duration, speed=args.speed, log_format=args.log_format)
 
     return commands.guarded(dispatch)

@@ -154,3 +154,59 @@ def test_output_cut_short_by_its_reader_ends_quietly() -> None:
     stderr = proc.stderr.read().decode()
     proc.wait(timeout=30)
     assert "Traceback" not in stderr
+
+
+async def test_emulate_start_sets_the_emulators_clock_and_the_contract_line_carries_it() -> None:
+    """A Monday 10:00 IST on a weekend or at night: the emulator's answers are stamped from that start."""
+    import asyncio
+
+    import aiohttp
+
+    from tests.helpers import emulate
+
+    async with emulate("samco", "--start", "2026-12-07T10:00:00+05:30", "--speed", "1") as child:
+        info = child.info
+        creds = info["credentials"]
+        async with aiohttp.ClientSession() as http:
+            async with http.post(info["url"] + "/session/token", json={"apiKey": creds["api_key"], "apiSecret": creds["api_secret"]}) as resp:
+                session = await asyncio.wait_for(resp.json(), 10)
+        code = await child.terminate()
+
+    assert info["start"] == "2026-12-07T10:00:00+05:30" and info["speed"] == 1.0
+    assert info["url"].startswith("http://127.0.0.1:")
+    assert session["status"] == "Success" and session["serverTime"].startswith("07/12/26 10:00:"), session
+    assert code == 0
+
+
+async def test_emulate_speed_runs_the_emulators_clock_faster_than_wall_time() -> None:
+    import asyncio
+
+    import aiohttp
+
+    from tests.helpers import emulate
+
+    async with emulate("samco", "--start", "2026-12-07T04:30:00Z", "--speed", "600") as child:
+        info = child.info
+        creds = info["credentials"]
+        await asyncio.sleep(1.5)  # 15 emulated minutes at 600x
+        async with aiohttp.ClientSession() as http:
+            async with http.post(info["url"] + "/session/token", json={"apiKey": creds["api_key"], "apiSecret": creds["api_secret"]}) as resp:
+                session = await asyncio.wait_for(resp.json(), 10)
+        await child.terminate()
+
+    assert info["speed"] == 600.0
+    day, clock = session["serverTime"].split(" ")
+    assert day == "07/12/26" and "10:15:00" <= clock < "11:30:00", session
+
+
+def test_emulate_start_and_speed_mistakes_are_one_line_and_exit_2() -> None:
+    for args, needle in (
+        (("--start", "2026-12-07T10:00:00"), "--start"),  # naive: no offset
+        (("--start", "next monday"), "--start"),
+        (("--start", "2026-12-07T10:00:00+05:30", "--speed", "0"), "--speed"),
+        (("--start", "2026-12-07T10:00:00+05:30", "--speed", "fast"), "--speed"),
+    ):
+        proc = run_py("emulate", "samco", "--port", "0", *args, timeout=30)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stderr.strip().count("\n") == 0 and needle in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr and proc.stdout == ""

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from datetime import timezone
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -276,7 +277,12 @@ class GopaxVenue(Venue[GopaxConfig]):
         """The GOPAX emulator; it logs every request when served on its own (`run.py emulate`)."""
         from adapters.gopax.emulator import GopaxEmulator
 
-        return GopaxEmulator(seed=seed, log_requests=not config.emulator)
+        emulator = GopaxEmulator(seed=seed, log_requests=not config.emulator)
+        start = config.emulator_start
+        if start is not None:  # a naive one is UTC, as for a run's `start:`
+            aware = start if start.tzinfo is not None else start.replace(tzinfo=timezone.utc)
+            emulator.clock.set(int(aware.timestamp()) * 1_000_000_000 + aware.microsecond * 1000)
+        return emulator
 
     @classmethod
     def with_emulator(cls, config: VenueConfig, info: EmulatorInfo) -> GopaxConfig:

@@ -25,19 +25,37 @@ NS = 1_000_000_000
 
 
 class EmulatorClock:
-    """Wall time plus an offset that tests move: `advance(3600)` crosses an hour at once."""
+    """Wall time from a start, at a rate (1 unless told), that tests move: `advance(3600)` crosses
+    an hour at once, `set(ts)` jumps there; either way it goes on from there at the same rate.
 
-    def __init__(self, start_ns: int | None = None) -> None:
-        self._offset = 0 if start_ns is None else start_ns - time.time_ns()
+    `run_at(speed)` makes it run `speed` times wall time from its present reading (`run.py emulate
+    VENUE --start T --speed X`); at rate 1 it is wall time plus an offset, as it always was.
+    """
+
+    def __init__(self, start_ns: int | None = None, *, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ValueError(f"clock speed must be positive, got {speed!r}")
+        self._wall0 = time.time_ns()
+        self._at0 = self._wall0 if start_ns is None else start_ns
+        self.speed = speed
 
     def now_ns(self) -> int:
-        return time.time_ns() + self._offset
+        elapsed = time.time_ns() - self._wall0
+        return self._at0 + (elapsed if self.speed == 1 else int(elapsed * self.speed))
 
     def advance(self, seconds: float) -> None:
-        self._offset += int(seconds * NS)
+        self._at0 += int(seconds * NS)
 
     def set(self, ts_ns: int) -> None:
-        self._offset = ts_ns - time.time_ns()
+        self._wall0 = time.time_ns()
+        self._at0 = ts_ns
+
+    def run_at(self, speed: float) -> None:
+        """From now on, `speed` emulated seconds to each wall second, with no jump in the reading."""
+        if not speed > 0:
+            raise ValueError(f"clock speed must be positive, got {speed!r}")
+        self.set(self.now_ns())
+        self.speed = speed
 
 
 class ExchangeError(Exception):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -117,16 +119,54 @@ def cmd_strategies() -> int:
     return 0
 
 
-def cmd_emulate(venue: str, *, port: int, seed: int) -> int:
+def parse_start(text: str | None) -> datetime | None:
+    """`--start`: an ISO-8601 time with its offset (2026-12-07T10:00:00+05:30); a naive one is refused."""
+    if text is None:
+        return None
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--start: not an ISO-8601 time: {text!r} (e.g. 2026-12-07T10:00:00+05:30)") from None
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise UserError(f"--start: give the time with its offset, e.g. {text}+05:30 or {text}Z")
+    return start
+
+
+def parse_speed(text: str | float | None) -> float:
+    """`--speed`: how many emulated seconds to each wall second, a finite number above zero."""
+    if text is None:
+        return 1.0
+    try:
+        speed = float(text)
+    except ValueError:
+        raise UserError(f"--speed: not a number: {text!r}") from None
+    if not (speed > 0 and math.isfinite(speed)):
+        raise UserError(f"--speed: must be positive, got {text}")
+    return speed
+
+
+def cmd_emulate(venue: str, *, port: int, seed: int, start: str | None = None, speed: str | float | None = None) -> int:
+    start_at = parse_start(start)
+    rate = parse_speed(speed)
     cls = load_venue(venue)
-    emulator = cls.make_emulator(cls.Config(), seed)
+    config = cls.Config() if start_at is None else msgspec.structs.replace(cls.Config(), emulator_start=start_at)
+    emulator = cls.make_emulator(config, seed)
     if emulator is None:
         raise UserError(f"venue {venue!r} has no emulator")
+    clock = getattr(emulator, "clock", None)
+    if rate != 1:
+        if clock is None or not hasattr(clock, "run_at"):
+            raise UserError(f"--speed: the {venue} emulator's clock cannot run at another speed")
+        clock.run_at(rate)
 
     async def serve() -> None:
         info = await emulator.start(port=port)
-        print(json.dumps(info.as_json()), flush=True)
-        log.info("emulator serving", venue=info.venue, url=info.url)
+        at = start_at
+        if at is None and clock is not None:
+            at = datetime.fromtimestamp(clock.now_ns() / 1e9, timezone.utc)
+        contract = {**info.as_json(), "start": None if at is None else at.isoformat(), "speed": rate}
+        print(json.dumps(contract), flush=True)
+        log.info("emulator serving", venue=info.venue, url=info.url, start=contract["start"], speed=rate)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         import signal
