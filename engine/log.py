@@ -6,6 +6,7 @@ import functools
 import hashlib
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -73,7 +74,7 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: secret keys and registered secret values never reach a log line."""
     for key in list(event_dict):
         if _is_secret_key(key):

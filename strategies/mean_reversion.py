@@ -33,7 +33,7 @@ class MeanReversion(Strategy):
     Params = Params
 
     def on_start(self) -> None:
-        self.mids = {i: deque(maxlen=self.params.window) for i in self.instruments}
+        self.mids: dict[str, deque[float]] = {i: deque(maxlen=self.params.window) for i in self.instruments}
         self.working: dict[str, Order | None] = {i: None for i in self.instruments}
         self.every(self.params.requote_s, self.requote)
 

@@ -28,7 +28,7 @@ class SmaCross(Strategy):
 
     def on_start(self) -> None:
         p = self.params
-        self.closes = {i: deque(maxlen=p.slow) for i in self.instruments}
+        self.closes: dict[str, deque[float]] = {i: deque(maxlen=p.slow) for i in self.instruments}
         self.above: dict[str, bool | None] = {i: None for i in self.instruments}
         self.working: dict[str, Order | None] = {i: None for i in self.instruments}
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from datetime import timezone
+from datetime import UTC
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -68,9 +68,9 @@ from engine.events import (
     Side,
     TimeInForce,
 )
-from engine.venue.retry import Backoff
 from engine.log import fingerprint
 from engine.venue.contract import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
+from engine.venue.retry import Backoff
 
 if TYPE_CHECKING:
     from adapters.gopax.emulator import GopaxEmulator
@@ -280,7 +280,7 @@ class GopaxVenue(Venue[GopaxConfig]):
         emulator = GopaxEmulator(seed=seed, log_requests=not config.emulator)
         start = config.emulator_start
         if start is not None:  # a naive one is UTC, as for a run's `start:`
-            aware = start if start.tzinfo is not None else start.replace(tzinfo=timezone.utc)
+            aware = start if start.tzinfo is not None else start.replace(tzinfo=UTC)
             emulator.clock.set(int(aware.timestamp()) * 1_000_000_000 + aware.microsecond * 1000)
         return emulator
 

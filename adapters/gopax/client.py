@@ -28,8 +28,8 @@ from engine.errors import (
     VenueError,
     VenueUnavailable,
 )
-from engine.venue.ratelimit import RateLimiter, shared_limiter
 from engine.log import fingerprint
+from engine.venue.ratelimit import RateLimiter, shared_limiter
 from engine.venue.rest import Response, RestClient
 
 T = TypeVar("T")

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from adapters.gopax import schemas as w
 from adapters.paper.exchange import FillRecord, SimExchange
 from adapters.paper.matching import SimOrder
+from engine.data.synthetic import WalkSpec
 from engine.events import (
     ZERO,
     Instrument,
@@ -24,7 +25,6 @@ from engine.events import (
     Side,
     TimeInForce,
 )
-from engine.data.synthetic import WalkSpec
 
 NS = 1_000_000_000
 S = OrderStatus

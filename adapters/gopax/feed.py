@@ -43,13 +43,13 @@ from adapters.gopax import schemas as w
 from adapters.gopax.book import LocalBook
 from adapters.gopax.client import GopaxClient, Window
 from adapters.gopax.schemas import dt_ns
-from engine.data.bus import Bus
 from engine.clock import Clock
+from engine.data.bus import Bus
 from engine.errors import OrderNotFound
 from engine.events import Bar, BookSnapshot, FeedState, FeedStatus, Quote, Side, Trade
+from engine.venue.poller import Poller
 from engine.venue.retry import Backoff
 from engine.venue.websocket import Frame, WebSocketFeed
-from engine.venue.poller import Poller
 
 log = structlog.get_logger("tickbus.gopax.feed")
 NS = 1_000_000_000

@@ -6,9 +6,9 @@ data decodes to float (speed). Websocket frames decode in one pass into a tagged
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 from msgspec import Struct
@@ -29,7 +29,7 @@ def iso_ns(text: str) -> int:
 
 def ns_iso(ts_ns: int) -> str:
     """Epoch nanoseconds as GOPAX writes times: ISO-8601 UTC with milliseconds and a Z."""
-    dt = datetime.fromtimestamp(ts_ns // NS, timezone.utc)
+    dt = datetime.fromtimestamp(ts_ns // NS, UTC)
     return f"{dt:%Y-%m-%dT%H:%M:%S}.{ts_ns % NS // 1_000_000:03d}Z"
 
 # --- REST: errors ------------------------------------------------------------------------------
@@ -431,21 +431,21 @@ class TradeEvent(Frame, tag="TradeEvent"):
     o: WsTrade
 
 
-AnyFrame = Union[
-    str,  # "primus::ping::<ms>"
-    OrderBookReply,
-    TradingPairReply,
-    OrderBookEvent,
-    PublicTradeEvent,
-    TickersReply,
-    TickerEvent,
-    OrdersReply,
-    OrderEvent,
-    BalancesReply,
-    BalanceEvent,
-    TradesReply,
-    TradeEvent,
-]
+AnyFrame = (
+    str  # "primus::ping::<ms>"
+    | OrderBookReply
+    | TradingPairReply
+    | OrderBookEvent
+    | PublicTradeEvent
+    | TickersReply
+    | TickerEvent
+    | OrdersReply
+    | OrderEvent
+    | BalancesReply
+    | BalanceEvent
+    | TradesReply
+    | TradeEvent
+)
 
 
 class Request(Struct, omit_defaults=True):

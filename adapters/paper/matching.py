@@ -404,14 +404,14 @@ class MatchingEngine:
                 return
         if touch <= 0:
             return
-        px = _dec(touch)
-        qty = _dec(size)
+        price = _dec(touch)
+        amount = _dec(size)
         step = m.tick if buy else -m.tick
         for _ in range(self.levels):
-            if px <= 0:
+            if price <= 0:
                 return
-            yield px, qty
-            px += step
+            yield price, amount
+            price += step
 
     def _liquidity(self, m: _Market, side: Side, limit: Decimal | None) -> Iterator[tuple[Decimal, Decimal]]:
         """What is left of `_levels` up to `limit` once this quote's taken liquidity is skipped."""

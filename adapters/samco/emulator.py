@@ -38,7 +38,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -78,8 +78,8 @@ from adapters.samco.emulator_market import (
 )
 from adapters.samco.emulator_ws import StreamServer
 from adapters.samco.scrip import render
-from engine.venue import jwt
 from engine.events import Side, TimeInForce
+from engine.venue import jwt
 
 log = structlog.get_logger("tickbus.emulator.samco")
 NS = 1_000_000_000
@@ -340,7 +340,7 @@ class SamcoEmulator(EmulatorServer):
         return reply(
             w.LoginReply(
                 **self._ok("Session token generated successfully"), sessionToken=token,
-                validity=datetime.fromtimestamp(expires // NS, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                validity=datetime.fromtimestamp(expires // NS, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 tokenId=jti, accountID=OWNER, accountName="Demo Account", exchangeList=["NSE", "BSE", "NFO"],
                 orderTypeList=list(ORDER_TYPES), productList=["CNC", "MIS", "NRML"], srcIp=request.remote or "",
                 primaryIp=primary, secondaryIp=secondary,
@@ -368,7 +368,7 @@ class SamcoEmulator(EmulatorServer):
     def _failure(self, status: int, message: str, code: str | None = None) -> web.Response:
         return failure(status, message, code, self.clock.now_ns())
 
-    def _ok(self, message: str) -> dict[str, str]:
+    def _ok(self, message: str) -> dict[str, Any]:
         """The success envelope's fields."""
         return {"serverTime": _server_time(self.clock.now_ns()), "msgId": str(uuid.uuid4()), "status": "Success", "statusMessage": message}
 

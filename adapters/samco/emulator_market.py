@@ -20,8 +20,8 @@ from adapters.paper.exchange import EmulatorClock, FillRecord, MarketState, SimE
 from adapters.paper.matching import SimOrder
 from adapters.samco import schemas as w
 from adapters.samco.scrip import Scrip
-from engine.events import ZERO, Instrument, OrderStatus, OrderType, Quote, Side
 from engine.data.synthetic import WalkSpec
+from engine.events import ZERO, Instrument, OrderStatus, OrderType, Quote, Side
 
 S = OrderStatus
 NS = 1_000_000_000

@@ -26,11 +26,11 @@ import structlog
 from adapters.samco import schemas as w
 from adapters.samco.auth import SamcoSession
 from adapters.samco.client import SamcoClient
-from engine.data.bus import Bus
 from engine.clock import Clock
+from engine.data.bus import Bus
 from engine.events import ZERO, BookSnapshot, Quote, Trade
-from engine.venue.websocket import Frame, WebSocketFeed
 from engine.venue.poller import Poller
+from engine.venue.websocket import Frame, WebSocketFeed
 
 log = structlog.get_logger("tickbus.samco.feed")
 QUOTE, DEPTH = "quote", "quote2"

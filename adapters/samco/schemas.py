@@ -7,7 +7,7 @@ whatever their shape (flat, as the v3.2 docs show quotes, or wrapped in {"respon
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import msgspec
@@ -67,7 +67,7 @@ def ist_ns(value: str) -> int | None:
 def utc_tick_ns(value: str) -> int | None:
     """A tick's `lttUTC` ("01 Oct 2019, 01:17:03 PM") in epoch nanoseconds, or None."""
     try:
-        return _ns(datetime.strptime(value, "%d %b %Y, %I:%M:%S %p").replace(tzinfo=timezone.utc))
+        return _ns(datetime.strptime(value, "%d %b %Y, %I:%M:%S %p").replace(tzinfo=UTC))
     except ValueError:
         return None
 
@@ -76,7 +76,7 @@ def _ns(dt: datetime) -> int:
     return (dt - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def ist_text(ts_ns: int, fmt: str) -> str:
@@ -85,7 +85,7 @@ def ist_text(ts_ns: int, fmt: str) -> str:
 
 
 def utc_tick_text(ts_ns: int) -> str:
-    return datetime.fromtimestamp(ts_ns // NS, timezone.utc).strftime("%d %b %Y, %I:%M:%S %p")
+    return datetime.fromtimestamp(ts_ns // NS, UTC).strftime("%d %b %Y, %I:%M:%S %p")
 
 
 # --- the envelope ------------------------------------------------------------------------------

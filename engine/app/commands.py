@@ -7,7 +7,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +163,7 @@ def cmd_emulate(venue: str, *, port: int, seed: int, start: str | None = None, s
         info = await emulator.start(port=port)
         at = start_at
         if at is None and clock is not None:
-            at = datetime.fromtimestamp(clock.now_ns() / 1e9, timezone.utc)
+            at = datetime.fromtimestamp(clock.now_ns() / 1e9, UTC)
         contract = {**info.as_json(), "start": None if at is None else at.isoformat(), "speed": rate}
         print(json.dumps(contract), flush=True)
         log.info("emulator serving", venue=info.venue, url=info.url, start=contract["start"], speed=rate)

@@ -11,6 +11,7 @@ import os
 import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -179,19 +180,19 @@ def read_yaml(path: Path) -> Any:
 # --- ${VAR} ------------------------------------------------------------------------------------
 
 
-def substitute_env(value: Any, file: str, path: str = "", env: dict[str, str] | None = None) -> Any:
+def substitute_env(value: Any, file: str, path: str = "", env: Mapping[str, str] | None = None) -> Any:
     """Replace `${VAR}` and `${VAR:-default}` in every string; secrets are registered for redaction."""
-    env = os.environ if env is None else env  # type: ignore[assignment]
+    source: Mapping[str, str] = os.environ if env is None else env
     if isinstance(value, dict):
-        return {k: substitute_env(v, file, _join(path, str(k)), env) for k, v in value.items()}
+        return {k: substitute_env(v, file, _join(path, str(k)), source) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute_env(v, file, f"{path}[{i}]", env) for i, v in enumerate(value)]
+        return [substitute_env(v, file, f"{path}[{i}]", source) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        found = env.get(name)
+        found = source.get(name)
         if found is None or (found == "" and default is not None):
             if default is None:
                 raise ConfigError(file, path, f"environment variable {name} is not set")

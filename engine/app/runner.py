@@ -9,7 +9,7 @@ import sqlite3
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 
@@ -141,7 +141,7 @@ class Engine:
         bar_seconds = None
         if _overrides_class(cls, "on_bar"):
             bar_seconds = sc.bars.seconds if sc.bars else 60
-            source = sc.bars.source if sc.bars else "trades"
+            source: Literal["trades", "quotes"] = sc.bars.source if sc.bars else "trades"
             for inst in sc.instruments:
                 key = (inst, bar_seconds, source)
                 if key not in self.aggregators:
@@ -325,7 +325,7 @@ class Engine:
                 log.error("requests still in flight at stop")
             for agg in self.aggregators.values():
                 agg.stop()
-            closing = [*self.venues.values(), *([self.paper] if self.paper else []), *self.emulators]
+            closing: list[Venue[Any] | Emulator] = [*self.venues.values(), *([self.paper] if self.paper else []), *self.emulators]
             for part in closing:  # each closes whatever the others did
                 try:
                     await (part.close() if isinstance(part, Venue) else part.stop())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -109,7 +109,7 @@ class Bus:
         handler return an awaitable, which `settle()` then waits for.
         """
         types = (types,) if isinstance(types, type) else tuple(types)
-        name = name or getattr(handler, "__qualname__", repr(handler))
+        name = name or str(getattr(handler, "__qualname__", repr(handler)))
         if self.inline and may_await:
             handler = self._inline_adapter(handler, name)
         self._names[handler] = name
@@ -146,6 +146,7 @@ class Bus:
 
     def _remove(self, cls: type, key: Any, handler: Handler) -> None:
         table: dict[Any, tuple[Handler, ...]]
+        k: Any
         table, k = (self._wild, cls) if key is ANY_KEY else (self._specific, (cls, key))
         handlers = list(table.get(k, ()))
         if handler in handlers:
@@ -276,7 +277,7 @@ class QueuedSubscriber:
         except Exception as exc:
             self._failed(event, exc)
             return None
-        return self._guarded_async(event, result) if _awaitable(result) else None
+        return self._guarded_async(event, cast(Awaitable[Any], result)) if _awaitable(result) else None
 
     async def _guarded_async(self, event: Any, awaitable: Awaitable[Any]) -> None:
         try:

@@ -9,10 +9,11 @@ is written to the journal first, then applied, then announced on the bus as an `
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections import deque
 from collections.abc import Coroutine, Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 import structlog
@@ -154,12 +155,11 @@ class OrderManager:
         the first is returned. The slices count as one request against the order-rate limit.
         """
         now = self.clock.now_ns()
-        fields = dict(
-            strategy_id=strategy_id, instrument=instrument, venue=venue, side=side, type=type,
-            price=price, trigger_price=trigger_price, tif=tif, after_market=after_market,
-            options=dict(options or {}), created_ns=now, updated_ns=now,
+        whole = Order(
+            client_order_id=self._next_id(), strategy_id=strategy_id, instrument=instrument, venue=venue,
+            side=side, type=type, qty=qty, price=price, trigger_price=trigger_price, tif=tif,
+            after_market=after_market, options=dict(options or {}), created_ns=now, updated_ns=now,
         )
-        whole = Order(client_order_id=self._next_id(), qty=qty, **fields)
         inst = self.portfolio.instruments.get(instrument)
         sizes = [qty]
         if inst is not None and inst.freeze_qty and qty > inst.freeze_qty:
@@ -174,9 +174,10 @@ class OrderManager:
             return whole
         first: Order | None = None
         for size in sizes:
-            piece = Order(
+            piece = msgspec.structs.replace(
+                whole,
                 client_order_id=whole.client_order_id if first is None else self._next_id(),
-                qty=size, parent_id=None if first is None else first.client_order_id, **fields,
+                qty=size, parent_id=None if first is None else first.client_order_id,
             )
             reason = self._refusal(piece, count_rate=False)
             if reason is None:
@@ -331,6 +332,7 @@ class OrderManager:
         if not self._durable(coid):
             self._clear_pending(coid, "cancel not sent: the journal cannot be written", only=Pending.CANCEL)
             return
+        report: OrderReport | None | _Unreachable
         try:
             report = await venue.cancel(order)
         except OrderNotFound:
@@ -555,12 +557,12 @@ class OrderManager:
             self.on_fill(fill)
         unresolved = 0
         for order in [o for o in self._open.values() if o.venue == name and o.client_order_id not in seen]:
-            report = await self._lookup(order)
+            found = await self._lookup(order)
             current = self.orders[order.client_order_id]
-            if report is UNREACHABLE:
+            if found is UNREACHABLE:
                 unresolved += 1  # as it was: a lookup that failed proves nothing
-            elif report is not None:
-                self.on_order_report(_with_client_id(report, order.client_order_id))
+            elif found is not None:
+                self.on_order_report(_with_client_id(found, order.client_order_id))
             elif current.status is S.SUBMITTED:
                 self._reject(order.client_order_id, "not received by the venue (reconciliation)")
             elif current.is_open:
@@ -755,14 +757,13 @@ class OrderManager:
         return bool(self._tasks)
 
 
-class _Unreachable:
+class _Unreachable(enum.Enum):
     """The venue could not be asked (see `OrderManager._lookup`)."""
 
-    def __repr__(self) -> str:
-        return "UNREACHABLE"
+    UNREACHABLE = "UNREACHABLE"
 
 
-UNREACHABLE = _Unreachable()
+UNREACHABLE: Final = _Unreachable.UNREACHABLE
 _AWAITING_ACK = frozenset({S.NEW, S.SUBMITTED})
 _LOOKUP_ATTEMPTS = 6  # asking again after 0.5, 1, 2, 4 and 8 s of engine time
 _LOOKUP_FIRST_DELAY_S = 0.5

@@ -14,12 +14,12 @@ from adapters.gopax.adapter import GopaxConfig, GopaxVenue
 from adapters.gopax.auth import GopaxAuth, NonceSource
 from adapters.gopax.client import GopaxClient
 from adapters.gopax.emulator import GopaxEmulator
+from engine.account.portfolio import Portfolio
+from engine.account.risk import RiskEngine, RiskLimits
 from engine.data.bus import Bus
 from engine.events import Balance, Fill, OrderReport, OrderUpdate
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
-from engine.account.portfolio import Portfolio
-from engine.account.risk import RiskEngine, RiskLimits
 from engine.venue.contract import EmulatorInfo, VenueContext
 from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 

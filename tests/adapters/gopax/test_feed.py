@@ -22,8 +22,8 @@ from adapters.gopax.book import LocalBook
 from adapters.gopax.client import GopaxClient
 from adapters.gopax.emulator import GopaxEmulator
 from adapters.gopax.feed import GopaxFeed, GopaxPoller
-from engine.data.bus import Bus
 from engine.clock import RealtimeClock
+from engine.data.bus import Bus
 from engine.events import Bar, BookSnapshot, FeedState, FeedStatus, Quote, Side, Trade
 from engine.venue.retry import Backoff
 from tests.helpers import REPO

@@ -16,13 +16,13 @@ from adapters.india import IST
 from adapters.samco.adapter import SamcoConfig, SamcoVenue
 from adapters.samco.client import SamcoClient
 from adapters.samco.emulator import SamcoEmulator
-from engine.data.bus import Bus
+from engine.account.portfolio import Portfolio
+from engine.account.risk import RiskEngine, RiskLimits
 from engine.clock import Clock
+from engine.data.bus import Bus
 from engine.events import OrderUpdate
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
-from engine.account.portfolio import Portfolio
-from engine.account.risk import RiskEngine, RiskLimits
 from engine.venue.contract import EmulatorInfo, VenueContext
 from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 

@@ -17,8 +17,8 @@ from adapters.samco import schemas as w
 from adapters.samco.client import SamcoClient
 from adapters.samco.emulator import SamcoEmulator
 from adapters.samco.feed import OrderPoller, SamcoFeed
-from engine.data.bus import Bus
 from engine.clock import RealtimeClock
+from engine.data.bus import Bus
 from engine.events import (
     BookSnapshot,
     FeedState,
@@ -30,8 +30,8 @@ from engine.events import (
     TimeInForce,
     Trade,
 )
-from engine.venue.retry import Backoff
 from engine.venue.contract import Channel
+from engine.venue.retry import Backoff
 
 from .conftest import TIMEOUT, bounded, start_venue, ticks_away, until
 

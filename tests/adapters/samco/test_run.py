@@ -13,10 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from adapters.samco.emulator import SamcoEmulator
-
 from tests.helpers import REPO, emulate
-
-
 
 
 async def test_the_emulate_command_prints_its_address_first_then_serves_until_sigterm() -> None:
