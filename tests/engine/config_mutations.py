@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import traceback
@@ -80,11 +81,11 @@ def mutate(raw: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         parent, last = _parent(data, path), path[-1]
         kind = rng.random()
         if kind < 0.75:
-            parent[last] = rng.choice(ODD_VALUES)
+            parent[last] = copy.deepcopy(rng.choice(ODD_VALUES))
         elif kind < 0.9 and isinstance(parent, dict):
             del parent[last]
         elif isinstance(parent, dict):
-            parent[f"{last}_typo"] = rng.choice(ODD_VALUES)
+            parent[f"{last}_typo"] = copy.deepcopy(rng.choice(ODD_VALUES))
     return data
 
 
