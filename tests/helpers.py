@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from adapters.paper.exchange import EmulatorClock
+from adapters.simulation.exchange import EmulatorClock
 from engine.clock import TimerHandle
 
 TIMEOUT = 10.0  # the bound of any single wait: a bug fails the test instead of hanging it

@@ -66,15 +66,15 @@ from adapters.gopax.emulator_market import (
     ws_trade,
 )
 from adapters.gopax.emulator_ws import SocketServer
-from adapters.paper.account import FeeSchedule
-from adapters.paper.emulation import EmulatorServer, Faults, fault_middleware
-from adapters.paper.exchange import (
+from adapters.simulation.account import FeeSchedule
+from adapters.simulation.emulation import EmulatorServer, Faults, fault_middleware
+from adapters.simulation.exchange import (
     EmulatorClock,
     ExchangeError,
     FillRecord,
     PublicTrade,
 )
-from adapters.paper.matching import SimOrder
+from adapters.simulation.matching import SimOrder
 from engine.events import OrderType, Side, TimeInForce
 
 OWNER = "demo"

@@ -1,7 +1,7 @@
 """The emulator's market as GOPAX shows it: pairs and tick tiers, the public order book with
 exchange-wide entry ids, and our simulated orders and fills rendered in GOPAX's shapes.
 
-The market itself (price process, matching, accounts) is `adapters.paper.exchange.SimExchange`;
+The market itself (price process, matching, accounts) is `adapters.simulation.exchange.SimExchange`;
 this module only looks at it the way GOPAX's API does.
 """
 
@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from adapters.gopax import schemas as w
-from adapters.paper.exchange import FillRecord, SimExchange
-from adapters.paper.matching import SimOrder
+from adapters.simulation.exchange import FillRecord, SimExchange
+from adapters.simulation.matching import SimOrder
 from engine.data.synthetic import WalkSpec
 from engine.events import (
     ZERO,

@@ -22,7 +22,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from adapters.gopax import schemas as w
-from adapters.paper.emulation import Faults, SocketWriter
+from adapters.simulation.emulation import Faults, SocketWriter
 
 log = structlog.get_logger("tickbus.emulator.gopax")
 MAX_BOOKS = 50  # order books one connection may subscribe to

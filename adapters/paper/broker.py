@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import structlog
 
-from adapters.paper.account import Account, FeeSchedule
-from adapters.paper.hours import MarketHours
-from adapters.paper.matching import Execution, MatchingEngine, SimOrder, StatusChange
+from adapters.simulation.account import Account, FeeSchedule
+from adapters.simulation.hours import MarketHours
+from adapters.simulation.matching import Execution, MatchingEngine, SimOrder, StatusChange
 from engine.data.bus import Subscription
 from engine.errors import InsufficientFunds, InvalidOrder, MarketClosed, OrderNotFound
 from engine.events import (

@@ -48,14 +48,6 @@ import structlog
 from aiohttp import web
 
 from adapters.india import IST, Exchange, default_calendar, ist_date, to_ns
-from adapters.paper.emulation import EmulatorServer, Faults, fault_middleware
-from adapters.paper.exchange import (
-    EmulatorClock,
-    ExchangeError,
-    FillRecord,
-    PublicTrade,
-)
-from adapters.paper.matching import SimOrder
 from adapters.samco import schemas as w
 from adapters.samco.auth import session_expiry_ns
 from adapters.samco.client import ORDER_ENTRY
@@ -78,6 +70,14 @@ from adapters.samco.emulator_market import (
 )
 from adapters.samco.emulator_ws import StreamServer
 from adapters.samco.scrip import render
+from adapters.simulation.emulation import EmulatorServer, Faults, fault_middleware
+from adapters.simulation.exchange import (
+    EmulatorClock,
+    ExchangeError,
+    FillRecord,
+    PublicTrade,
+)
+from adapters.simulation.matching import SimOrder
 from engine.events import Side, TimeInForce
 from engine.venue import jwt
 

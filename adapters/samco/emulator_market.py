@@ -2,7 +2,7 @@
 emulator's orders, and everything rendered in Samco's shapes (order book rows, trades, positions,
 quotes and streaming ticks), every value a string.
 
-The market mechanics (price process, matching, the account) are `adapters.paper.exchange.SimExchange`;
+The market mechanics (price process, matching, the account) are `adapters.simulation.exchange.SimExchange`;
 this module only looks at them the way Samco's API does.
 """
 
@@ -15,11 +15,11 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.india import NSE_INDEX_FNO, TradingCalendar, ist_date, make_instrument
-from adapters.paper.account import FeeSchedule
-from adapters.paper.exchange import EmulatorClock, FillRecord, MarketState, SimExchange
-from adapters.paper.matching import SimOrder
 from adapters.samco import schemas as w
 from adapters.samco.scrip import Scrip
+from adapters.simulation.account import FeeSchedule
+from adapters.simulation.exchange import EmulatorClock, FillRecord, MarketState, SimExchange
+from adapters.simulation.matching import SimOrder
 from engine.data.synthetic import WalkSpec
 from engine.events import ZERO, Instrument, OrderStatus, OrderType, Quote, Side
 

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
-from adapters.paper.emulation import Faults, SocketWriter
+from adapters.simulation.emulation import Faults, SocketWriter
 
 DEPTH_TYPES = frozenset({"quote2", "marketdata", "marketdepth"})
 STREAMING_TYPES = DEPTH_TYPES | {"quote"}

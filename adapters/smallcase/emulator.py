@@ -40,8 +40,8 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from adapters.paper.emulation import EmulatorServer, Faults, fault_middleware
-from adapters.paper.exchange import EmulatorClock
+from adapters.simulation.emulation import EmulatorServer, Faults, fault_middleware
+from adapters.simulation.exchange import EmulatorClock
 from adapters.smallcase import schemas as w
 from adapters.smallcase.auth import (
     CHECKSUM_HEADER,

@@ -27,9 +27,9 @@ from decimal import Decimal
 from typing import Literal
 
 from adapters.india import Exchange, default_calendar, nse_equity
-from adapters.paper.account import FeeSchedule
-from adapters.paper.exchange import EmulatorClock, ExchangeError, SimExchange
-from adapters.paper.hours import MarketHours
+from adapters.simulation.account import FeeSchedule
+from adapters.simulation.exchange import EmulatorClock, ExchangeError, SimExchange
+from adapters.simulation.hours import MarketHours
 from adapters.smallcase import schemas as w
 from engine.data.synthetic import WalkSpec
 from engine.events import OrderType, Side

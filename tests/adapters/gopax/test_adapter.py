@@ -18,7 +18,7 @@ from adapters.gopax.adapter import (
 )
 from adapters.gopax.client import GopaxClient
 from adapters.gopax.emulator import GopaxEmulator
-from adapters.paper.matching import SimOrder
+from adapters.simulation.matching import SimOrder
 from engine.errors import AuthError, OrderNotFound
 from engine.events import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from engine.venue.contract import Channel, EmulatorInfo, VenueContext

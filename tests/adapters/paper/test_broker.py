@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import pytest
 
 from adapters.india import IST, make_instrument, nse_equity, to_ns
-from adapters.paper.account import FeeSchedule
 from adapters.paper.broker import PaperBroker, PaperConfig
+from adapters.simulation.account import FeeSchedule
 from engine.clock import RealtimeClock, SimulatedClock
 from engine.data.bus import Bus
 from engine.errors import InsufficientFunds, InvalidOrder, MarketClosed, OrderNotFound

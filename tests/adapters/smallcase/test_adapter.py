@@ -12,7 +12,7 @@ import msgspec
 import pytest
 import structlog
 
-from adapters.paper.exchange import EmulatorClock
+from adapters.simulation.exchange import EmulatorClock
 from adapters.smallcase.adapter import SmallcaseConfig, parse_venue_order_id
 from adapters.smallcase.emulator import SmallcaseEmulator
 from engine.app.config import load_config

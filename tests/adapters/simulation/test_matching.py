@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.paper.matching import Execution, MatchingEngine, SimOrder, StatusChange
+from adapters.simulation.matching import Execution, MatchingEngine, SimOrder, StatusChange
 from engine.events import BookSnapshot, OrderStatus, OrderType, Quote, Side, TimeInForce, Trade
 
 D = Decimal

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from adapters.paper.account import Account, FeeSchedule
-from adapters.paper.matching import Execution, MatchingEngine, SimOrder, StatusChange
+from adapters.simulation.account import Account, FeeSchedule
+from adapters.simulation.matching import Execution, MatchingEngine, SimOrder, StatusChange
 from engine.data.synthetic import RandomWalk, WalkSpec
 from engine.events import Instrument, OrderStatus, OrderType, Quote, Side, TimeInForce, Trade
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.paper.account import Account, FeeSchedule
+from adapters.simulation.account import Account, FeeSchedule
 from engine.events import Instrument, OrderType, Side
 
 D = Decimal

@@ -1,4 +1,4 @@
-"""Market hours per exchange for the paper broker: Indian sessions from the IST calendar, 24/7 otherwise."""
+"""Market hours per exchange for the paper venue and the emulators: Indian sessions from the IST calendar, 24/7 otherwise."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from adapters.paper.account import FeeSchedule
-from adapters.paper.exchange import ExchangeError, SimExchange
+from adapters.simulation.account import FeeSchedule
+from adapters.simulation.exchange import ExchangeError, SimExchange
 from engine.data.synthetic import WalkSpec
 from engine.events import Instrument, OrderStatus, OrderType, Side
 
