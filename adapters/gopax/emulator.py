@@ -69,10 +69,16 @@ from adapters.gopax.emulator_ws import SocketServer
 from adapters.simulation.account import FeeSchedule
 from adapters.simulation.emulation import EmulatorServer, Faults, fault_middleware
 from adapters.simulation.exchange import (
+    BalanceChanged,
     EmulatorClock,
     ExchangeError,
+    ExchangeEvent,
     FillRecord,
+    OrderChanged,
+    OrderFilled,
     PublicTrade,
+    PublicTraded,
+    QuoteTicked,
 )
 from adapters.simulation.matching import SimOrder
 from engine.events import OrderType, Side, TimeInForce
@@ -553,25 +559,24 @@ class GopaxEmulator(EmulatorServer):
 
     # --- what the exchange tells us -----------------------------------------------------------
 
-    def _on_exchange(self, kind: str, owner: str | None, payload: object) -> None:
-        if kind == "quote":
-            self._dirty_pairs.add(payload.instrument)  # type: ignore[attr-defined]
-        elif kind == "trade":
-            self._public_trade(payload)  # type: ignore[arg-type]
-        elif kind == "order":
-            self._order_changed(payload)  # type: ignore[arg-type]
-        elif kind == "fill":
-            fill: FillRecord = payload  # type: ignore[assignment]
-            order = self.exchange.matching.orders[fill.order_id]
-            meta = self._meta(order)
-            if fill.liquidity == "maker":
-                meta.fee_making += fill.fee
-            else:
-                meta.fee_taking += fill.fee
-            self._fills_out.append(fill)
-            self._order_changed(order)
-        elif kind == "balance" and owner is not None:
-            self._dirty_balances.add((owner, str(payload)))
+    def _on_exchange(self, event: ExchangeEvent) -> None:
+        match event:
+            case QuoteTicked(quote):
+                self._dirty_pairs.add(quote.instrument)
+            case PublicTraded(trade):
+                self._public_trade(trade)
+            case OrderChanged(order):
+                self._order_changed(order)
+            case OrderFilled(order, fill):
+                meta = self._meta(order)
+                if fill.liquidity == "maker":
+                    meta.fee_making += fill.fee
+                else:
+                    meta.fee_taking += fill.fee
+                self._fills_out.append(fill)
+                self._order_changed(order)
+            case BalanceChanged(owner, asset):
+                self._dirty_balances.add((owner, asset))
         self._schedule_flush()
 
     def _order_changed(self, order: SimOrder) -> None:

@@ -74,8 +74,10 @@ from adapters.simulation.emulation import EmulatorServer, Faults, fault_middlewa
 from adapters.simulation.exchange import (
     EmulatorClock,
     ExchangeError,
-    FillRecord,
-    PublicTrade,
+    ExchangeEvent,
+    OrderFilled,
+    PublicTraded,
+    QuoteTicked,
 )
 from adapters.simulation.matching import SimOrder
 from engine.events import Side, TimeInForce
@@ -597,19 +599,18 @@ class SamcoEmulator(EmulatorServer):
 
     # --- the market's news --------------------------------------------------------------------
 
-    def _on_exchange(self, kind: str, owner: str | None, payload: object) -> None:
-        if kind == "quote":
-            spec = self.scrips.get(payload.instrument)  # type: ignore[attr-defined]
-            if spec is not None:
-                self.stream.publish(spec.token)
-        elif kind == "trade":
-            trade: PublicTrade = payload  # type: ignore[assignment]
-            self._days[trade.instrument].trade(trade.price, trade.size, trade.ts_ns)
-        elif kind == "fill":
-            fill: FillRecord = payload  # type: ignore[assignment]
-            order = self._by_sim.get(fill.order_id)
-            if order is not None:
-                order.fills.append(fill)
+    def _on_exchange(self, event: ExchangeEvent) -> None:
+        match event:
+            case QuoteTicked(quote):
+                spec = self.scrips.get(quote.instrument)
+                if spec is not None:
+                    self.stream.publish(spec.token)
+            case PublicTraded(trade):
+                self._days[trade.instrument].trade(trade.price, trade.size, trade.ts_ns)
+            case OrderFilled(_, fill):
+                order = self._by_sim.get(fill.order_id)
+                if order is not None:
+                    order.fills.append(fill)
 
     async def _housekeeping(self) -> None:
         """After-market orders reach the exchange at the open; DAY orders expire at the close."""

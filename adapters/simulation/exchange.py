@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import msgspec
+
 from adapters.simulation.account import Account, FeeSchedule
 from adapters.simulation.matching import Execution, MatchingEngine, SimOrder, StatusChange
 from engine.data.synthetic import RandomWalk, WalkSpec
@@ -100,9 +102,40 @@ class MarketState:
     trades: deque[PublicTrade] = field(default_factory=lambda: deque(maxlen=1000))
 
 
-# What listeners receive: ("quote", None, Quote) | ("trade", None, PublicTrade)
-# | ("order", owner, SimOrder) | ("fill", owner, FillRecord) | ("balance", owner, asset)
-Listener = Callable[[str, str | None, object], None]
+class QuoteTicked(msgspec.Struct, frozen=True):
+    """The price process moved an instrument's quote."""
+
+    quote: Quote
+
+
+class PublicTraded(msgspec.Struct, frozen=True):
+    """A trade printed on the public tape by the price process."""
+
+    trade: PublicTrade
+
+
+class OrderChanged(msgspec.Struct, frozen=True):
+    """A user's order was taken, or its status or remaining quantity changed."""
+
+    order: SimOrder
+
+
+class OrderFilled(msgspec.Struct, frozen=True):
+    """A user's order traded; the account is already settled."""
+
+    order: SimOrder
+    fill: FillRecord
+
+
+class BalanceChanged(msgspec.Struct, frozen=True):
+    """One asset of a user's account moved (a fill settled or a hold released)."""
+
+    owner: str
+    asset: str
+
+
+ExchangeEvent = QuoteTicked | PublicTraded | OrderChanged | OrderFilled | BalanceChanged
+Listener = Callable[[ExchangeEvent], None]
 
 
 class SimExchange:
@@ -162,9 +195,9 @@ class SimExchange:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def _notify(self, kind: str, owner: str | None, payload: object) -> None:
+    def _notify(self, event: ExchangeEvent) -> None:
         for listener in list(self._listeners):
-            listener(kind, owner, payload)
+            listener(event)
 
     def market(self, symbol: str) -> MarketState:
         try:
@@ -180,12 +213,12 @@ class SimExchange:
             quote = Quote(symbol, quote.bid, quote.ask, quote.bid_size, quote.ask_size, now, now, quote.last)
             state.quote = quote
             self._apply(self.matching.on_quote(quote))
-            self._notify("quote", None, quote)
+            self._notify(QuoteTicked(quote))
             if trade is not None:
                 record = PublicTrade(next(self._trade_ids), symbol, trade.price, trade.size, trade.aggressor or Side.BUY, now)
                 state.trades.append(record)
                 self._apply(self.matching.on_trade(Trade(symbol, trade.price, trade.size, now, now, trade.aggressor)))
-                self._notify("trade", None, record)
+                self._notify(PublicTraded(record))
 
     async def run(self) -> None:
         while True:
@@ -275,13 +308,13 @@ class SimExchange:
         self._owner_orders[owner].append(order)
         if client_id is not None:
             self._by_client[(owner, client_id)] = order
-        self._notify("order", owner, order)
+        self._notify(OrderChanged(order))
         self._apply(self.matching.submit(order, now))
         if order.status is OrderStatus.REJECTED and order.id not in self.matching.orders:
             # refused on arrival (off the lot, no price): the matching engine never took it,
             # so nothing will release what was held for it
             account.release(order.id)
-            self._notify("balance", owner, inst.quote if side is Side.BUY else inst.base)
+            self._notify(BalanceChanged(owner, inst.quote if side is Side.BUY else inst.base))
         return order
 
     def cancel(self, owner: str, order_id: str) -> SimOrder:
@@ -349,12 +382,12 @@ class SimExchange:
                     liquidity=event.liquidity, ts_ns=event.ts_ns,
                 )
                 self.fills.setdefault(order.owner, []).append(record)
-                self._notify("fill", order.owner, record)
-                self._notify("balance", order.owner, inst.base)
-                self._notify("balance", order.owner, inst.quote)
+                self._notify(OrderFilled(order, record))
+                self._notify(BalanceChanged(order.owner, inst.base))
+                self._notify(BalanceChanged(order.owner, inst.quote))
             else:
                 if event.status.is_terminal and account is not None:
                     account.release(order.id)
-                    self._notify("balance", order.owner, inst.quote if order.side is Side.BUY else inst.base)
-                self._notify("order", order.owner, order)
+                    self._notify(BalanceChanged(order.owner, inst.quote if order.side is Side.BUY else inst.base))
+                self._notify(OrderChanged(order))
 

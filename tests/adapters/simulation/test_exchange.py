@@ -5,7 +5,16 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from adapters.simulation.account import FeeSchedule
-from adapters.simulation.exchange import ExchangeError, SimExchange
+from adapters.simulation.exchange import (
+    BalanceChanged,
+    ExchangeError,
+    ExchangeEvent,
+    OrderChanged,
+    OrderFilled,
+    PublicTraded,
+    QuoteTicked,
+    SimExchange,
+)
 from engine.data.synthetic import WalkSpec
 from engine.events import Instrument, OrderStatus, OrderType, Side
 
@@ -74,3 +83,25 @@ def test_a_resting_order_fills_as_the_price_process_reaches_it_and_lists_in_hist
     assert order.status is OrderStatus.COMPLETED
     assert ex.account("u").locked.get("KRW", D(0)) == 0
     assert [o.id for o in ex.orders("u")] == [order.id]
+
+
+def test_listeners_get_typed_events_for_an_order_its_fills_and_the_balances_it_moves() -> None:
+    ex = exchange()
+    events: list[ExchangeEvent] = []
+    unlisten = ex.listen(events.append)
+    order = ex.place("u", symbol="BTC-KRW", side=Side.BUY, type=OrderType.MARKET, qty=D("0.01"))
+    assert isinstance(events[0], OrderChanged) and events[0].order is order
+    fills = [e for e in events if isinstance(e, OrderFilled)]
+    assert [e.fill for e in fills] == ex.fills["u"]
+    assert all(e.order is order and e.fill.owner == "u" for e in fills)
+    assert {(e.owner, e.asset) for e in events if isinstance(e, BalanceChanged)} == {("u", "BTC"), ("u", "KRW")}
+    assert isinstance(events[-1], OrderChanged) and events[-1].order.status is OrderStatus.COMPLETED
+    events.clear()
+    for _ in range(20):
+        ex.step()
+    assert {type(e) for e in events} >= {QuoteTicked}
+    assert all(isinstance(e, QuoteTicked | PublicTraded) for e in events)
+    unlisten()
+    events.clear()
+    ex.step()
+    assert events == []
