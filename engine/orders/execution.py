@@ -1,0 +1,219 @@
+"""The execution of requests: placements, cancels and modifies sent to the venues as tasks, and
+a placement whose outcome is unknown resolved by asking the venue, never by sending it again."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from engine.errors import OrderNotFound, VenueError
+from engine.events import Order, OrderReport, OrderStatus, Pending
+
+if TYPE_CHECKING:
+    from engine.clock import Clock
+    from engine.orders.book import OrderBook
+    from engine.venue.contract import Venue
+
+S = OrderStatus
+
+
+class _Unreachable(enum.Enum):
+    """The venue could not be asked (see `Execution.lookup`)."""
+
+    UNREACHABLE = "UNREACHABLE"
+
+
+UNREACHABLE: Final = _Unreachable.UNREACHABLE
+AWAITING_ACK = frozenset({S.NEW, S.SUBMITTED})  # a cancel or modify waits for the placement's answer
+_LOOKUP_ATTEMPTS = 6  # asking again after 0.5, 1, 2, 4 and 8 s of engine time
+_LOOKUP_FIRST_DELAY_S = 0.5
+
+
+class Execution:
+    """Sends the manager's requests to the venues and applies their answers to the book."""
+
+    def __init__(self, *, book: OrderBook, clock: Clock, venues: dict[str, Venue], log: Any) -> None:
+        self.book = book
+        self.clock = clock
+        self.venues = venues
+        self.log = log
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    # --- requests, each sent by a task of its own ---------------------------------------------
+
+    def place(self, coid: str) -> None:
+        self._spawn(self._send(coid))
+
+    def cancel(self, coid: str) -> None:
+        self._spawn(self.send_cancel(coid))
+
+    def modify(self, coid: str) -> None:
+        self._spawn(self._send_modify(coid))
+
+    async def _send(self, coid: str) -> None:
+        book = self.book
+        order = book.transition(coid, S.SUBMITTED)
+        if order is None:
+            return
+        venue = self.venues[order.venue]
+        if not book.durable(coid):
+            book.reject(coid, "not sent: the journal cannot be written")
+            return
+        try:
+            ack = await venue.place(order)
+        except VenueError as exc:
+            if exc.retryable:
+                await self._resolve_unknown(coid, exc)
+            else:
+                book.reject(coid, venue_reason(exc))
+            return
+        except Exception as exc:  # broken connection, timeout, or an adapter bug: outcome unknown
+            if not isinstance(exc, (OSError, asyncio.TimeoutError)):
+                self.log.error("venue place failed unexpectedly", client_order_id=coid, error=repr(exc), exc_info=exc)
+            await self._resolve_unknown(coid, exc)
+            return
+        book.on_order_report(with_client_id(ack, coid))
+        self._after_ack(coid)
+
+    def _after_ack(self, coid: str) -> None:
+        order = self.book.orders.get(coid)
+        if order is None or not order.is_open:
+            return
+        if order.pending is Pending.CANCEL:
+            self.cancel(coid)
+        elif order.pending is Pending.MODIFY:
+            self.modify(coid)
+
+    async def _resolve_unknown(self, coid: str, exc: BaseException) -> None:
+        """A placement whose outcome is unknown: ask the venue, never blindly send it again.
+
+        While the venue cannot be asked, ask again with backoff; after that the order stays
+        submitted (it counts as open) and the next reconciliation settles it.
+        """
+        book = self.book
+        self.log.warning("placement outcome unknown", client_order_id=coid, error=repr(exc))
+        delay = _LOOKUP_FIRST_DELAY_S
+        report = await self.lookup(book.orders[coid])
+        for _ in range(_LOOKUP_ATTEMPTS - 1):
+            if report is not UNREACHABLE:
+                break
+            await self.clock.sleep(delay)
+            delay *= 2
+            report = await self.lookup(book.orders[coid])
+        if report is UNREACHABLE:
+            self.log.error("placement outcome still unknown: left submitted until reconciliation", client_order_id=coid)
+            return
+        if book.orders[coid].status is not S.SUBMITTED:  # a report or a fill settled it meanwhile
+            self._after_ack(coid)
+            return
+        if report is None:
+            book.reject(coid, f"not received by the venue ({exc!r})")
+        else:
+            book.on_order_report(with_client_id(report, coid))
+            self._after_ack(coid)
+
+    async def send_cancel(self, coid: str) -> None:
+        book = self.book
+        order = book.orders[coid]
+        venue = self.venues[order.venue]
+        if not book.durable(coid):
+            book.clear_pending(coid, "cancel not sent: the journal cannot be written", only=Pending.CANCEL)
+            return
+        report: OrderReport | None | _Unreachable
+        try:
+            report = await venue.cancel(order)
+        except OrderNotFound:
+            report = await self.lookup(order)
+            if report is UNREACHABLE:
+                book.clear_pending(coid, "cancel outcome unknown: the venue cannot be asked", only=Pending.CANCEL)
+                return
+            if report is None and book.orders[coid].status is not S.SUBMITTED:
+                # nothing to cancel at the venue: free the flag so the strategy may ask again
+                # (a submitted order keeps it: the cancel goes out once the placement is acked)
+                book.clear_pending(
+                    coid, "cancel failed: the venue does not know the order", only=Pending.CANCEL
+                )
+                return
+        except Exception as exc:
+            self._request_failed(coid, Pending.CANCEL, exc)
+            return
+        if report is not None:
+            book.on_order_report(with_client_id(report, coid))
+        current = book.orders[coid]
+        if current.pending is Pending.CANCEL and current.is_open and report is not None:
+            if report.status.is_open:  # the venue still shows it working
+                book.clear_pending(coid, "cancel not confirmed by the venue")
+
+    async def _send_modify(self, coid: str) -> None:
+        book = self.book
+        order = book.orders[coid]
+        qty, price, trigger = book.modifications.pop(coid, (None, None, None))
+        if not book.durable(coid):
+            book.clear_pending(coid, "modify not sent: the journal cannot be written", only=Pending.MODIFY)
+            return
+        try:
+            report = await self.venues[order.venue].modify(
+                order, qty=qty, price=price, trigger_price=trigger
+            )
+        except Exception as exc:
+            self._request_failed(coid, Pending.MODIFY, exc)
+            return
+        if report is not None:
+            book.on_order_report(with_client_id(report, coid))
+        book.clear_pending(coid, None, only=Pending.MODIFY)
+
+    def _request_failed(self, coid: str, request: Pending, exc: Exception) -> None:
+        """A cancel or modify that failed: its flag goes, with the venue's refusal or the error
+        that left the outcome unknown (an adapter bug is logged with its traceback too)."""
+        if isinstance(exc, VenueError):
+            reason = f"{request.value} refused: {venue_reason(exc)}"
+        else:
+            if not isinstance(exc, (OSError, asyncio.TimeoutError)):
+                self.log.error(f"venue {request.value} failed unexpectedly", client_order_id=coid, error=repr(exc), exc_info=exc)
+            reason = f"{request.value} outcome unknown: {exc!r}"
+        self.book.clear_pending(coid, reason, only=request)
+
+    async def lookup(self, order: Order) -> OrderReport | None | _Unreachable:
+        """The venue's report of `order`; None when it does not know the order; UNREACHABLE when
+        it could not be asked (a failed lookup says nothing about the order)."""
+        try:
+            return await self.venues[order.venue].order_status(order)
+        except OrderNotFound:
+            return None
+        except Exception as exc:
+            self.log.warning("order status lookup failed", client_order_id=order.client_order_id, error=repr(exc))
+            return UNREACHABLE
+
+    # --- tasks in flight ----------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("order task failed", error=repr(task.exception()), exc_info=task.exception())
+
+    async def settle(self) -> None:
+        """Wait for every request in flight (submissions, cancels, modifies) to finish."""
+        for _ in range(1_000):
+            if not self.tasks:
+                return
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+
+def with_client_id(report: OrderReport, coid: str) -> OrderReport:
+    if report.client_order_id == coid:
+        return report
+    return msgspec.structs.replace(report, client_order_id=coid)
+
+
+def venue_reason(exc: VenueError) -> str:
+    code = f" [{exc.code}]" if exc.code is not None else ""
+    return f"{exc.venue}{code}: {exc.text}"
