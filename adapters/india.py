@@ -20,7 +20,7 @@ from typing import NamedTuple, TypeVar
 
 from engine.clock import NS
 from engine.events import Instrument, OrderType, Side, TimeInForce, instrument_id
-from engine.orders.manager import freeze_slices
+from engine.orders.slicing import freeze_slices
 
 # --- exchanges ---------------------------------------------------------------------------------
 
