@@ -8,15 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
-import msgspec
-import pytest
 import structlog
 
 from adapters.paper.exchange import EmulatorClock
-from adapters.smallcase.adapter import SmallcaseConfig, parse_venue_order_id
 from adapters.smallcase.emulator import SmallcaseEmulator
-from engine.app.config import load_config
-from engine.errors import ConfigError
+from adapters.smallcase.parsing import parse_venue_order_id
 from engine.events import OrderStatus, OrderType, Side
 from engine.venue import jwt
 from tests.helpers import EmulatorTime
@@ -206,18 +202,6 @@ async def test_auth_tokens_live_on_wall_clock_time_when_the_gateway_is_not_emula
         await bounded(gateway.stop())
 
     assert int(before + 120) - 1 <= exp <= after + 120
-
-
-def test_a_link_template_that_cannot_be_filled_is_refused_when_the_config_loads(tmp_path: Path) -> None:
-    with pytest.raises(msgspec.ValidationError, match="link_template"):
-        msgspec.convert({"link_template": "https://example.com/{txid}"}, SmallcaseConfig)
-    path = tmp_path / "bad.yaml"
-    path.write_text('mode: live\nvenues:\n  smallcase: {type: smallcase, link_template: "https://x/{transactionId}"}\n')
-
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-
-    assert "venues.smallcase" in str(err.value) and "link_template" in str(err.value)
 
 
 async def test_a_link_that_cannot_be_made_does_not_reject_a_basket_that_exists(real_emulator: SmallcaseEmulator) -> None:
