@@ -61,6 +61,7 @@ from adapters.smallcase.parsing import (
     Phase,
     StatusWords,
     TransactionView,
+    create_request,
     known,
     leg_states,
     parse_venue_order_id,
@@ -261,14 +262,7 @@ class SmallcaseVenue(Venue[SmallcaseConfig]):
         basket.created.set_result(transaction_id)
 
     async def _create(self, orders: dict[tuple[str, str], Order]) -> str:
-        request = w.CreateTransaction(
-            intent="TRANSACTION",
-            orderConfig=w.OrderConfig(
-                type="SECURITIES",
-                securities=[w.Security(ticker, int(o.qty), side) for (ticker, side), o in orders.items()],  # type: ignore[arg-type]
-            ),
-        )
-        created = await self._client().create_transaction(request)
+        created = await self._client().create_transaction(create_request(orders))
         transaction_id = created.transactionId
         tracked = Tracked(transaction_id, self.venue_now_ns() + int(self.config.transaction_ttl_s * NS))
         for (ticker, side), o in orders.items():

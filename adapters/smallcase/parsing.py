@@ -92,6 +92,12 @@ def security_of(venue: str, order: Order) -> tuple[str, str]:
     return ticker, side_code(order.side)
 
 
+def create_request(orders: Mapping[tuple[str, str], Order]) -> w.CreateTransaction:
+    """One SECURITIES transaction carrying every order of a basket, keyed by (ticker, side)."""
+    securities = [w.Security(ticker, int(o.qty), side) for (ticker, side), o in orders.items()]  # type: ignore[arg-type]
+    return w.CreateTransaction(intent="TRANSACTION", orderConfig=w.OrderConfig(type="SECURITIES", securities=securities))
+
+
 def venue_order_id(transaction_id: str, ticker: str, side: str) -> str:
     return f"{transaction_id}:{ticker}:{side}"
 
