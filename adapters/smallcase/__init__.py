@@ -6,10 +6,13 @@ user server to server, so the adapter turns the orders of one rebalance into one
 waits for its outcome (see adapter.py). Leprechaun (virtual) accounts are the product's second kind
 of paper mode: the production adapter against a broker's test account, modelled by the emulator.
 
-Rooms: `schemas` (wire Structs, decoders), `auth` (the users' JWTs, x-gateway-secret, the postback
-checksum), `client` (REST, the error envelope as typed errors), `feed` (the transaction poller and
-the postback receiver), `adapter` (`SmallcaseVenue`: baskets, the status tables, fills), and the
-emulator in two parts: `emulator` (the app, auth, the SDK step's endpoints, postbacks) and
+Rooms: `config` (the venue's config Struct), `schemas` (wire Structs, decoders), `auth` (the users'
+JWTs, x-gateway-secret, the postback checksum), `client` (REST, the error envelope as typed errors),
+`feed` (the transaction poller and the postback receiver), `parsing` (wire words both ways: codes,
+the status tables and the rule for an unknown word, views, where a view puts an order),
+`transactions` (the transactions followed, their orders, delivery through the venue-sync core),
+`adapter` (`SmallcaseVenue`: baskets -> transactions, the core's questions), and the emulator in
+two parts: `emulator` (the app, auth, the SDK step's endpoints, postbacks) and
 `emulator_gateway` (transactions and accounts over the shared market).
 
 Where the sources were uncertain ([I] in protocols.md, NOT FOUND), what the adapter sends and what

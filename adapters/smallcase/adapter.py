@@ -26,6 +26,13 @@ From then on the transaction is polled (fast while open) and postbacks are appli
   completes late is seen (the fills apply to the expired orders). Once the user has begun it
   (USED, PROCESSING, ACTION_REQUIRED) the venue decides: it is read until COMPLETED or ERRORED.
 
+Keeping in step goes through the venue-sync core (engine/venue/sync.py): it holds the working set
+(the transactions polled are those with a working order, plus the venue-specific ones of
+transactions.Book: begun and not finished, or expired here and within their grace), the fill ids
+delivered, the last state per order, delivery where a mark moves only once the manager took the
+event, the unknown-status rule, and the last look at close (`look`: every followed transaction
+read once more). The poller's cadence and the postbacks stay here: each view goes to `deliver`.
+
 Unless the gateway is emulated the engine logs, at warning level, the transactionId and the link
 where the user completes it, and waits: leprechaun (virtual) accounts included, since `leprechaun`
 is a flag of smallcase's SDK and the user still goes through the SDK. With the emulator in
@@ -57,23 +64,17 @@ from adapters.smallcase.client import SmallcaseClient
 from adapters.smallcase.config import SmallcaseConfig, fill_link
 from adapters.smallcase.feed import PostbackReceiver, TransactionPoller
 from adapters.smallcase.parsing import (
-    LegState,
-    Phase,
-    StatusWords,
     TransactionView,
     create_request,
-    known,
-    leg_states,
     parse_venue_order_id,
     security_of,
-    target,
-    venue_order_id,
     view_of_postback,
 )
-from adapters.smallcase.transactions import Basket, Leg, Tracked
-from engine.errors import NotSupported, UserError, VenueError
-from engine.events import ZERO, Fill, Instrument, Order, OrderReport, OrderStatus
+from adapters.smallcase.transactions import Basket, Book, Tracked
+from engine.errors import NotSupported, UserError, VenueError, VenueUnavailable
+from engine.events import Instrument, Order, OrderReport, OrderStatus
 from engine.venue.contract import EmulatorInfo, Venue, VenueConfig, VenueContext
+from engine.venue.sync import Look, VenueSync
 
 if TYPE_CHECKING:
     from adapters.smallcase.emulator import SmallcaseEmulator
@@ -92,14 +93,22 @@ class SmallcaseVenue(Venue[SmallcaseConfig]):
         self.client: SmallcaseClient | None = None
         self.poller: TransactionPoller | None = None
         self.receiver: PostbackReceiver | None = None
-        self.transactions: dict[str, Tracked] = {}
         self._baskets: list[Basket] = []  # gathering: the first, and overflow baskets for repeats
         self._tasks: set[asyncio.Task[None]] = set()  # basket flushes and SDK links being opened
-        self.words = StatusWords(self.name)
-        self.unknown_statuses: dict[str, int] = self.words.unknown  # status words no table knows, counted
         # The gateway's time: wall clock, or the engine's clock when the gateway is emulated (the
         # emulator's clock starts at the run's `start:`, engine/config.py).
         self.venue_now_ns: Callable[[], int] = ctx.clock.now_ns if config.emulator else time.time_ns
+        self.book = Book(
+            self.name, config, ctx.sink, questions=self, venue_now_ns=self.venue_now_ns, now_ns=ctx.clock.now_ns,
+            read_again=lambda: self._poller().wake(),
+        )
+        self.sync: VenueSync = self.book.sync
+        self.transactions: dict[str, Tracked] = self.book.transactions
+
+    @property
+    def unknown_statuses(self) -> dict[str, int]:
+        """Status words no table knows, by times seen (the core's count)."""
+        return self.sync.stats.unknown_statuses
 
     # --- emulator -----------------------------------------------------------------------------
 
@@ -143,7 +152,7 @@ class SmallcaseVenue(Venue[SmallcaseConfig]):
         self.client = SmallcaseClient(self.name, cfg.url, cfg.gateway_name, auth, timeout_s=cfg.timeout_s, retries=cfg.read_retries)
         await self.client.start()
         self.poller = TransactionPoller(
-            self.name, self.client, open_transactions=self._open_transactions, on_view=self._apply,
+            self.name, self.client, open_transactions=self._open_transactions, on_view=self.book.apply,
             now_ns=venue_now_ns, interval_s=cfg.poll_interval_s, idle_interval_s=cfg.idle_poll_interval_s,
         )
         self.poller.start()
@@ -170,9 +179,13 @@ class SmallcaseVenue(Venue[SmallcaseConfig]):
             task.cancel()
         # awaited: a flush ends its basket's placements before the client goes away
         await asyncio.gather(*tasks, return_exceptions=True)
-        for part in (self.poller, self.receiver):
-            if part is not None:
-                await part.stop()
+        if self.poller is not None:
+            await self.poller.stop()
+            # what happened just before the stop is not left for the next run (never raises)
+            await self.sync.last_look(timeout_s=self.config.last_look_timeout_s)
+        if self.receiver is not None:
+            await self.receiver.stop()
+        await self.sync.close()
         if self.client is not None:
             await self.client.close()
 
@@ -187,12 +200,8 @@ class SmallcaseVenue(Venue[SmallcaseConfig]):
         if basket is None:  # the first order, or a repeat of a ticker and side every basket has
             basket = self._open_basket()
         basket.orders[key] = order
-        transaction_id = await asyncio.shield(basket.created)
-        vid = venue_order_id(transaction_id, *key)
-        return OrderReport(
-            venue=self.name, status=S.SUBMITTED, client_order_id=order.client_order_id, venue_order_id=vid,
-            instrument=order.instrument, side=order.side, qty=order.qty, ts_event=self.ctx.clock.now_ns(),
-        )
+        acks = await asyncio.shield(basket.created)
+        return acks[key]
 
     async def cancel(self, order: Order) -> OrderReport | None:
         raise NotSupported(self.name, "a smallcase transaction cannot be withdrawn; it expires 5 minutes after creation")
@@ -202,17 +211,7 @@ class SmallcaseVenue(Venue[SmallcaseConfig]):
         if vid is None:  # no transaction was made for it (a lost create answer leaves none known)
             return None
         transaction_id, ticker, side = parse_venue_order_id(vid)
-        tracked = self.transactions.get(transaction_id)
-        if tracked is None:
-            tracked = self.transactions[transaction_id] = Tracked(
-                transaction_id, self.venue_now_ns() + int(self.config.transaction_ttl_s * NS), adopted=True,
-            )
-        leg = tracked.legs.get((ticker, side))
-        if leg is None:
-            leg = tracked.legs[(ticker, side)] = Leg(
-                order, vid, filled=order.filled_qty, notional=order.filled_qty * (order.avg_price or ZERO),
-                status=order.status if order.status is not S.NEW else S.SUBMITTED,
-            )
+        tracked, leg = self.book.adopt(order, transaction_id, (ticker, side))
         if not tracked.done:
             poller = self._poller()
             poller.wake()  # followed from now on like one made here, whatever this lookup gives
@@ -225,12 +224,28 @@ class SmallcaseVenue(Venue[SmallcaseConfig]):
                 # and let the poller bring the outcome.
                 log.warning("transaction lookup failed; reporting what is known", venue=self.name,
                             transaction_id=transaction_id, error=str(exc))
-                return self._report(leg)
-            self._apply(view)
-        return self._report(leg)
+                return self.book.report(leg)
+            self.book.apply(view)
+        return self.book.report(leg)
 
     async def open_orders(self) -> Sequence[OrderReport]:
-        return [self._report(leg) for t in self.transactions.values() for leg in t.legs.values() if leg.status.is_open]
+        return self.book.open_reports(self.sync.working)
+
+    async def look(self, since: int, working: frozenset[str], *, fills: bool = True) -> Look:
+        """The core's question: every transaction still followed, read now (smallcase has no fill
+        cursor: fills are growths of cumulative totals, `since` is always 0). Raises only if none
+        of them could be read."""
+        followed = self.book.followed(working)
+        poller = self._poller()
+        views = await asyncio.gather(*(poller.view(t.transaction_id, t.deadline_ns) for t in followed), return_exceptions=True)
+        read = [(t, v) for t, v in zip(followed, views, strict=True) if isinstance(v, TransactionView)]
+        if followed and not read:
+            raise VenueUnavailable(self.name, f"none of {len(followed)} followed transactions could be read")
+        looks = [self.book.look(t, v) for t, v in read]
+        return Look(
+            fills=[f for lk in looks for f in lk.fills] if fills else (),
+            reports=[r for lk in looks for r in lk.reports],
+        )
 
     # --- baskets -> transactions --------------------------------------------------------------
 
@@ -255,24 +270,21 @@ class SmallcaseVenue(Venue[SmallcaseConfig]):
             if basket in self._baskets:  # from now on orders go to the next basket
                 self._baskets.remove(basket)
         try:
-            transaction_id = await self._create(basket.orders)
+            acks = await self._create(basket.orders)
         except Exception as exc:  # noqa: BLE001 - every failure goes to the orders waiting on it
             basket.created.set_exception(exc)
             return
-        basket.created.set_result(transaction_id)
+        basket.created.set_result(acks)
 
-    async def _create(self, orders: dict[tuple[str, str], Order]) -> str:
+    async def _create(self, orders: dict[tuple[str, str], Order]) -> dict[tuple[str, str], OrderReport]:
         created = await self._client().create_transaction(create_request(orders))
         transaction_id = created.transactionId
-        tracked = Tracked(transaction_id, self.venue_now_ns() + int(self.config.transaction_ttl_s * NS))
-        for (ticker, side), o in orders.items():
-            tracked.legs[(ticker, side)] = Leg(o, venue_order_id(transaction_id, ticker, side))
-        self.transactions[transaction_id] = tracked
+        acks = self.book.new(transaction_id, orders)
         link = self._announce(transaction_id, len(orders))
         if link is not None and self.config.emulator and self.config.leprechaun:
             self._spawn(self._open_sdk(transaction_id, link), f"{self.name}:sdk:{transaction_id}")
         self._poller().wake()
-        return transaction_id
+        return acks
 
     def _announce(self, transaction_id: str, count: int) -> str | None:
         """Log the new transaction and where the user completes it; its link (None if the template
@@ -309,95 +321,13 @@ class SmallcaseVenue(Venue[SmallcaseConfig]):
     # --- results -> the engine ----------------------------------------------------------------
 
     def _open_transactions(self) -> list[tuple[str, int]]:
-        now, grace = self.venue_now_ns(), int(self.config.expiry_grace_s * NS)
-        return [(t.transaction_id, t.deadline_ns) for t in self.transactions.values() if t.followed(now, grace)]
+        return [(t.transaction_id, t.deadline_ns) for t in self.book.followed(self.sync.working)]
 
     def _on_postback(self, payload: w.Postback) -> None:
         if payload.transactionId not in self.transactions:
             log.info("postback for a transaction this run does not track", venue=self.name, transaction_id=payload.transactionId)
             return
-        self._apply(view_of_postback(payload))
-
-    def _apply(self, view: TransactionView) -> None:
-        """Fills first (they move orders on by themselves), then the statuses the view implies."""
-        tracked = self.transactions.get(view.transaction_id)
-        if tracked is None:
-            return
-        if tracked.adopted and view.created_at:
-            tracked.deadline_ns = w.iso_ns(view.created_at) + int(self.config.transaction_ttl_s * NS)
-        if self.words.phase(view.status) in (Phase.IN_PROGRESS, Phase.FINAL):
-            tracked.begun = True
-        states, batch_word = leg_states(view.batches)
-        self._log_unmatched(tracked, states)
-        finalise_unlisted = self._finalise_unlisted(tracked, states, view)
-        sink = self.ctx.sink
-        for key, leg in tracked.legs.items():
-            state = states.get(key)
-            if state is not None and state.filled > leg.filled:
-                if leg.status.is_terminal:
-                    log.warning("fill for an order that already ended here (a late completion)", venue=self.name,
-                                transaction_id=tracked.transaction_id, venue_order_id=leg.vid, status=leg.status)
-                sink.on_fill(self._fill(leg, state))
-            if leg.status.is_terminal:
-                continue
-            moved = target(leg, state, batch_word, view, self.words, finalise_unlisted=finalise_unlisted)
-            if moved is not None and moved[0] is not leg.status:
-                leg.status, leg.reason = moved
-                if leg.status is S.EXPIRED and view.error is None and tracked.expired_ns is None:
-                    tracked.expired_ns = self.venue_now_ns()
-                    log.info("transaction expired unused; still read a while in case the user began it late",
-                             venue=self.name, transaction_id=tracked.transaction_id, grace_s=self.config.expiry_grace_s)
-                sink.on_order_report(self._report(leg))
-        if tracked.final:
-            return
-        if view.error is not None or view.status == "ERRORED" or (view.status == "COMPLETED" and tracked.done):
-            tracked.final = True
-            log.info("transaction finished", venue=self.name, transaction_id=tracked.transaction_id,
-                     status=view.status, error=view.error)
-
-    def _finalise_unlisted(self, tracked: Tracked, states: dict[tuple[str, str], LegState], view: TransactionView) -> bool:
-        """A COMPLETED view that lists not every open order: whether to end those orders now (after
-        `unlisted_polls` such views) rather than read the order details again."""
-        if view.status != "COMPLETED" or view.error is not None:
-            return True
-        missing = [leg.vid for key, leg in tracked.legs.items()
-                   if not leg.status.is_terminal and not known(states.get(key))]
-        if not missing:
-            return True
-        tracked.unlisted += 1
-        if tracked.unlisted < self.config.unlisted_polls:
-            log.info("transaction completed but its batches do not list every order yet; reading again",
-                     venue=self.name, transaction_id=tracked.transaction_id, orders=missing, views=tracked.unlisted)
-            self._poller().wake()
-            return False
-        log.warning("transaction completed without listing these orders; they end by the batch's status",
-                    venue=self.name, transaction_id=tracked.transaction_id, orders=missing)
-        return True
-
-    def _log_unmatched(self, tracked: Tracked, states: dict[tuple[str, str], LegState]) -> None:
-        for key in states.keys() - tracked.legs.keys() - tracked.unmatched:
-            tracked.unmatched.add(key)
-            log.warning("a batch order matches no order of the transaction", venue=self.name,
-                        transaction_id=tracked.transaction_id, ticker=key[0], side=key[1])
-
-    def _fill(self, leg: Leg, state: LegState) -> Fill:
-        qty = state.filled - leg.filled
-        price = (state.notional - leg.notional) / qty
-        leg.filled, leg.notional = state.filled, state.notional
-        o = leg.order
-        return Fill(
-            venue=self.name, instrument=o.instrument, side=o.side, qty=qty, price=price,
-            fill_id=f"{leg.vid}:{state.filled}", fee_asset="INR", client_order_id=o.client_order_id,
-            venue_order_id=leg.vid, ts_event=self.ctx.clock.now_ns(),
-        )
-
-    def _report(self, leg: Leg) -> OrderReport:
-        o = leg.order
-        return OrderReport(
-            venue=self.name, status=leg.status, client_order_id=o.client_order_id, venue_order_id=leg.vid,
-            filled_qty=leg.filled, avg_price=leg.notional / leg.filled if leg.filled else None,
-            reason=leg.reason, instrument=o.instrument, side=o.side, ts_event=self.ctx.clock.now_ns(),
-        )
+        self.book.apply(view_of_postback(payload))
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ class SmallcaseConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
     link_template: str = "https://gateway.smallcase.com/{gateway}/transaction/{transaction_id}"
     timeout_s: Annotated[float, Positive] = 10.0
     read_retries: Annotated[int, NonNegative] = 3  # a read answered 429/5xx or cut is sent again this often
+    last_look_timeout_s: Annotated[float, Positive] = 5.0  # the last read of the followed transactions at close
     # emulator only: how long its leprechaun user takes once the SDK link is opened, and when its
     # leprechaun accounts' market is open (smallcase sets those hours; default the NSE calendar)
     emulator_complete_delay_s: Annotated[float, NonNegative] = 0.3

@@ -8,9 +8,9 @@ the per-security state summed over its batches (`leg_states`), and where that pu
 word for an order no batch lists (`BATCH_STATUS`), and the transaction's own word
 (`TRANSACTION_STATUS`, by what it lets the adapter conclude).
 
-A status word no table knows (`StatusWords`): counted in `unknown` (the venue's
-`unknown_statuses`), logged once per word at warning, and never guessed: it moves no order, and
-the transaction stays followed, so the poller asks again. In a COMPLETED transaction an order
+A status word no table knows (`StatusWords`) goes to the venue-sync core's one rule (counted in
+the venue's `unknown_statuses`, logged once per word at warning, the order kept working) and is
+never guessed: it moves no order, and the transaction stays followed, so the poller asks again. In a COMPLETED transaction an order
 whose word is unknown is treated as one the batches do not list: read again `unlisted_polls`
 times, then ended by the transaction's documented finality (nothing more trades; what it filled
 stays), its reason naming the word.
@@ -19,7 +19,7 @@ stays), its reason naming the word.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final, TypeVar
@@ -168,29 +168,25 @@ SERIES_SUFFIXES = ("-EQ", "-BE", "-BZ", "-BL", "-SM", "-ST")
 
 
 class StatusWords:
-    """The tables, with the one rule for a word none of them knows: counted, logged once, no guess."""
+    """The tables, and for a word none of them knows the core's one rule (`on_unknown`: counted,
+    logged once per word, the order asked about again): nothing is concluded from it."""
 
-    def __init__(self, venue: str) -> None:
-        self.venue = venue
-        self.unknown: dict[str, int] = {}
+    def __init__(self, on_unknown: Callable[[str, str | None], None]) -> None:
+        self._on_unknown = on_unknown
 
-    def order(self, word: str) -> OrderStatus | None:
-        return self._known(STATUS, word, "order")
+    def order(self, word: str, venue_order_id: str | None = None) -> OrderStatus | None:
+        return self._known(STATUS, word, venue_order_id)
 
-    def batch(self, word: str) -> OrderStatus | None:
-        return self._known(BATCH_STATUS, word, "batch")
+    def batch(self, word: str, venue_order_id: str | None = None) -> OrderStatus | None:
+        return self._known(BATCH_STATUS, word, venue_order_id)
 
     def phase(self, word: str | None) -> Phase | None:
-        return None if word is None else self._known(TRANSACTION_STATUS, word, "transaction")
+        return None if word is None else self._known(TRANSACTION_STATUS, word, None)
 
-    def _known(self, table: Mapping[str, V], word: str, kind: str) -> V | None:
+    def _known(self, table: Mapping[str, V], word: str, venue_order_id: str | None) -> V | None:
         found = table.get(word)
         if found is None:
-            seen = self.unknown.get(word, 0)
-            self.unknown[word] = seen + 1
-            if not seen:
-                log.warning("status word not in the table; nothing is concluded from it, the transaction is read again",
-                            venue=self.venue, word=word, kind=kind)
+            self._on_unknown(word, venue_order_id)
         return found
 
 
@@ -268,7 +264,7 @@ def target(
     if view.error is not None:
         status, reason = TRANSACTION_ERRORS.get(view.error, S.REJECTED), view.error
     elif state is not None and state.word is not None and (view.status != "COMPLETED" or known(state)):
-        status = words.order(state.word) or leg.status  # a word no table knows: no news from it
+        status = words.order(state.word, leg.vid) or leg.status  # a word no table knows: no news from it
         reason = state.message if status in (S.REJECTED, S.CANCELLED) else None
         if progress >= qty:
             status = S.COMPLETED
@@ -279,7 +275,7 @@ def target(
     elif view.status == "COMPLETED":
         if not finalise_unlisted:
             return None
-        status, reason = _unlisted(state, batch_word, words, progress, qty)
+        status, reason = _unlisted(leg, state, batch_word, words, progress)
     elif view.status == "ERRORED":
         status, reason = S.REJECTED, "transaction errored"
     elif view.past_deadline and view.status in UNUSED:
@@ -292,16 +288,17 @@ def target(
 
 
 def _unlisted(
-    state: LegState | None, batch_word: str | None, words: StatusWords, progress: Decimal, qty: Decimal,
+    leg: Leg, state: LegState | None, batch_word: str | None, words: StatusWords, progress: Decimal,
 ) -> tuple[OrderStatus, str | None]:
     """A COMPLETED transaction's end for an order no batch lists by a known word (read again
     `unlisted_polls` times first): the transaction is final, so nothing more of it trades."""
     if state is not None and state.word is not None:  # listed, by a word no table knows
-        words.order(state.word)
+        qty = leg.order.qty
+        words.order(state.word, leg.vid)
         if progress >= qty:
             return S.COMPLETED, None
         return S.CANCELLED, f"transaction completed with {progress} of {qty} filled; order status {state.word!r} unknown"
-    status = S.REJECTED if batch_word is None else words.batch(batch_word)
+    status = S.REJECTED if batch_word is None else words.batch(batch_word, leg.vid)
     if status is None:  # the batch's word says nothing known
         return S.CANCELLED, f"not in the transaction's order batches (batch status {batch_word!r} unknown)"
     if status.is_open or status is S.COMPLETED:  # nothing of it was filled

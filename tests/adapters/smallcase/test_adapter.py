@@ -254,3 +254,23 @@ async def test_closing_the_venue_ends_placements_still_waiting_in_a_basket(emula
     assert emulator.gateway.transactions == {}
     assert h.order(order).status is S.SUBMITTED  # never sent: reconciliation settles it next start
     h.journal.close()
+
+
+async def test_closing_takes_a_last_look_so_a_completion_just_before_the_stop_is_not_left_for_the_next_run(
+    real_emulator: SmallcaseEmulator,
+) -> None:
+    h = await start_venue(real_emulator)
+    try:
+        order = h.buy("SBIN", 2)
+        await until(lambda: h.order(order).venue_order_id is not None)
+        assert h.venue.poller is not None
+        await bounded(h.venue.poller.stop())  # no poll from now on: only the last look can see it
+        (tx,) = real_emulator.gateway.transactions.values()
+        real_emulator.user_step(tx)
+        assert tx.status == "COMPLETED" and h.order(order).status is S.SUBMITTED
+    finally:
+        await h.close()
+
+    done = h.order(order)
+    assert (done.status, done.filled_qty) == (S.COMPLETED, 2)
+    assert h.venue.sync.working == set()

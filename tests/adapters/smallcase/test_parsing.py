@@ -14,8 +14,16 @@ from adapters.smallcase import schemas as w
 from adapters.smallcase.transactions import Leg
 from engine.errors import InvalidOrder
 from engine.events import Order, OrderStatus, OrderType, Side
+from engine.venue.sync import VenueSync
+from tests.engine.test_sync import RecordingSink, ScriptedVenue
 
 S = OrderStatus
+
+
+def status_words() -> tuple[p.StatusWords, VenueSync]:
+    """The tables over the venue-sync core's rule for unknown words, as the venue builds them."""
+    sync = VenueSync("smallcase", RecordingSink(), ScriptedVenue())
+    return p.StatusWords(sync.unknown_status), sync
 
 
 def order(qty: int = 5, **kw: object) -> Order:
@@ -92,25 +100,25 @@ def test_fills_sum_over_batches_and_the_last_batch_has_the_last_word() -> None:
     assert (state.filled, state.notional, state.word, word) == (5, Decimal("4062.00"), "COMPLETE", "FIXED")
 
 
-def test_an_unknown_order_word_moves_nothing_is_counted_and_logged_once() -> None:
-    words = p.StatusWords("smallcase")
+def test_an_unknown_order_word_moves_nothing_is_counted_logged_once_and_kept_working() -> None:
+    words, sync = status_words()
     view = p.TransactionView("TRX_1", status="PROCESSING", batches=batch("QUEUED"))
     with structlog.testing.capture_logs() as logs:
         assert where(view, words) == (S.SUBMITTED, None)  # where it was
         assert where(view, words) == (S.SUBMITTED, None)
 
-    assert words.unknown == {"QUEUED": 2}
-    (warning,) = [r for r in logs if r["event"].startswith("status word not in the table")]
-    assert (warning["word"], warning["kind"], warning["log_level"]) == ("QUEUED", "order", "warning")
+    assert sync.stats.unknown_statuses == {"QUEUED": 2} and sync.working == {"TRX_1:SBIN:BUY"}
+    (warning,) = [r for r in logs if r["event"].startswith("unknown order status")]
+    assert (warning["status"], warning["venue_order_id"], warning["log_level"]) == ("QUEUED", "TRX_1:SBIN:BUY", "warning")
 
 
 def test_an_unknown_order_word_still_lets_the_fills_complete_the_order() -> None:
     view = p.TransactionView("TRX_1", status="PROCESSING", batches=batch("QUEUED", filled=5))
-    assert where(view, p.StatusWords("smallcase")) == (S.COMPLETED, None)
+    assert where(view, status_words()[0]) == (S.COMPLETED, None)
 
 
 def test_in_a_completed_transaction_an_unknown_word_is_read_again_then_ends_with_what_filled() -> None:
-    words = p.StatusWords("smallcase")
+    words, _ = status_words()
     view = p.TransactionView("TRX_1", status="COMPLETED", batches=batch("QUEUED", filled=2))
     assert where(view, words, finalise_unlisted=False) is None
 
@@ -120,16 +128,16 @@ def test_in_a_completed_transaction_an_unknown_word_is_read_again_then_ends_with
 
 
 def test_an_unknown_batch_word_is_not_taken_for_a_rejection() -> None:
-    words = p.StatusWords("smallcase")
+    words, sync = status_words()
     empty = (w.OrderBatch(batchId="B1", status="SETTLING"),)
     status, reason = where(p.TransactionView("TRX_1", status="COMPLETED", batches=empty), words) or (None, None)
     assert status is S.CANCELLED and reason is not None and "'SETTLING'" in reason
-    assert words.unknown == {"SETTLING": 1}
+    assert sync.stats.unknown_statuses == {"SETTLING": 1}
 
 
 def test_an_unknown_transaction_status_concludes_nothing_even_past_the_deadline() -> None:
-    words = p.StatusWords("smallcase")
+    words, sync = status_words()
     view = p.TransactionView("TRX_1", status="ARCHIVED", past_deadline=True)
     assert words.phase(view.status) is None and where(view, words) is None
-    assert words.unknown == {"ARCHIVED": 1}
+    assert sync.stats.unknown_statuses == {"ARCHIVED": 1}
     assert where(p.TransactionView("TRX_1", status="INITIALIZED", past_deadline=True), words) == (S.EXPIRED, "transaction_expired")
