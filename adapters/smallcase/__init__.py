@@ -11,9 +11,9 @@ JWTs, x-gateway-secret, the postback checksum), `client` (REST, the error envelo
 `feed` (the transaction poller and the postback receiver), `parsing` (wire words both ways: codes,
 the status tables and the rule for an unknown word, views, where a view puts an order),
 `transactions` (the transactions followed, their orders, delivery through the venue-sync core),
-`adapter` (`SmallcaseVenue`: baskets -> transactions, the core's questions), and the emulator in
-two parts: `emulator` (the app, auth, the SDK step's endpoints, postbacks) and
-`emulator_gateway` (transactions and accounts over the shared market).
+`adapter` (`SmallcaseVenue`: baskets -> transactions, the core's questions), and the `emulator`
+package: `app` (the routes, the SDK step's endpoints, postbacks), `gate` (auth), `market`
+(transactions and accounts over the shared market).
 
 Where the sources were uncertain ([I] in protocols.md, NOT FOUND), what the adapter sends and what
 the emulator accepts:
@@ -62,7 +62,7 @@ the emulator accepts:
   leprechaun hours are a setting (`emulator_leprechaun_hours`, default NSE's calendar), since
   smallcase sets them.
 - Leprechaun test tokens are not public. Emulator only: it names its virtual accounts by token,
-  the token being also the account's smallcaseAuthId (see emulator_gateway.ACCOUNTS and the README).
+  the token being also the account's smallcaseAuthId (see emulator.market.ACCOUNTS and the README).
 - Only market orders (SECURITIES orders of NSE tickers, delivery): limit prices, AMOs (`variety:
   amo`) and smallcase (scid) orders are not modelled. PROCESSING and ACTION_REQUIRED are modelled
   only as states a step can pause in (the emulator's `pause_at`), not their causes.

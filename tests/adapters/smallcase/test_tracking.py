@@ -14,7 +14,7 @@ import structlog
 
 from adapters.smallcase import schemas as w
 from adapters.smallcase.emulator import SmallcaseEmulator
-from adapters.smallcase.emulator_gateway import Transaction, iso
+from adapters.smallcase.emulator.market import Transaction, iso
 from adapters.smallcase.parsing import parse_venue_order_id
 from engine.events import Order, OrderStatus
 
