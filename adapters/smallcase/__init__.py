@@ -6,11 +6,14 @@ user server to server, so the adapter turns the orders of one rebalance into one
 waits for its outcome (see adapter.py). Leprechaun (virtual) accounts are the product's second kind
 of paper mode: the production adapter against a broker's test account, modelled by the emulator.
 
-Rooms: `schemas` (wire Structs, decoders), `auth` (the users' JWTs, x-gateway-secret, the postback
-checksum), `client` (REST, the error envelope as typed errors), `feed` (the transaction poller and
-the postback receiver), `adapter` (`SmallcaseVenue`: baskets, the status tables, fills), and the
-emulator in two parts: `emulator` (the app, auth, the SDK step's endpoints, postbacks) and
-`emulator_gateway` (transactions and accounts over the shared market).
+Rooms: `config` (the venue's config Struct), `schemas` (wire Structs, decoders), `auth` (the users'
+JWTs, x-gateway-secret, the postback checksum), `client` (REST, the error envelope as typed errors),
+`feed` (the transaction poller and the postback receiver), `parsing` (wire words both ways: codes,
+the status tables and the rule for an unknown word, views, where a view puts an order),
+`transactions` (the transactions followed, their orders, delivery through the venue-sync core),
+`adapter` (`SmallcaseVenue`: baskets -> transactions, the core's questions), and the `emulator`
+package: `app` (the routes, the SDK step's endpoints, postbacks), `gate` (auth), `market`
+(transactions and accounts over the shared market).
 
 Where the sources were uncertain ([I] in protocols.md, NOT FOUND), what the adapter sends and what
 the emulator accepts:
@@ -59,7 +62,7 @@ the emulator accepts:
   leprechaun hours are a setting (`emulator_leprechaun_hours`, default NSE's calendar), since
   smallcase sets them.
 - Leprechaun test tokens are not public. Emulator only: it names its virtual accounts by token,
-  the token being also the account's smallcaseAuthId (see emulator_gateway.ACCOUNTS and the README).
+  the token being also the account's smallcaseAuthId (see emulator.market.ACCOUNTS and the README).
 - Only market orders (SECURITIES orders of NSE tickers, delivery): limit prices, AMOs (`variety:
   amo`) and smallcase (scid) orders are not modelled. PROCESSING and ACTION_REQUIRED are modelled
   only as states a step can pause in (the emulator's `pause_at`), not their causes.

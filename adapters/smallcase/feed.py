@@ -38,6 +38,7 @@ from aiohttp import web
 from adapters.smallcase import schemas as w
 from adapters.smallcase.auth import checksum_ok
 from adapters.smallcase.client import SmallcaseClient
+from adapters.smallcase.parsing import WITH_ORDERS, TransactionView
 from engine.errors import OrderNotFound, VenueError, VenueUnavailable
 from engine.venue.poller import Poller
 from engine.venue.retry import Backoff
@@ -45,28 +46,6 @@ from engine.venue.retry import Backoff
 log = structlog.get_logger("tickbus.smallcase.feed")
 Scheme = Literal["field", "header"]
 NOT_FOUND = "invalid_transactionId"  # the venue's own name for "no such transaction"
-# The statuses whose order batches are worth reading (only COMPLETED ones are documented to have them).
-WITH_ORDERS = frozenset({"COMPLETED", "PROCESSING"})
-
-
-class TransactionView(msgspec.Struct, frozen=True):
-    """What is known of one transaction at one moment, from a poll or a postback."""
-
-    transaction_id: str
-    status: str | None = None
-    error: str | None = None
-    batches: tuple[w.OrderBatch, ...] = ()
-    past_deadline: bool = False
-    created_at: str | None = None
-
-
-def view_of_postback(payload: w.Postback) -> TransactionView:
-    return TransactionView(
-        transaction_id=payload.transactionId,
-        status=payload.status,
-        error=payload.error.message if payload.error is not None else None,
-        batches=tuple(payload.orderBatches),
-    )
 
 
 class TransactionPoller:

@@ -19,9 +19,10 @@ import msgspec
 import pytest
 
 from adapters.india import IST, nse_equity, to_ns
-from adapters.smallcase.adapter import SmallcaseConfig, SmallcaseVenue
+from adapters.smallcase.adapter import SmallcaseVenue
 from adapters.smallcase.auth import GatewayAuth
 from adapters.smallcase.client import SmallcaseClient
+from adapters.smallcase.config import SmallcaseConfig
 from adapters.smallcase.emulator import SmallcaseEmulator
 from engine.account.portfolio import Portfolio
 from engine.account.risk import RiskEngine, RiskLimits

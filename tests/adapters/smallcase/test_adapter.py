@@ -8,15 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
-import msgspec
-import pytest
 import structlog
 
 from adapters.simulation.exchange import EmulatorClock
-from adapters.smallcase.adapter import SmallcaseConfig, parse_venue_order_id
 from adapters.smallcase.emulator import SmallcaseEmulator
-from engine.app.config import load_config
-from engine.errors import ConfigError
+from adapters.smallcase.parsing import parse_venue_order_id
 from engine.events import OrderStatus, OrderType, Side
 from engine.venue import jwt
 from tests.helpers import EmulatorTime
@@ -208,18 +204,6 @@ async def test_auth_tokens_live_on_wall_clock_time_when_the_gateway_is_not_emula
     assert int(before + 120) - 1 <= exp <= after + 120
 
 
-def test_a_link_template_that_cannot_be_filled_is_refused_when_the_config_loads(tmp_path: Path) -> None:
-    with pytest.raises(msgspec.ValidationError, match="link_template"):
-        msgspec.convert({"link_template": "https://example.com/{txid}"}, SmallcaseConfig)
-    path = tmp_path / "bad.yaml"
-    path.write_text('mode: live\nvenues:\n  smallcase: {type: smallcase, link_template: "https://x/{transactionId}"}\n')
-
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-
-    assert "venues.smallcase" in str(err.value) and "link_template" in str(err.value)
-
-
 async def test_a_link_that_cannot_be_made_does_not_reject_a_basket_that_exists(real_emulator: SmallcaseEmulator) -> None:
     async with venue_on(real_emulator) as h:
         h.venue.config.link_template = "{nope}"  # set after loading, where the check cannot see it
@@ -270,3 +254,23 @@ async def test_closing_the_venue_ends_placements_still_waiting_in_a_basket(emula
     assert emulator.gateway.transactions == {}
     assert h.order(order).status is S.SUBMITTED  # never sent: reconciliation settles it next start
     h.journal.close()
+
+
+async def test_closing_takes_a_last_look_so_a_completion_just_before_the_stop_is_not_left_for_the_next_run(
+    real_emulator: SmallcaseEmulator,
+) -> None:
+    h = await start_venue(real_emulator)
+    try:
+        order = h.buy("SBIN", 2)
+        await until(lambda: h.order(order).venue_order_id is not None)
+        assert h.venue.poller is not None
+        await bounded(h.venue.poller.stop())  # no poll from now on: only the last look can see it
+        (tx,) = real_emulator.gateway.transactions.values()
+        real_emulator.user_step(tx)
+        assert tx.status == "COMPLETED" and h.order(order).status is S.SUBMITTED
+    finally:
+        await h.close()
+
+    done = h.order(order)
+    assert (done.status, done.filled_qty) == (S.COMPLETED, 2)
+    assert h.venue.sync.working == set()

@@ -14,7 +14,7 @@ from adapters.smallcase import schemas as w
 from adapters.smallcase.auth import SECRET_HEADER, TOKEN_HEADER, GatewayAuth
 from adapters.smallcase.client import SmallcaseClient
 from adapters.smallcase.emulator import SmallcaseEmulator
-from adapters.smallcase.emulator_gateway import DEMO_AUTH_ID
+from adapters.smallcase.emulator.market import DEMO_AUTH_ID
 from engine.errors import AuthError
 from engine.venue import jwt
 

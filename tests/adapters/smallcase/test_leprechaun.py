@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from adapters.smallcase.emulator import SmallcaseEmulator
-from adapters.smallcase.emulator_gateway import ACCOUNTS
+from adapters.smallcase.emulator.market import ACCOUNTS
 from engine.events import OrderStatus
 
 from .conftest import bounded, until, venue_on

@@ -12,11 +12,10 @@ import msgspec
 import pytest
 import structlog
 
-from adapters.smallcase import adapter
 from adapters.smallcase import schemas as w
-from adapters.smallcase.adapter import parse_venue_order_id
 from adapters.smallcase.emulator import SmallcaseEmulator
-from adapters.smallcase.emulator_gateway import Transaction, iso
+from adapters.smallcase.emulator.market import Transaction, iso
+from adapters.smallcase.parsing import parse_venue_order_id
 from engine.events import Order, OrderStatus
 
 from .conftest import Harness, bounded, leprechaun_holdings, until, venue_on
@@ -38,14 +37,6 @@ async def polled(h: Harness, rounds: int = 3) -> None:
     poller = h.venue.poller.poller
     target = poller.requests + rounds
     await until(lambda: poller.requests >= target)
-
-
-def test_every_documented_status_word_has_a_rule() -> None:
-    assert set(w.ORDER_STATUSES) <= adapter.ORDER_STATUS.keys()
-    assert set(w.BATCH_STATUSES) <= adapter.BATCH_STATUS.keys()
-    unused, in_progress, final = adapter.UNUSED, adapter.IN_PROGRESS, adapter.FINAL
-    assert unused | in_progress | final == set(w.TRANSACTION_STATUSES)
-    assert not (unused & in_progress or unused & final or in_progress & final)
 
 
 @pytest.mark.parametrize("pause_at", ["USED", "ACTION_REQUIRED", "PROCESSING"])
@@ -202,3 +193,22 @@ async def deliver(emulator: SmallcaseEmulator, url: str, payload: w.Postback) ->
     body, headers = emulator.signed(w.encode(payload))
     async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as resp:
         return resp.status
+
+
+async def test_an_unknown_status_word_is_counted_and_the_transaction_read_again_until_it_completes(real_emulator: SmallcaseEmulator) -> None:
+    async with venue_on(real_emulator, postback={"enabled": True}) as h:
+        order = h.buy("SBIN", 2)
+        tx = await placed(h, real_emulator, order)
+        assert h.venue.receiver is not None
+        odd = w.BatchOrder(tradingsymbol="SBIN", transactionType="BUY", quantity=Decimal(2), status="QUEUED")
+        payload = w.Postback(transactionId=tx.id, status="PROCESSING", timestamp=iso(real_emulator.clock.now_ns()),
+                             orderBatches=[w.OrderBatch(batchId="B1", status="UNFILLED", orders=[odd])])
+
+        assert await bounded(deliver(real_emulator, h.venue.receiver.url, payload)) == 200
+        await polled(h)  # still followed: the poller asks again
+        assert h.venue.unknown_statuses == {"QUEUED": 1}
+        assert h.order(order).status is S.SUBMITTED
+        real_emulator.user_step(tx)
+        (done,) = await bounded(h.settled(order))
+
+    assert (done.status, done.filled_qty) == (S.COMPLETED, 2)

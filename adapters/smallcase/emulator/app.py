@@ -1,4 +1,4 @@
-"""A strict smallcase Gateway emulator on loopback, over the shared market (emulator_gateway.py).
+"""A strict smallcase Gateway emulator on loopback: the app and its routes, the SDK step, postbacks.
 
 - API: create a transaction, its status (two paths), its order details, holdings; every call needs
   the gateway name in the path, `x-gateway-secret` and an HS256 auth token signed with the gateway
@@ -33,7 +33,7 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
 import msgspec
@@ -43,13 +43,9 @@ from aiohttp import web
 from adapters.simulation.emulation import EmulatorServer, Faults, fault_middleware
 from adapters.simulation.exchange import EmulatorClock
 from adapters.smallcase import schemas as w
-from adapters.smallcase.auth import (
-    CHECKSUM_HEADER,
-    SECRET_HEADER,
-    TOKEN_HEADER,
-    checksum,
-)
-from adapters.smallcase.emulator_gateway import (
+from adapters.smallcase.auth import CHECKSUM_HEADER, checksum
+from adapters.smallcase.emulator.gate import API_PREFIXES, CLAIMS_KEY, Gate, failure, success
+from adapters.smallcase.emulator.market import (
     ACCOUNTS,
     DEMO_AUTH_ID,
     IN_PROGRESS,
@@ -60,21 +56,9 @@ from adapters.smallcase.emulator_gateway import (
     Transaction,
     iso,
 )
-from engine.venue import jwt
 
 log = structlog.get_logger("tickbus.emulator.smallcase")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-CLAIMS_KEY = web.RequestKey("claims", dict)  # the verified auth token's payload
-API_PREFIXES = ("/gateway/", "/v1/")
-
-
-def failure(status: int, *names: str) -> web.Response:
-    return web.json_response({"success": False, "errors": list(names), "data": None}, status=status)
-
-
-def success(data: Any) -> web.Response:
-    body = w.encode({"success": True, "errors": None, "data": data})
-    return web.Response(body=body, content_type="application/json")
 
 
 def fault_response(status: int) -> web.Response:
@@ -114,11 +98,12 @@ class SmallcaseEmulator(EmulatorServer):
     ) -> None:
         super().__init__(log_requests=log_requests)
         rng = random.Random(f"smallcase-keys-{seed}")  # a stream of its own: ids never repeat a key
-        self.gateway_name = gateway_name
-        self.secret = secret or f"{rng.getrandbits(128):032x}"
-        self.api_secret = api_secret or f"{rng.getrandbits(128):032x}"
         self.leprechaun = leprechaun
         self.clock = EmulatorClock(start_ns)
+        self.gate = Gate(
+            gateway_name, secret or f"{rng.getrandbits(128):032x}", api_secret or f"{rng.getrandbits(128):032x}",
+            now_ns=self.clock.now_ns, users=ACCOUNTS,
+        )
         self.gateway = Gateway(
             seed=seed, clock=self.clock, guest_token=guest_token, tick_interval_s=tick_interval_s, leprechaun_hours=leprechaun_hours,
         )
@@ -133,6 +118,18 @@ class SmallcaseEmulator(EmulatorServer):
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
+
+    @property
+    def gateway_name(self) -> str:
+        return self.gate.gateway_name
+
+    @property
+    def secret(self) -> str:
+        return self.gate.secret
+
+    @property
+    def api_secret(self) -> str:
+        return self.gate.api_secret
 
     # --- EmulatorServer -----------------------------------------------------------------------
 
@@ -154,7 +151,7 @@ class SmallcaseEmulator(EmulatorServer):
             return request.method == "POST" and request.path.startswith(API_PREFIXES)
 
         app = web.Application(
-            middlewares=[self.log_middleware, fault_middleware(self.faults, fault_response, exempt=exempt, is_write=is_write), self._auth]
+            middlewares=[self.log_middleware, fault_middleware(self.faults, fault_response, exempt=exempt, is_write=is_write), self.gate.middleware]
         )
         routes: list[tuple[str, str, Handler]] = [
             ("POST", "/gateway/{gateway}/transaction", self.create_transaction),
@@ -185,41 +182,6 @@ class SmallcaseEmulator(EmulatorServer):
         await self.gateway.exchange.stop()
         if self._session is not None:
             await self._session.close()
-
-    # --- middlewares --------------------------------------------------------------------------
-
-    @web.middleware
-    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/emulator/"):
-            if request.headers.get(SECRET_HEADER) != self.api_secret:
-                return failure(401, "invalid_gateway_secret")
-            return await handler(request)
-        if not request.path.startswith(API_PREFIXES):
-            return await handler(request)
-        if request.match_info.get("gateway") != self.gateway_name:
-            return failure(401, "invalid_gateway")
-        if request.headers.get(SECRET_HEADER) != self.api_secret:
-            return failure(401, "invalid_gateway_secret")
-        claims = self._claims(request.headers.get(TOKEN_HEADER, ""))
-        if isinstance(claims, web.Response):
-            return claims
-        request[CLAIMS_KEY] = claims
-        return await handler(request)
-
-    def _claims(self, token: str) -> dict[str, Any] | web.Response:
-        """The payload of a valid auth token, or the refusal."""
-        try:
-            claims = jwt.decode(token, self.secret, now_s=self.clock.now_ns() / 1e9)
-        except jwt.JwtError:
-            return failure(401, "invalid_jwt")
-        if not isinstance(claims.get("exp"), (int, float)):
-            return failure(401, "invalid_jwt")
-        auth_id = claims.get("smallcaseAuthId")
-        if auth_id is None and claims.get("guest") is not True:
-            return failure(401, "invalid_jwt")
-        if auth_id is not None and auth_id not in ACCOUNTS:
-            return failure(401, "user_mismatch")
-        return claims
 
     # --- the API ------------------------------------------------------------------------------
 

@@ -13,11 +13,11 @@ from adapters.smallcase import schemas as w
 from adapters.smallcase.auth import GatewayAuth
 from adapters.smallcase.client import SmallcaseClient
 from adapters.smallcase.emulator import SmallcaseEmulator
-from adapters.smallcase.emulator_gateway import DEMO_AUTH_ID
+from adapters.smallcase.emulator.market import DEMO_AUTH_ID
 from engine.errors import InvalidOrder, OrderNotFound, VenueError
 from tests.helpers import emulate
 
-from .conftest import (
+from ..conftest import (
     OPEN_NS,
     SATURDAY_NS,
     SEED_SECRET,
