@@ -14,7 +14,6 @@ import structlog
 from engine.app.config import load_config
 from engine.app.runner import run_plan
 from engine.app.summary import render
-from engine.log import configure
 from tests.engine.ops._fixtures import (
     TOKEN,
     auth,
@@ -45,7 +44,6 @@ async def test_status_json_shows_strategies_open_orders_positions_and_feeds(tmp_
 
 
 async def test_a_control_without_the_token_is_refused_and_logged_without_it(tmp_path: Path) -> None:
-    configure("console", "info")
     with structlog.testing.capture_logs() as logs:
         async with ops_engine(tmp_path) as engine, aiohttp.ClientSession(timeout=TIMEOUT) as s:
             async with s.post(url(engine, "/api/strategies/rep/pause")) as resp:

@@ -7,8 +7,9 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from engine.events import FeedState, FeedStatus
 from engine.ops.metrics import reject_reason
-from tests.engine.ops._fixtures import auth, ops_engine, url, wait_open_order
+from tests.engine.ops._fixtures import auth, get_json, ops_engine, url, wait_open_order
 from tests.helpers import until
 
 TIMEOUT = aiohttp.ClientTimeout(total=20)
@@ -66,3 +67,17 @@ def test_reject_reasons_become_few_labels() -> None:
     assert reject_reason("order value 123.5 above max_order_value 100") == "order value N above max_order_value N"
     assert reject_reason("insufficient balance: 5 KRW needed, 1 free") == "insufficient balance"
     assert reject_reason(None) == "unknown"
+
+
+async def test_feed_health_from_feed_status_events_shows_on_the_page_and_in_metrics(tmp_path: Path) -> None:
+    async with ops_engine(tmp_path) as engine, aiohttp.ClientSession(timeout=TIMEOUT) as s:
+        now = engine.clock.now_ns()
+        engine.bus.publish(FeedStatus(venue="sim", state=FeedState.CONNECTED, ts=now), "sim")
+        engine.bus.publish(FeedStatus(venue="sim", state=FeedState.STALE, subscription="BTC-KRW", ts=now), "sim")
+        m = await scrape(engine, s)
+        doc = await get_json(s, url(engine, "/api/status"))
+        engine.bus.publish(FeedStatus(venue="sim", state=FeedState.CONNECTED, subscription="BTC-KRW", ts=now), "sim")
+        after = await scrape(engine, s)
+    assert m[("tickbus_feed_unhealthy", (("venue", "sim"),))] == 1
+    assert {"venue": "sim", "subscription": "BTC-KRW", "state": "stale"}.items() <= doc["feeds"][1].items()
+    assert after[("tickbus_feed_unhealthy", (("venue", "sim"),))] == 0
