@@ -145,6 +145,8 @@ def render_text(run: str, kind: str, data: dict[str, Any]) -> str:
         return f"[{run}] order rejected: {data.get('strategy')} {data.get('instrument')}: {data.get('reason')}"
     if kind == "strategy_stopped":
         return f"[{run}] strategy stopped: {data.get('strategy')}: {data.get('reason')}"
+    if kind == "feed_stale":
+        return f"[{run}] feed stale: {data.get('venue')} {data.get('subscription') or ''}".rstrip()
     if kind == "kill_switch":
         return f"[{run}] KILL SWITCH: {data.get('reason')}"
     if kind == "run_ended":

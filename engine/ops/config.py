@@ -8,8 +8,8 @@ import msgspec
 
 from engine.log import register_secret
 
-EventKind = Literal["fill", "order_rejected", "strategy_stopped", "kill_switch", "run_ended"]
-_DEFAULT_EVENTS: tuple[EventKind, ...] = ("order_rejected", "strategy_stopped", "kill_switch", "run_ended")
+EventKind = Literal["fill", "order_rejected", "strategy_stopped", "feed_stale", "kill_switch", "run_ended"]
+_DEFAULT_EVENTS: tuple[EventKind, ...] = ("order_rejected", "strategy_stopped", "feed_stale", "kill_switch", "run_ended")
 
 
 class HttpConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

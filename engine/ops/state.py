@@ -77,6 +77,9 @@ class OpsState:
 
     def _on_feed(self, status: FeedStatus) -> None:
         self.feeds[(status.venue, status.subscription)] = status
+        if status.state is FeedState.STALE and self.listeners:
+            self._emit("feed_stale", {"venue": status.venue, "subscription": status.subscription,
+                                      "detail": status.detail})
         if status.state is FeedState.CONNECTED and status.subscription is None:
             # a connection (re)opened: the subscriptions' own old states no longer stand
             for key in [k for k in self.feeds if k[0] == status.venue and k[1] is not None]:

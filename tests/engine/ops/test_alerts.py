@@ -15,11 +15,12 @@ from aiohttp import web
 
 from engine.app.config import load_config
 from engine.app.runner import run_plan
-from engine.events import Quote
+from engine.events import FeedState, FeedStatus, Quote
 from engine.ops.alerts import Alerter
 from engine.ops.config import AlertsConfig, WebhookConfig
 from engine.strategy.base import Strategy
-from tests.engine.ops._fixtures import write_config
+from tests.engine.ops._fixtures import ops_engine, write_config
+from tests.helpers import until
 
 HERE = "tests.engine.ops.test_alerts"
 BOT = "123456:bot-secret-token"
@@ -148,3 +149,18 @@ async def test_a_full_alert_queue_drops_without_waiting_or_raising() -> None:
         alerter.notify("fill", {"n": i})
     alerter.notify("run_ended", {})  # no destination wants it: not even queued
     assert alerter.queue.qsize() == 3 and alerter.dropped == 97
+
+
+async def test_a_stale_feed_is_alerted(tmp_path: Path, receiver: Any) -> None:
+    rec, port = receiver
+    extra = f"""
+        alerts:
+          webhooks: [{{url: "http://127.0.0.1:{port}/hook", events: [feed_stale]}}]
+    """
+    async with ops_engine(tmp_path, extra=extra) as engine:
+        status = FeedStatus(venue="sim", state=FeedState.STALE, subscription="BTC-KRW", ts=engine.clock.now_ns())
+        engine.bus.publish(status, "sim")
+        await until(lambda: bool(rec.hooks), timeout=20)
+        assert engine.ops is not None and engine.ops.server is None  # alerts alone serve no page
+        await engine.ops.finish(None)
+    assert rec.hooks[0]["kind"] == "feed_stale" and rec.hooks[0]["data"]["subscription"] == "BTC-KRW"

@@ -125,11 +125,11 @@ async def test_the_page_is_self_contained(tmp_path: Path) -> None:
     assert "src=\"http" not in page and "href=\"http" not in page  # no CDN
 
 
-async def test_controls_are_in_the_run_summary_and_its_text(tmp_path: Path) -> None:
+async def test_http_flag_serves_and_controls_are_in_the_run_summary_and_its_text(tmp_path: Path) -> None:
     port = free_port()
-    extra = f'duration_s: 4\nhttp: {{listen: "127.0.0.1:{port}", token: "{TOKEN}"}}\n'
+    extra = f'duration_s: 4\nhttp: {{token: "{TOKEN}"}}\n'  # listen from `--http`, as run.py passes it
     plan = load_config(write_config(tmp_path, extra=extra))
-    task = asyncio.create_task(run_plan(plan, handle_signals=False))
+    task = asyncio.create_task(run_plan(plan, handle_signals=False, http=f"127.0.0.1:{port}"))
     target = f"http://127.0.0.1:{port}/api/strategies/rep/pause"
     async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
         async with asyncio.timeout(30):
