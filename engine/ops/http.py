@@ -15,7 +15,7 @@ from aiohttp import web
 
 from engine.ops.config import HttpConfig, parse_listen
 from engine.ops.controls import ControlError, Controls
-from engine.ops.metrics import EngineCollector, render_metrics
+from engine.ops.metrics import render_metrics
 from engine.ops.status import build_status, encode
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ class OpsServer:
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
-        state.registry.register(EngineCollector(engine, state))
 
     def app(self) -> web.Application:
         app = web.Application()

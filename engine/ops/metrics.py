@@ -41,6 +41,7 @@ class EngineCollector(Collector):
         yield from self._orders()
         yield from self._strategies()
         yield from self._feeds()
+        yield from self._alerts()
         e = self.engine
         yield _gauge("tickbus_kill_switch", "1 while the kill switch holds new orders", 1 if e.risk.halted else 0)
         yield _counter("tickbus_journal_records", "Records written to the order journal", e.journal.written)
@@ -107,6 +108,21 @@ class EngineCollector(Collector):
         for venue, n in sorted(self.state.stale_feeds().items()):
             stale.add_metric([venue], n)
         yield stale
+
+
+    def _alerts(self) -> Iterator[Metric]:
+        alerter = self.engine.ops.alerter if self.engine.ops is not None else None
+        if alerter is None:
+            return
+        sent = CounterMetricFamily("tickbus_alerts_sent", "Alerts delivered", labels=["destination"])
+        failed = CounterMetricFamily("tickbus_alerts_failed", "Alerts not delivered after the retries",
+                                     labels=["destination"])
+        for dest in alerter.destinations:
+            sent.add_metric([dest.name], dest.sent)
+            failed.add_metric([dest.name], dest.failed)
+        yield from (sent, failed)
+        yield _counter("tickbus_alerts_dropped", "Alerts dropped: the queue was full", alerter.dropped)
+        yield _counter("tickbus_alerts_rate_limited", "Alerts dropped by the rate limit", alerter.rate_limited)
 
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:

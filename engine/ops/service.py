@@ -12,6 +12,7 @@ import structlog
 
 from engine.ops.config import HttpConfig
 from engine.ops.http import OpsServer
+from engine.ops.metrics import EngineCollector
 from engine.ops.state import OpsState
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class Ops:
             recent_fills=http.recent_fills if http else 50,
             history_points=http.history_points if http else 600,
         )
+        self.state.registry.register(EngineCollector(engine, self.state))
         self.server = OpsServer(engine, self.state, http) if http is not None else None
         self.alerter: Alerter | None = None
         if cfg.alerts is not None:

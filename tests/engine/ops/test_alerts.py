@@ -18,6 +18,7 @@ from engine.app.runner import run_plan
 from engine.events import FeedState, FeedStatus, Quote
 from engine.ops.alerts import Alerter
 from engine.ops.config import AlertsConfig, WebhookConfig
+from engine.ops.metrics import render_metrics
 from engine.strategy.base import Strategy
 from tests.engine.ops._fixtures import ops_engine, write_config
 from tests.helpers import until
@@ -162,5 +163,21 @@ async def test_a_stale_feed_is_alerted(tmp_path: Path, receiver: Any) -> None:
         engine.bus.publish(status, "sim")
         await until(lambda: bool(rec.hooks), timeout=20)
         assert engine.ops is not None and engine.ops.server is None  # alerts alone serve no page
+        assert engine.ops.alerter is not None
+        await until(lambda: engine.ops is not None and engine.ops.alerter.destinations[0].sent == 1, timeout=20)
+        metrics = render_metrics(engine.ops.state).decode()
+        assert 'tickbus_alerts_sent_total{destination="webhook[0]"} 1.0' in metrics
         await engine.ops.finish(None)
     assert rec.hooks[0]["kind"] == "feed_stale" and rec.hooks[0]["data"]["subscription"] == "BTC-KRW"
+
+
+async def test_alerts_beyond_the_rate_limit_are_dropped_and_counted(receiver: Any) -> None:
+    rec, port = receiver
+    config = AlertsConfig(webhooks=[WebhookConfig(url=f"http://127.0.0.1:{port}/hook", events=["fill"])], per_minute=2)
+    alerter = Alerter(config, "run")
+    alerter.start()
+    for i in range(5):
+        alerter.notify("fill", {"n": i})
+    await asyncio.wait_for(alerter.close(), 20)
+    assert [h["data"]["n"] for h in rec.hooks] == [0, 1]
+    assert alerter.rate_limited == 3
