@@ -15,7 +15,7 @@ import aiohttp
 
 from engine.app.config import load_config
 from engine.app.runner import Engine
-from engine.events import Quote
+from engine.events import Order, OrderStatus, Quote
 from engine.strategy.base import Strategy
 from tests.helpers import until
 
@@ -29,6 +29,12 @@ class Replacer(Strategy):
     def on_start(self) -> None:
         self.n = 0
         self.sent = 0
+        self.last: Order | None = None
+        self.rejected: list[Order] = []
+
+    def on_order(self, order: Order) -> None:
+        if order.status is OrderStatus.REJECTED:
+            self.rejected.append(order)
 
     def on_quote(self, quote: Quote) -> None:
         self.n += 1
@@ -36,7 +42,7 @@ class Replacer(Strategy):
             return
         self.cancel_all()
         price = self.round_price(Decimal(repr(quote.bid)) * Decimal("0.5"), quote.instrument)
-        self.buy(quote.instrument, "0.01", price)
+        self.last = self.buy(quote.instrument, "0.01", price)
         self.sent += 1
 
 

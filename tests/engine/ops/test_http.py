@@ -14,8 +14,10 @@ import structlog
 from engine.app.config import load_config
 from engine.app.runner import run_plan
 from engine.app.summary import render
+from engine.events import OrderStatus
 from tests.engine.ops._fixtures import (
     TOKEN,
+    Replacer,
     auth,
     get_json,
     ops_engine,
@@ -67,6 +69,11 @@ async def test_pausing_a_strategy_refuses_its_new_orders_until_it_is_resumed(tmp
         count = await strategy_orders(engine, "rep")
         await until(lambda: host.refused_while_paused >= 3, timeout=20)
         assert await strategy_orders(engine, "rep") == count
+        strategy = host.strategy
+        assert isinstance(strategy, Replacer) and strategy.last is not None
+        assert strategy.last.status is OrderStatus.REJECTED
+        assert strategy.last.reason == "strategy paused: paused by the operator (http)"
+        await until(lambda: len(strategy.rejected) >= 3, timeout=20)  # told through on_order too
         doc = await get_json(s, url(engine, "/api/status"))
         assert doc["strategies"][0]["state"] == "paused"
         async with s.post(url(engine, "/api/strategies/rep/resume"), headers=auth()) as resp:
