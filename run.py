@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tickbus command line.
 
-  python run.py [CONFIG] [--duration S] [--speed X] [--log-format console|json] [--log-level L]
+  python run.py [CONFIG] [--duration S] [--speed X] [--http HOST:PORT] [--log-format console|json] [--log-level L]
   python run.py check CONFIG          validate a config and print the resolved plan
   python run.py strategies            list the strategies and venues that can be loaded
   python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X] [--faults K=V,...]
@@ -32,6 +32,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     run.add_argument("config", nargs="?", default=str(commands.DEFAULT_CONFIG))
     run.add_argument("--duration", type=float, default=None, help="seconds to run (simulated seconds in a backtest)")
     run.add_argument("--speed", type=float, default=None, help="clock speed-up for simulated sessions")
+    run.add_argument("--http", default=None, metavar="HOST:PORT",
+                     help="serve the status page, controls and /metrics (e.g. 127.0.0.1:8080)")
     check = sub.add_parser("check", parents=[common], help="validate a config, print the resolved plan")
     check.add_argument("config")
     sub.add_parser("strategies", parents=[common], help="list strategies and venues")
@@ -60,7 +62,9 @@ def main(argv: list[str]) -> int:
             return commands.cmd_emulate(
                 args.venue, port=args.port, seed=args.seed, start=args.start, speed=args.speed, faults=args.faults
             )
-        return commands.cmd_run(args.config, duration=args.duration, speed=args.speed, log_format=args.log_format)
+        return commands.cmd_run(
+            args.config, duration=args.duration, speed=args.speed, log_format=args.log_format, http=args.http
+        )
 
     return commands.guarded(dispatch)
 

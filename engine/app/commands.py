@@ -20,6 +20,7 @@ from engine.app.runner import run_plan
 from engine.app.summary import render
 from engine.errors import UserError, VenueError
 from engine.log import REDACTED, configure, is_secret_key, scrub
+from engine.ops.config import parse_listen
 from engine.venue.contract import EmulatorInfo, Venue
 
 log = structlog.get_logger("tickbus.cli")
@@ -53,13 +54,18 @@ def guarded(fn: Callable[[], int]) -> int:
         return 141
 
 
-def cmd_run(config: str, *, duration: float | None, speed: float | None, log_format: str) -> int:
+def cmd_run(config: str, *, duration: float | None, speed: float | None, log_format: str, http: str | None = None) -> int:
     if duration is not None and not duration >= 0:
         raise UserError(f"--duration: must be zero or more seconds, got {duration:g}")
     if speed is not None and not speed > 0:
         raise UserError(f"--speed: must be positive, got {speed:g}")
+    if http is not None:
+        try:
+            parse_listen(http)
+        except ValueError as exc:
+            raise UserError(f"--http: {exc}") from None
     plan = load_config(config)
-    summary = run_loop(lambda: run_plan(plan, duration_s=duration, speed=speed))
+    summary = run_loop(lambda: run_plan(plan, duration_s=duration, speed=speed, http=http))
     if log_format == "json":
         print(json.dumps(summary))
     else:

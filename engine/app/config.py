@@ -26,6 +26,7 @@ from engine.account.risk import RiskLimits
 from engine.app.plugins import load_strategy, load_venue
 from engine.errors import ConfigError, UserError
 from engine.log import register_secret
+from engine.ops.config import AlertsConfig, HttpConfig, parse_listen, register_ops_secrets
 from engine.strategy.base import Strategy
 from engine.venue.contract import Venue, VenueConfig
 
@@ -72,6 +73,8 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     cancel_on_stop: bool = True
     progress_s: float = 10.0
     state_dir: str = "var"
+    http: HttpConfig | None = None  # the status page, controls and /metrics; off unless given
+    alerts: AlertsConfig | None = None
 
 
 @dataclass
@@ -436,6 +439,12 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
             raise ConfigError(file, f"route.{source}", f"no venue {target!r} in venues (configured: {', '.join(sorted(venues))})")
         if not venues[target].cls.supports_execution:
             raise ConfigError(file, f"route.{source}", f"venue {target!r} does not take orders")
+    if config.http is not None:
+        try:
+            parse_listen(config.http.listen)
+        except ValueError as exc:
+            raise ConfigError(file, "http.listen", str(exc)) from None
+    register_ops_secrets(config.http, config.alerts)
     if config.mode == "live" and not any(v.cls.supports_execution for v in venues.values()):
         raise ConfigError(file, "venues", "live mode needs a venue that takes orders")
     return Plan(file=file, config=config, venues=venues, paper=paper, strategies=strategies)

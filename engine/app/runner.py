@@ -22,6 +22,7 @@ from engine.data.bars import BarAggregator
 from engine.data.bus import Bus
 from engine.errors import ConfigError, UserError
 from engine.events import Order, Quote, Trade
+from engine.ops.service import Ops, start_ops
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
@@ -40,6 +41,7 @@ class Engine:
         duration_s: float | None = None,
         speed: float | None = None,
         journal_path: str | Path | None | bool = True,
+        http: str | None = None,
     ) -> None:
         cfg = plan.config
         self.plan = plan
@@ -82,6 +84,9 @@ class Engine:
         self.recovery: dict[str, int] = {}
         self.stop_reason = "finished"
         self.left_open: list[Order] = []  # orders still open at a venue after the stop's cancels
+        self.controls: list[dict[str, Any]] = []  # the operator's controls (engine/ops), for the summary
+        self.ops: Ops | None = None
+        self._http = http  # `--http HOST:PORT`, over the config's http.listen
 
     # --- start --------------------------------------------------------------------------------
 
@@ -124,6 +129,7 @@ class Engine:
             await self._start_strategy(i, sp.cls, sp.params, sp.config)
         if not self.backtest:
             await self._subscribe_market_data()
+        self.ops = await start_ops(self, self._http)
 
     def _check_instruments(self) -> None:
         known = self.portfolio.instruments
@@ -312,6 +318,8 @@ class Engine:
         """Stop strategies, cancel (if asked), close venues and emulators; the journal is closed
         last whatever fails before it, so nothing it holds is lost."""
         try:
+            if self.ops is not None:
+                await self.ops.stop()
             for host in self.hosts:
                 await host.stop()
             if self.plan.config.cancel_on_stop and self.manager.open_count:
@@ -413,9 +421,10 @@ async def run_plan(
     duration_s: float | None = None,
     speed: float | None = None,
     handle_signals: bool = True,
+    http: str | None = None,
 ) -> dict[str, Any]:
     """Run one plan to its end (duration, signal or backtest data) and return the summary."""
-    engine = Engine(plan, duration_s=duration_s, speed=speed)
+    engine = Engine(plan, duration_s=duration_s, speed=speed, http=http)
     loop = asyncio.get_running_loop()
     if handle_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -438,6 +447,8 @@ async def run_plan(
                 await asyncio.wait_for(engine.stop(), timeout=30)
             except Exception as exc:
                 log.error("stop after a failed run failed too", error=repr(exc))
+            if engine.ops is not None:
+                await engine.ops.finish(None)
             raise
     finally:
         if handle_signals:
@@ -447,7 +458,10 @@ async def run_plan(
                 except (NotImplementedError, RuntimeError):
                     pass
     await engine.stop()
-    return engine.summary()
+    summary = engine.summary()
+    if engine.ops is not None:
+        await engine.ops.finish(summary)
+    return summary
 
 
 async def _abandon(engine: Engine) -> None:

@@ -74,6 +74,7 @@ def build_summary(engine: Engine) -> dict[str, Any]:
             for o in engine.left_open
         ],
         "recovery": engine.recovery,
+        "controls": list(engine.controls),
         "reconciliation": reconcile(engine),
     }
 
@@ -154,6 +155,8 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(f"KILL SWITCH: {summary['kill_switch']}")
     for o in summary["left_open"]:
         lines.append(f"LEFT OPEN at {o['venue']}: {o['client_order_id']} ({o['venue_order_id']}) {o['instrument']} {o['status']}")
+    for c in summary.get("controls", []):
+        lines.append(f"control : {c['action']} {c['target'] or ''} by {c['by']}".rstrip())
     rec = summary["reconciliation"]
     if rec is not None:
         verdict = "consistent" if rec["ok"] else "INCONSISTENT"

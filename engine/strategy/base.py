@@ -27,6 +27,7 @@ from engine.events import (
     Fill,
     Instrument,
     Order,
+    OrderStatus,
     OrderType,
     OrderUpdate,
     Position,
@@ -120,6 +121,9 @@ class Strategy:
         return self._order(Side.SELL, instrument, qty, price, options)
 
     def _order(self, side: Side, instrument: str, qty: Number, price: Number | None, options: dict[str, Any]) -> Order:
+        host = self._host
+        if host is not None and host.paused is not None:
+            return host.refuse_paused(side, instrument, to_decimal(qty), None if price is None else to_decimal(price))
         trigger = options.pop("trigger", None)
         order_type = options.pop("type", None)
         tif = options.pop("tif", None)
@@ -251,6 +255,8 @@ class StrategyHost:
         self.error_window_s = error_window_s
         self.errors = 0
         self.stopped_reason: str | None = None
+        self.paused: str | None = None  # why new orders are refused (an operator's pause)
+        self.refused_while_paused = 0
         self._recent: deque[int] = deque()
         self._last_error: BaseException | None = None
         self._queue: QueuedSubscriber = self.ctx.bus.queued(
@@ -337,6 +343,30 @@ class StrategyHost:
             recent.popleft()
         if len(recent) >= self.max_errors and self.stopped_reason is None:
             self.halt(f"{len(recent)} errors within {self.error_window_s:g}s; last: {exc!r}")
+
+    def pause(self, reason: str) -> None:
+        """Refuse this strategy's new orders (events still arrive; cancels still go out)."""
+        self.paused = reason
+
+    def resume(self) -> None:
+        self.paused = None
+
+    def refuse_paused(self, side: Side, instrument: str, qty: Decimal, price: Decimal | None) -> Order:
+        """A new order while paused: refused here, before the order manager, and told to the
+        strategy like any refusal (a rejected order, and `on_order`)."""
+        self.refused_while_paused += 1
+        now = self.ctx.clock.now_ns()
+        order = Order(
+            client_order_id=f"paused-{self.strategy.id}-{self.refused_while_paused}", strategy_id=self.strategy.id,
+            instrument=instrument, venue=self.ctx.venue_for(instrument), side=side,
+            type=OrderType.MARKET if price is None else OrderType.LIMIT, qty=qty, price=price,
+            status=OrderStatus.REJECTED, reason=f"strategy paused: {self.paused}", created_ns=now, updated_ns=now,
+        )
+        if self.refused_while_paused == 1 or self.refused_while_paused % 1000 == 0:
+            self.strategy.log.warning("order refused: strategy paused", reason=self.paused,
+                                      refused=self.refused_while_paused, instrument=instrument)
+        self.deliver(OrderUpdate(order, None, now))
+        return order
 
     def halt(self, reason: str) -> None:
         """Stop this strategy only: no more events or timers; its open orders stay as they are."""

@@ -1,0 +1,137 @@
+"""`GET /metrics`: the engine's own counters, read at scrape time by a custom Collector (the hot
+path does no extra work for it), plus the order-ack latency histogram kept in OpsState."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from engine.events import OrderStatus
+from engine.ops.status import strategy_state
+
+if TYPE_CHECKING:
+    from engine.app.runner import Engine
+    from engine.ops.state import OpsState
+
+MAX_REASONS = 50  # distinct reject reasons as labels; the rest count as "other"
+_NUMBER = re.compile(r"\d[\d.,eE+-]*")
+
+
+def reject_reason(reason: str | None) -> str:
+    """A reason as a label: numbers replaced, the detail after the first ':' dropped."""
+    if not reason:
+        return "unknown"
+    head = reason.split(":", 1)[0]
+    return _NUMBER.sub("N", head).strip()[:80] or "unknown"
+
+
+class EngineCollector(Collector):
+    def __init__(self, engine: Engine, state: OpsState) -> None:
+        self.engine = engine
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._bus()
+        yield from self._orders()
+        yield from self._strategies()
+        yield from self._feeds()
+        yield from self._alerts()
+        e = self.engine
+        yield _gauge("tickbus_kill_switch", "1 while the kill switch holds new orders", 1 if e.risk.halted else 0)
+        yield _counter("tickbus_journal_records", "Records written to the order journal", e.journal.written)
+        yield _counter("tickbus_journal_commits", "Journal commits (group commits)", e.journal.commits)
+        yield _gauge("tickbus_pnl_net", "Net PnL of the run (all currencies added up)", float(e.portfolio.pnl().net))
+        yield _counter("tickbus_controls", "Operator controls carried out", len(e.controls))
+
+    def _bus(self) -> Iterator[Metric]:
+        stats = self.engine.bus.stats
+        yield _counter("tickbus_bus_events", "Events published on the bus", stats.published)
+        yield _counter("tickbus_bus_conflated", "Market data events conflated under backpressure", stats.conflated)
+        yield _counter("tickbus_bus_handler_errors", "Subscriber handlers that raised", stats.handler_errors)
+        per = CounterMetricFamily("tickbus_subscriber_conflated", "Events conflated per queued subscriber",
+                                  labels=["subscriber"])
+        for q in self.engine.bus.queued_subscribers:
+            per.add_metric([q.name], q.conflated)
+        yield per
+
+    def _orders(self) -> Iterator[Metric]:
+        m = self.engine.manager
+        by = Counter((o.status.value, o.venue) for o in m.orders.values())
+        orders = GaugeMetricFamily("tickbus_orders", "Orders the manager holds, by status and venue",
+                                   labels=["status", "venue"])
+        for (status, venue), n in sorted(by.items()):
+            orders.add_metric([status, venue], n)
+        yield orders
+        reasons: Counter[str] = Counter()
+        for o in m.orders.values():
+            if o.status is OrderStatus.REJECTED:
+                reason = reject_reason(o.reason)
+                reasons[reason if reason in reasons or len(reasons) < MAX_REASONS else "other"] += 1
+        rejects = GaugeMetricFamily("tickbus_rejects", "Rejected orders the manager holds, by reason", labels=["reason"])
+        for reason, n in sorted(reasons.items()):
+            rejects.add_metric([reason], n)
+        yield rejects
+        stats = m.stats
+        yield _counter("tickbus_orders_submitted", "Orders submitted by strategies and controls", stats.submitted)
+        yield _counter("tickbus_orders_risk_rejected", "Orders refused before any venue", stats.risk_rejected)
+        yield _counter("tickbus_fills", "Fills applied", stats.fills)
+        yield _counter("tickbus_fills_duplicate", "Fills seen twice and ignored", stats.duplicate_fills)
+        yield _counter("tickbus_overfills", "Fills beyond an order's quantity", stats.overfills)
+        yield _counter("tickbus_refused_transitions", "Order reports the status table refused", stats.refused_transitions)
+        yield _gauge("tickbus_open_orders", "Open orders", m.open_count)
+
+    def _strategies(self) -> Iterator[Metric]:
+        errors = CounterMetricFamily("tickbus_strategy_errors", "Errors raised by strategy callbacks", labels=["strategy"])
+        state = GaugeMetricFamily("tickbus_strategy_state", "1 for the strategy's state", labels=["strategy", "state"])
+        refused = CounterMetricFamily("tickbus_strategy_refused_paused", "Orders refused while paused",
+                                      labels=["strategy"])
+        pnl = GaugeMetricFamily("tickbus_strategy_pnl_net", "Net PnL per strategy", labels=["strategy"])
+        for host in self.engine.hosts:
+            sid = host.strategy.id
+            errors.add_metric([sid], host.errors)
+            current = strategy_state(host)
+            for name in ("running", "paused", "stopped"):
+                state.add_metric([sid, name], 1 if name == current else 0)
+            refused.add_metric([sid], host.refused_while_paused)
+            pnl.add_metric([sid], float(self.engine.portfolio.pnl(sid).net))
+        yield from (errors, state, refused, pnl)
+
+    def _feeds(self) -> Iterator[Metric]:
+        stale = GaugeMetricFamily("tickbus_feed_unhealthy", "Feed subscriptions (or connections) whose last status "
+                                  "is not connected", labels=["venue"])
+        for venue, n in sorted(self.state.stale_feeds().items()):
+            stale.add_metric([venue], n)
+        yield stale
+
+
+    def _alerts(self) -> Iterator[Metric]:
+        alerter = self.engine.ops.alerter if self.engine.ops is not None else None
+        if alerter is None:
+            return
+        sent = CounterMetricFamily("tickbus_alerts_sent", "Alerts delivered", labels=["destination"])
+        failed = CounterMetricFamily("tickbus_alerts_failed", "Alerts not delivered after the retries",
+                                     labels=["destination"])
+        for dest in alerter.destinations:
+            sent.add_metric([dest.name], dest.sent)
+            failed.add_metric([dest.name], dest.failed)
+        yield from (sent, failed)
+        yield _counter("tickbus_alerts_dropped", "Alerts dropped: the queue was full", alerter.dropped)
+        yield _counter("tickbus_alerts_rate_limited", "Alerts dropped by the rate limit", alerter.rate_limited)
+
+
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, doc, value=value)
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)
+
+
+def render_metrics(state: OpsState) -> bytes:
+    return generate_latest(state.registry)

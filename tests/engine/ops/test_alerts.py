@@ -1,0 +1,183 @@
+"""engine.ops.alerts: a Telegram-shaped server and a webhook receiver on 127.0.0.1 get the alerts;
+with them down the run is unaffected; secrets never reach a log line."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from aiohttp import web
+
+from engine.app.config import load_config
+from engine.app.runner import run_plan
+from engine.events import FeedState, FeedStatus, Quote
+from engine.ops.alerts import Alerter
+from engine.ops.config import AlertsConfig, WebhookConfig
+from engine.ops.metrics import render_metrics
+from engine.strategy.base import Strategy
+from tests.engine.ops._fixtures import ops_engine, write_config
+from tests.helpers import until
+
+HERE = "tests.engine.ops.test_alerts"
+BOT = "123456:bot-secret-token"
+
+
+class Raiser(Strategy):
+    def on_quote(self, quote: Quote) -> None:
+        raise RuntimeError("boom")
+
+
+class OffTick(Strategy):
+    """Sends orders priced off the tick: each is rejected."""
+
+    def on_start(self) -> None:
+        self.n = 0
+
+    def on_quote(self, quote: Quote) -> None:
+        self.n += 1
+        if self.n % 5 == 0 and self.n <= 30:
+            self.buy(quote.instrument, "0.01", "1000.5")
+
+
+class Receiver:
+    """A Telegram Bot API look-alike and a webhook endpoint, recording what arrives."""
+
+    def __init__(self) -> None:
+        self.telegram: list[tuple[str, dict[str, Any]]] = []
+        self.hooks: list[dict[str, Any]] = []
+        self.hook_headers: list[str] = []
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/bot{token}/sendMessage", self._telegram)
+        app.router.add_post("/hook", self._hook)
+        return app
+
+    async def _telegram(self, request: web.Request) -> web.Response:
+        self.telegram.append((request.match_info["token"], await request.json()))
+        return web.json_response({"ok": True})
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.hooks.append(await request.json())
+        self.hook_headers.append(request.headers.get("X-Key", ""))
+        return web.json_response({"ok": True})
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, int]]:
+    rec = Receiver()
+    runner = web.AppRunner(rec.app(), shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield rec, port
+    finally:
+        await runner.cleanup()
+
+
+def alerts_config(tmp_path: Path, port: int) -> Path:
+    strategies = f"""
+        strategies:
+          - name: raiser
+            plugin: {HERE}:Raiser
+            instruments: ["sim:BTC-KRW"]
+            max_errors: 2
+          - name: offtick
+            plugin: {HERE}:OffTick
+            instruments: ["sim:BTC-KRW"]
+        risk: {{max_rejects: 2, reject_window_s: 600}}
+    """
+    extra = f"""
+        duration_s: 3
+        alerts:
+          telegram: {{bot_token: "{BOT}", chat_id: "77", api_url: "http://127.0.0.1:{port}",
+                      events: [strategy_stopped, kill_switch, run_ended]}}
+          webhooks:
+            - url: "http://127.0.0.1:{port}/hook"
+              events: [order_rejected, strategy_stopped, kill_switch, run_ended]
+              headers: {{X-Key: "hook-header-secret"}}
+          retries: 1
+          backoff_s: 0.05
+          timeout_s: 2
+    """
+    return write_config(tmp_path, extra=extra, strategies=strategies)
+
+
+async def test_alerts_reach_telegram_and_the_webhook_per_event_kind(tmp_path: Path, receiver: Any) -> None:
+    rec, port = receiver
+    summary = await asyncio.wait_for(run_plan(load_config(alerts_config(tmp_path, port)), handle_signals=False), 60)
+    texts = [body["text"] for _, body in rec.telegram]
+    assert {token for token, _ in rec.telegram} == {BOT}
+    assert all(body["chat_id"] == "77" for _, body in rec.telegram)
+    assert any("strategy stopped: raiser" in t for t in texts)
+    assert any("KILL SWITCH" in t for t in texts)
+    assert texts[-1].startswith("[ops] run ended")
+    kinds = [h["kind"] for h in rec.hooks]
+    assert kinds.count("order_rejected") >= 2 and "strategy_stopped" in kinds and "kill_switch" in kinds
+    assert kinds[-1] == "run_ended" and rec.hooks[-1]["data"]["orders_total"] == summary["orders_total"]
+    assert "fill" not in kinds  # not chosen for either destination
+    assert set(rec.hook_headers) == {"hook-header-secret"}
+
+
+async def test_the_run_is_unaffected_when_the_receivers_are_down_and_no_secret_is_logged(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    with structlog.testing.capture_logs() as logs:
+        summary = await asyncio.wait_for(
+            run_plan(load_config(alerts_config(tmp_path, port)), handle_signals=False), 60
+        )
+    assert summary["stop_reason"].startswith("duration")
+    assert summary["strategies"]["raiser"]["stopped"] is not None
+    assert summary["orders"].get("rejected", 0) >= 2
+    failed = [e for e in logs if e["event"] == "alert not delivered"]
+    assert failed and {e["destination"] for e in failed} == {"telegram", "webhook[0]"}
+    text = repr(logs)
+    assert BOT not in text and "hook-header-secret" not in text and f"127.0.0.1:{port}/hook" not in text
+
+
+async def test_a_full_alert_queue_drops_without_waiting_or_raising() -> None:
+    config = AlertsConfig(webhooks=[WebhookConfig(url="http://127.0.0.1:9/x", events=["fill"])], queue_size=3)
+    alerter = Alerter(config, "run")
+    for i in range(100):
+        alerter.notify("fill", {"n": i})
+    alerter.notify("run_ended", {})  # no destination wants it: not even queued
+    assert alerter.queue.qsize() == 3 and alerter.dropped == 97
+
+
+async def test_a_stale_feed_is_alerted(tmp_path: Path, receiver: Any) -> None:
+    rec, port = receiver
+    extra = f"""
+        alerts:
+          webhooks: [{{url: "http://127.0.0.1:{port}/hook", events: [feed_stale]}}]
+    """
+    async with ops_engine(tmp_path, extra=extra) as engine:
+        status = FeedStatus(venue="sim", state=FeedState.STALE, subscription="BTC-KRW", ts=engine.clock.now_ns())
+        engine.bus.publish(status, "sim")
+        await until(lambda: bool(rec.hooks), timeout=20)
+        assert engine.ops is not None and engine.ops.server is None  # alerts alone serve no page
+        assert engine.ops.alerter is not None
+        await until(lambda: engine.ops is not None and engine.ops.alerter.destinations[0].sent == 1, timeout=20)
+        metrics = render_metrics(engine.ops.state).decode()
+        assert 'tickbus_alerts_sent_total{destination="webhook[0]"} 1.0' in metrics
+        await engine.ops.finish(None)
+    assert rec.hooks[0]["kind"] == "feed_stale" and rec.hooks[0]["data"]["subscription"] == "BTC-KRW"
+
+
+async def test_alerts_beyond_the_rate_limit_are_dropped_and_counted(receiver: Any) -> None:
+    rec, port = receiver
+    config = AlertsConfig(webhooks=[WebhookConfig(url=f"http://127.0.0.1:{port}/hook", events=["fill"])], per_minute=2)
+    alerter = Alerter(config, "run")
+    alerter.start()
+    for i in range(5):
+        alerter.notify("fill", {"n": i})
+    await asyncio.wait_for(alerter.close(), 20)
+    assert [h["data"]["n"] for h in rec.hooks] == [0, 1]
+    assert alerter.rate_limited == 3
