@@ -123,7 +123,7 @@ ORDER_TYPE: dict[OrderType, str] = {OrderType.LIMIT: "limit", OrderType.MARKET: 
 
 
 def report_from_rest(venue: str, iid: str, o: w.Order) -> OrderReport:
-    status, stop = _status(venue, o.status, o.id)
+    status, stop = _status(venue, o.status or "placed", o.id)
     filled, avg = _rest_filled(o)
     stamp = o.updatedAt or o.createdAt
     return OrderReport(
@@ -200,7 +200,7 @@ def _status(venue: str, word: str, order_id: str) -> tuple[OrderStatus, bool]:
 
 
 def status_word(o: w.Order | w.WsOrder) -> str:
-    return o.status if isinstance(o, w.Order) else w.STATUS_CODES.get(o.status, str(o.status))
+    return (o.status or "placed") if isinstance(o, w.Order) else w.STATUS_CODES.get(o.status, str(o.status))
 
 
 def _rest_filled(o: w.Order) -> tuple[Decimal | None, Decimal | None]:

@@ -131,11 +131,12 @@ class OrderRequest(Struct, omit_defaults=True, kw_only=True):
 
 
 class Order(OrderRequest, kw_only=True):
-    """An order as GOPAX returns it: the request's fields and its state (the seed's list rows
-    lack `status`)."""
+    """An order as GOPAX returns it: the request's fields and its state. `status` is always sent by
+    the current API; the seed's list rows lack it, read then as "placed" (`rest_status`). No default
+    word here: with omit_defaults a default "placed" would be left off the emulator's answers."""
 
     id: str
-    status: str = "placed"
+    status: str | None = None
     forcedCompletionReason: str | None = None
     remaining: Decimal | None = None
     createdAt: str | None = None
@@ -183,7 +184,10 @@ class OrderAmountMin(Struct):
     marketBid: AmountMin
 
 
-class TradingPair(Struct, omit_defaults=True):
+class TradingPair(Struct):
+    """A row of GET /trading-pairs; every field is always sent (ccxt reads the scales as its
+    precision), so no omit_defaults here."""
+
     name: str
     baseAsset: str
     quoteAsset: str
