@@ -4,7 +4,7 @@
   python run.py [CONFIG] [--duration S] [--speed X] [--log-format console|json] [--log-level L]
   python run.py check CONFIG          validate a config and print the resolved plan
   python run.py strategies            list the strategies and venues that can be loaded
-  python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X]
+  python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X] [--faults K=V,...]
                                       serve a venue emulator on 127.0.0.1, its clock from
                                       ISO-TIME (with offset, e.g. 2026-12-07T10:00:00+05:30)
                                       at X times wall time
@@ -41,6 +41,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     emulate.add_argument("--seed", type=int, default=1)
     emulate.add_argument("--start", default=None, help="the emulator clock's start, ISO-8601 with offset")
     emulate.add_argument("--speed", default=None, help="emulated seconds per wall second (default 1)")
+    emulate.add_argument("--faults", default=None, help="fault knobs, e.g. burst_5xx=3,error_rate=0.05,latency_ms=200")
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
         argv = ["run", *argv]
     return parser.parse_args(argv)
@@ -56,7 +57,9 @@ def main(argv: list[str]) -> int:
         if args.command == "strategies":
             return commands.cmd_strategies()
         if args.command == "emulate":
-            return commands.cmd_emulate(args.venue, port=args.port, seed=args.seed, start=args.start, speed=args.speed)
+            return commands.cmd_emulate(
+                args.venue, port=args.port, seed=args.seed, start=args.start, speed=args.speed, faults=args.faults
+            )
         return commands.cmd_run(args.config, duration=args.duration, speed=args.speed, log_format=args.log_format)
 
     return commands.guarded(dispatch)

@@ -210,3 +210,41 @@ def test_emulate_start_and_speed_mistakes_are_one_line_and_exit_2() -> None:
         assert proc.returncode == 2, (args, proc.stderr)
         assert proc.stderr.strip().count("\n") == 0 and needle in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+async def test_emulate_faults_are_set_from_the_command_line_and_the_contract_line_gives_the_venue_block() -> None:
+    """A bad day rehearsed without code: `--faults burst_5xx=2` fails the next two calls; the first
+    line carries every URL and credential a venue block needs (Samco's scrip master too)."""
+    import asyncio
+
+    import aiohttp
+    import msgspec
+
+    from adapters.samco.adapter import SamcoVenue
+    from tests.helpers import emulate
+
+    async with emulate("samco", "--start", "2026-12-07T10:00:00+05:30", "--faults", "burst_5xx=2,burst_status=503") as child:
+        info = child.info
+        creds = info["credentials"]
+        statuses = []
+        async with aiohttp.ClientSession() as http:
+            for _ in range(3):
+                async with http.post(info["url"] + "/session/token", json={"apiKey": creds["api_key"], "apiSecret": creds["api_secret"]}) as resp:
+                    statuses.append(resp.status)
+                    await asyncio.wait_for(resp.read(), 10)
+        await child.terminate()
+
+    assert info["faults"] == {"burst_5xx": 2, "burst_status": 503}
+    assert statuses == [503, 503, 200]
+    block = info["venue_block"]
+    assert block["scrip_master_url"] == info["url"] + "/ScripMaster.csv" and block["ws_url"] == info["ws_url"]
+    config = msgspec.convert({k: v for k, v in block.items()}, SamcoVenue.Config)
+    assert config.api_key == creds["api_key"] and config.url == info["url"]
+
+
+def test_emulate_fault_mistakes_are_one_line_and_exit_2() -> None:
+    for knobs in ("bogus=1", "error_rate=2", "burst_5xx=many", "latency_ms"):
+        proc = run_py("emulate", "samco", "--port", "0", "--faults", knobs, timeout=30)
+        assert proc.returncode == 2, (knobs, proc.stderr)
+        assert proc.stderr.strip().count("\n") == 0 and "--faults" in proc.stderr, (knobs, proc.stderr)
+        assert proc.stdout == ""

@@ -20,6 +20,7 @@ from engine.app.runner import run_plan
 from engine.app.summary import render
 from engine.errors import UserError, VenueError
 from engine.log import REDACTED, configure, is_secret_key, scrub
+from engine.venue.contract import EmulatorInfo, Venue
 
 log = structlog.get_logger("tickbus.cli")
 
@@ -145,14 +146,53 @@ def parse_speed(text: str | float | None) -> float:
     return speed
 
 
-def cmd_emulate(venue: str, *, port: int, seed: int, start: str | None = None, speed: str | float | None = None) -> int:
+FAULT_KNOBS = ("latency_ms", "error_rate", "error_status", "burst_5xx", "burst_status", "ws_drop_after", "lose_write_responses")
+
+
+def parse_faults(text: str | None) -> dict[str, float | int]:
+    """`--faults burst_5xx=3,error_rate=0.1`: the emulator's fault knobs, checked."""
+    knobs: dict[str, float | int] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = (x.strip() for x in part.partition("="))
+        if not sep or name not in FAULT_KNOBS:
+            raise UserError(f"--faults: {part.strip()!r}: expected KNOB=NUMBER, knobs: {', '.join(FAULT_KNOBS)}")
+        try:
+            number = float(value) if name in ("latency_ms", "error_rate") else int(value)
+        except ValueError:
+            raise UserError(f"--faults: {name}: not a number: {value!r}") from None
+        if not math.isfinite(number) or number < 0 or (name == "error_rate" and number > 1):
+            raise UserError(f"--faults: {name}: out of range: {value}")
+        knobs[name] = number
+    return knobs
+
+
+def venue_block(cls: type[Venue[Any]], info: EmulatorInfo) -> dict[str, Any]:
+    """The venue block a config needs to use this emulator (every URL and the demo credentials)."""
+    default = cls.Config()
+    pointed = msgspec.to_builtins(cls.with_emulator(default, info))
+    plain = msgspec.to_builtins(default)
+    return {"type": info.venue, **{k: v for k, v in pointed.items() if plain.get(k) != v}}
+
+
+def cmd_emulate(
+    venue: str, *, port: int, seed: int, start: str | None = None, speed: str | float | None = None,
+    faults: str | None = None,
+) -> int:
     start_at = parse_start(start)
     rate = parse_speed(speed)
+    knobs = parse_faults(faults)
     cls = load_venue(venue)
     config = cls.Config() if start_at is None else msgspec.structs.replace(cls.Config(), emulator_start=start_at)
     emulator = cls.make_emulator(config, seed)
     if emulator is None:
         raise UserError(f"venue {venue!r} has no emulator")
+    injector = getattr(emulator, "faults", None)
+    if knobs and injector is None:
+        raise UserError(f"--faults: the {venue} emulator has no fault knobs")
+    for name, number in knobs.items():
+        setattr(injector, name, number)
     clock = getattr(emulator, "clock", None)
     if rate != 1:
         if clock is None or not hasattr(clock, "run_at"):
@@ -164,7 +204,10 @@ def cmd_emulate(venue: str, *, port: int, seed: int, start: str | None = None, s
         at = start_at
         if at is None and clock is not None:
             at = datetime.fromtimestamp(clock.now_ns() / 1e9, UTC)
-        contract = {**info.as_json(), "start": None if at is None else at.isoformat(), "speed": rate}
+        contract = {
+            **info.as_json(), "start": None if at is None else at.isoformat(), "speed": rate, "faults": knobs,
+            "venue_block": venue_block(cls, info),
+        }
         print(json.dumps(contract), flush=True)
         log.info("emulator serving", venue=info.venue, url=info.url, start=contract["start"], speed=rate)
         stop = asyncio.Event()

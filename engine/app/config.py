@@ -7,6 +7,7 @@ Every mistake names the file and the field path, e.g.
 from __future__ import annotations
 
 import enum
+import math
 import os
 import re
 import types
@@ -223,10 +224,42 @@ _TYPE_WORDS = {"object": "mapping", "array": "list", "decimal": "float"}
 
 def convert(value: Any, type_: Any, file: str, prefix: str = "") -> Any:
     """msgspec.convert with the error rewritten as `file: path: message`."""
+    _refuse_odd_numbers(value, type_, file, prefix)
     try:
         return msgspec.convert(value, type_, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(file, *_locate(str(exc), prefix, value, type_)) from None
+
+
+MAX_DECIMAL = Decimal(10) ** 15  # above any price, quantity or amount a run means
+
+
+def _refuse_odd_numbers(value: Any, type_: Any, file: str, path: str) -> None:
+    """NaN, infinity, and decimals out of range are refused before any Struct is built (their
+    checks would raise on them), naming the field."""
+    type_ = _unwrap(type_)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_odd_numbers(item, _child_type(type_, key), file, _join(path, str(key)))
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_odd_numbers(item, _child_type(type_, i), file, f"{path}[{i}]")
+        return
+    number: Decimal | float | None = None
+    if isinstance(value, (float, Decimal)):
+        number = value
+    elif isinstance(value, str) and type_ in (Decimal, float):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            return  # not a number at all: msgspec says so with the field's type
+    if number is None:
+        return
+    if not math.isfinite(number):
+        raise ConfigError(file, path, f"expected a finite number, got {value}")
+    if isinstance(number, Decimal) and abs(number) >= MAX_DECIMAL:
+        raise ConfigError(file, path, f"number out of range (at most {MAX_DECIMAL:.0e}), got {value}")
 
 
 def _locate(text: str, prefix: str, value: Any = None, type_: Any = None) -> tuple[str, str]:
@@ -331,7 +364,7 @@ def _child_type(type_: Any, seg: Any) -> Any:
     if isinstance(type_, type) and issubclass(type_, msgspec.Struct) and isinstance(seg, str):
         try:
             return typing.get_type_hints(type_, include_extras=True).get(seg)
-        except Exception:
+        except (NameError, TypeError):  # a plugin's Params with a forward reference it cannot resolve
             return None
     if origin is dict and not isinstance(seg, int):
         return typing.get_args(type_)[1]

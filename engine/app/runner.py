@@ -21,7 +21,7 @@ from engine.clock import Clock, RealtimeClock, SimulatedClock
 from engine.data.bars import BarAggregator
 from engine.data.bus import Bus
 from engine.errors import ConfigError, UserError
-from engine.events import Quote, Trade
+from engine.events import Order, Quote, Trade
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
@@ -81,6 +81,7 @@ class Engine:
         self.ended_wall = 0.0
         self.recovery: dict[str, int] = {}
         self.stop_reason = "finished"
+        self.left_open: list[Order] = []  # orders still open at a venue after the stop's cancels
 
     # --- start --------------------------------------------------------------------------------
 
@@ -314,15 +315,17 @@ class Engine:
             for host in self.hosts:
                 await host.stop()
             if self.plan.config.cancel_on_stop and self.manager.open_count:
-                try:
-                    cancelled = await asyncio.wait_for(self._with_clock(self.manager.cancel_all()), timeout=10)
-                    log.info("open orders cancelled at stop", count=cancelled)
-                except TimeoutError:
-                    log.error("cancel-all at stop timed out", open_orders=self.manager.open_count)
+                await self._cancel_at_stop()
             try:
                 await asyncio.wait_for(self._with_clock(self.manager.settle()), timeout=10)
             except TimeoutError:
                 log.error("requests still in flight at stop")
+            if self.plan.config.cancel_on_stop:
+                self.left_open = self.manager.open_orders()
+                for order in self.left_open:
+                    log.error("order left open at the venue after the stop", client_order_id=order.client_order_id,
+                              venue=order.venue, venue_order_id=order.venue_order_id, instrument=order.instrument)
+            await self._read_balances()
             for agg in self.aggregators.values():
                 agg.stop()
             closing: list[Venue[Any] | Emulator] = [*self.venues.values(), *([self.paper] if self.paper else []), *self.emulators]
@@ -335,8 +338,47 @@ class Engine:
             self.journal.close()
             self.ended_wall = time.perf_counter()
 
+    async def _cancel_at_stop(self) -> None:
+        """Cancel every open order, round after round while rounds make progress.
+
+        The time this takes follows from the venues' rate limits (each cancel waits its turn), not
+        from a constant: it ends when nothing is open, after `_STOP_ROUNDS_WITHOUT_PROGRESS` rounds
+        that cancelled nothing (a venue refusing them), or after `_STOP_CAP_S` whatever happens.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _STOP_CAP_S
+        stalled = rounds = 0
+        while self.manager.open_count and stalled < _STOP_ROUNDS_WITHOUT_PROGRESS:
+            before = self.manager.open_count
+            rounds += 1
+            try:
+                await asyncio.wait_for(self._with_clock(self.manager.cancel_all()), timeout=max(deadline - loop.time(), 0.0))
+            except TimeoutError:
+                log.error("cancel-all at stop ran out of time", open_orders=self.manager.open_count, cap_s=_STOP_CAP_S)
+                break
+            stalled = stalled + 1 if self.manager.open_count >= before else 0
+            if self.manager.open_count and stalled:
+                await asyncio.sleep(_STOP_ROUND_PAUSE_S)  # a refusal (a 429, a busy venue): again after a pause
+        log.info("open orders cancelled at stop", rounds=rounds, still_open=self.manager.open_count)
+
+    async def _read_balances(self) -> None:
+        """The venues' balances after the last action (the stop's cancels free what they held)."""
+        for venue in self.venues.values():
+            if not venue.supports_execution:
+                continue
+            try:
+                for balance in await asyncio.wait_for(venue.balances(), timeout=10):
+                    self.manager.on_balance(balance)
+            except Exception as exc:  # noqa: BLE001 - a venue error or the timeout: the summary keeps the last known
+                log.warning("balances not read at stop", venue=venue.name, error=str(exc) or repr(exc))
+
     def summary(self) -> dict[str, Any]:
         return build_summary(self)
+
+
+_STOP_CAP_S = 600.0  # a stop always ends; within it, the venues' rate limits set the pace
+_STOP_ROUNDS_WITHOUT_PROGRESS = 3
+_STOP_ROUND_PAUSE_S = 1.0
 
 
 def _account_starts_fresh(plan: Plan) -> bool:

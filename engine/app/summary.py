@@ -68,6 +68,11 @@ def build_summary(engine: Engine) -> dict[str, Any]:
             "stale_reports": engine.manager.stats.stale_reports,
         },
         "kill_switch": engine.risk.halted,
+        "left_open": [
+            {"client_order_id": o.client_order_id, "venue": o.venue, "venue_order_id": o.venue_order_id,
+             "instrument": o.instrument, "status": o.status.value}
+            for o in engine.left_open
+        ],
         "recovery": engine.recovery,
         "reconciliation": reconcile(engine),
     }
@@ -147,6 +152,8 @@ def render(summary: dict[str, Any]) -> str:
     )
     if summary["kill_switch"]:
         lines.append(f"KILL SWITCH: {summary['kill_switch']}")
+    for o in summary["left_open"]:
+        lines.append(f"LEFT OPEN at {o['venue']}: {o['client_order_id']} ({o['venue_order_id']}) {o['instrument']} {o['status']}")
     rec = summary["reconciliation"]
     if rec is not None:
         verdict = "consistent" if rec["ok"] else "INCONSISTENT"

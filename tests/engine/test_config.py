@@ -511,3 +511,37 @@ async def test_a_strategy_whose_constructor_raises_is_one_line(tmp_path: Path) -
     with pytest.raises(ConfigError) as err:
         await run_plan(load_config(path), handle_signals=False)
     assert str(err.value) == f"{path}: strategies[0]: Broken failed to start: ValueError('no model file')"
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "words"),
+    [
+        (".nan", "strategies[0].params.qty", "expected a finite number, got nan"),
+        ("-.inf", "strategies[0].params.qty", "expected a finite number, got -inf"),
+        ("1e20", "strategies[0].params.qty", "number out of range"),
+        ("'${TB_NAN:-NaN}'", "strategies[0].params.qty", "expected a finite number, got NaN"),
+    ],
+)
+def test_a_non_finite_or_out_of_range_decimal_is_refused_naming_the_field(
+    value: str, field: str, words: str, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "odd", BASE.replace("qty: 10", f"qty: {value}"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.path == field
+    assert words in str(caught.value)
+
+
+def test_a_nan_in_a_venue_block_is_refused_before_the_venue_is_built(tmp_path: Path) -> None:
+    path = write(tmp_path, "odd", BASE.replace("balances: {INR: 1000000}", "balances: {INR: .nan}"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.path == "paper.balances.INR"
+
+
+def test_run_py_check_answers_a_nan_quantity_in_one_line_with_exit_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "odd", BASE.replace("qty: 10", "qty: .nan"))
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "strategies[0].params.qty" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -87,3 +87,32 @@ def test_the_emulated_config_checks_without_any_credentials() -> None:
     start = datetime.fromisoformat(plan["start"])
     assert start == datetime.fromisoformat(plan["venues"]["samco"]["config"]["emulator_start"])  # the clocks agree
     assert start.weekday() < 5 and (start.hour, start.minute) == (9, 20)
+
+
+def test_a_stop_under_load_cancels_every_order_at_the_pace_of_the_rate_limit(tmp_path: Path) -> None:
+    """36 resting orders at 4 requests/s (the stop's cancels take about 16 s, paced by the rate
+    limit): nothing is left open, and the balances are the venue's after the cancels."""
+    text = (REPO / "configs" / "samco_emulated.yaml").read_text(encoding="utf-8")
+    for old, new in [
+        ("levels: 3", "levels: 12"), ("duration_s: 30", "duration_s: 12"),
+        ("    poll_idle_s: 10.0", "    poll_idle_s: 10.0\n    requests_per_s: 4"),
+        ("max_open_orders: 20", "max_open_orders: 60"), ("max_orders_per_second: 10", "max_orders_per_second: 100"),
+        ("max_rejects: 10", "max_rejects: 100"), ("max_order_value: 50000", "max_order_value: 500000"),
+        ("max_position: 50", "max_position: 500"),
+    ]:
+        assert old in text
+        text = text.replace(old, new)
+    config = tmp_path / "stop_under_load.yaml"
+    config.write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "run.py"), str(config), "--log-format", "json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    records = [json.loads(line) for line in proc.stderr.splitlines()]
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert summary["orders"].get("cancelled", 0) >= 20  # the ladders were resting at the stop
+    assert set(summary["orders"]) <= {"completed", "cancelled"} and summary["left_open"] == []
+    assert [b["locked"] for b in summary["balances"]] == ["0"]
+    assert not any(r.get("level") == "error" for r in records)
