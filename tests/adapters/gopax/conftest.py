@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from adapters.gopax.adapter import GopaxConfig, GopaxVenue
+from adapters.gopax.adapter import GopaxVenue
 from adapters.gopax.auth import GopaxAuth, NonceSource
 from adapters.gopax.client import GopaxClient
+from adapters.gopax.config import GopaxConfig
 from adapters.gopax.emulator import GopaxEmulator
 from engine.account.portfolio import Portfolio
 from engine.account.risk import RiskEngine, RiskLimits
