@@ -58,7 +58,9 @@ def main() -> int:
     run("fetch_order_book", lambda: ex.fetch_order_book(SYMBOL), lambda b: (
         bool(b["bids"]) and bool(b["asks"]) and b["bids"][0][0] < b["asks"][0][0],
         {"best_bid": b["bids"][:1], "best_ask": b["asks"][:1], "nonce": b.get("nonce")}))
-    run("fetch_trades", lambda: ex.fetch_trades(SYMBOL), lambda ts: (isinstance(ts, list), {"count": len(ts)}))
+    run("fetch_trades", lambda: ex.fetch_trades(SYMBOL), lambda ts: (
+        bool(ts) and all(t.get("symbol") == SYMBOL and (t.get("price") or 0) > 0 and t.get("side") in ("buy", "sell") for t in ts),
+        {"count": len(ts), "first": {k: ts[0].get(k) for k in ("id", "price", "amount", "side")} if ts else None}))
     run("fetch_time", ex.fetch_time, lambda t: (isinstance(t, int) and t > 0, {"time": t}))
     run("fetch_tickers", ex.fetch_tickers, lambda ts: (
         SYMBOL in ts and ts[SYMBOL].get("close") is not None, {"symbols": sorted(ts), "close": ts.get(SYMBOL, {}).get("close")}))
