@@ -1,11 +1,12 @@
 """GOPAX (Korean crypto exchange): the reference venue package.
 
-Rooms: `schemas` (wire Structs and decoders), `auth` (both signing schemes, nonces), `client`
-(REST, limits, typed errors), `book` and `feed` (websocket and REST market data, private
-streams), `adapter` (`GopaxVenue`: orders, the status table, fills, reconciliation), and the
-emulator in four parts: `emulator` (the app and its REST endpoints), `emulator_gate` (error
-bodies, rate limits, signature checks), `emulator_market` (the market as GOPAX shows it) and
-`emulator_ws` (the socket server).
+Rooms: `config` (`GopaxConfig`), `schemas` (wire Structs and decoders), `auth` (both signing
+schemes, nonces), `client` (REST, limits, typed errors, the private look over REST), `parsing`
+(the status table, the socket's numeric codes, wire rows -> reports / fills, the order request),
+`book` and `feed` (websocket and REST market data, private streams), `adapter` (`GopaxVenue`, on
+the venue-sync core), and the emulator in four parts: `emulator` (the app and its REST
+endpoints), `emulator_gate` (error bodies, rate limits, signature checks), `emulator_market` (the
+market as GOPAX shows it) and `emulator_ws` (the socket server).
 
 Where the sources were uncertain, what the adapter sends and what the emulator accepts:
 

@@ -1,32 +1,30 @@
-"""The GOPAX venue: engine orders <-> GOPAX orders, the status table, fills, reconciliation.
+"""The GOPAX venue: engine orders <-> GOPAX orders over the venue-sync core (engine/venue/sync.py).
 
 Orders: limit, market, and stop-limit (`stopPrice`; GOPAX has no stop-market). `timeInForce`
 gtc/po/ioc/fok on limits (no DAY), `protection` from `Order.options["protection"]` (yes/no).
 A market buy's `amount` is in the quote currency: the engine's qty is in base units, so the
 adapter sends qty x best ask (the feed's book, else a ticker call), rounded down to the quote's
 scale (KRW: whole won) - or `Order.options["quote_amount"]` as given. Fills report the base
-quantity actually bought. Client order ids go out as `clientOrderId`.
+quantity actually bought. Client order ids go out as `clientOrderId`. The status table and the
+wire words are parsing.py's.
 
-Status table (REST words; the socket's numbers map onto them first):
-placed -> placed, updated -> updated, completed -> completed, cancelled -> cancelled (GOPAX's
-`forcedCompletionReason` kept as the reason), reserved -> placed with the stop pending. A word
-(or number) not in the table is taken as placed, logged and counted in `unknown_statuses`: an
-order GOPAX accepted is never reported rejected for a word we do not know.
+A status word the table does not know is never guessed: `VenueSync.unknown_status` counts it
+(`unknown_statuses`), logs it once and keeps the order working so a look asks about it again. A
+placement answered with such a word is asked about at once (GET /orders/<id>); an answer that
+still has no known word (placement, order_status, open_orders) is reported SUBMITTED: the venue
+has the order, its state is not known yet. A socket message with a side GOPAX does not define is
+counted in `bad_messages`, logged and dropped.
 
 Orders are told apart by GOPAX's order id: the manager matches reports and fills by venue id once
-it has one (the placement's answer gives it), so the adapter keeps no map of its own; the socket's
-order objects carry no client order id.
+it has one (the placement's answer gives it); the socket's order objects carry no client order id.
 
-Like Samco, the run mode decides: in live mode private state comes from the websocket (order,
-trade and balance events), and after every (re)connect the adapter catches up over REST (own
-trades after the trade id the socket had reached when it reopened, orders it placed that are no
-longer open), retried with backoff until it succeeds or the venue closes. Without a usable socket
-(`private_stream: false`, or a 36-character legacy key the socket refuses) the same look runs
-every `poll_interval_s` (`feed.PrivatePoller`, where Samco's order poller lives too). `close()`
-takes one last look: at the orders still working, and at own trades unless a connected socket
-with no catch-up pending is pushing them. In paper mode the venue is market data only: no private
-socket, no polling.
-The trade-id mark moves only once a fill has been handed to the order manager.
+The core owns the working set, the trade-id cursor (a fill's position is its trade id), the
+catch-up and the last look at close; this class answers its one question (`look`: own trades after
+a trade id, or since the connect when there is none; which working orders stopped) and hands it the
+socket's events. In live mode private state comes from the websocket (order, trade and balance
+events) and every (re)connect starts a catch-up over REST; without a usable socket
+(`private_stream: false`, or a 36-character legacy key the socket refuses) the look runs every
+`poll_interval_s`. In paper mode the venue is market data only: no private socket, no polling.
 
 `fills_since(0)` (a first run, with an empty journal) reads the last 24 hours of own trades, not
 the account's whole history. Signing uses the engine's clock.
@@ -35,42 +33,36 @@ the account's whole history. Signing uses the engine's clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import UTC
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 
 from adapters.gopax import schemas as w
 from adapters.gopax.auth import GopaxAuth, NonceSource
-from adapters.gopax.client import GopaxClient
-from adapters.gopax.feed import (
-    PRIVATE_KEYS,
-    GopaxFeed,
-    GopaxPoller,
-    PrivateChanges,
-    PrivatePoller,
-    own_trades,
+from adapters.gopax.client import GopaxClient, own_trades, private_changes
+from adapters.gopax.config import GopaxConfig
+from adapters.gopax.feed import PRIVATE_KEYS, GopaxFeed, GopaxPoller
+from adapters.gopax.parsing import (
+    BadMessage,
+    build_request,
+    fill_from_rest,
+    fill_from_ws,
+    report_from_rest,
+    report_from_ws,
+    status_word,
+    tick_at,
 )
 from engine.errors import InvalidOrder, OrderNotFound, UserError, VenueError
-from engine.events import (
-    Balance,
-    Fill,
-    Instrument,
-    Order,
-    OrderReport,
-    OrderStatus,
-    OrderType,
-    Side,
-    TimeInForce,
-)
+from engine.events import Balance, Fill, Instrument, Order, OrderReport, OrderStatus, OrderType, Side
 from engine.log import fingerprint
 from engine.venue.contract import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
-from engine.venue.retry import Backoff
+from engine.venue.poller import Poller
+from engine.venue.sync import Look, VenueSync
 
 if TYPE_CHECKING:
     from adapters.gopax.emulator import GopaxEmulator
@@ -80,169 +72,6 @@ NS = 1_000_000_000
 S = OrderStatus
 WS_KEY_LENGTH = 64  # the socket refuses legacy (36-character) keys
 FIRST_RUN_LOOKBACK_NS = 86_400 * NS  # fills_since(0): the last 24 hours, not the whole history
-
-
-class GopaxConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
-    """A GOPAX venue block; `api_key` and `secret` belong in ${VAR}s."""
-
-    secret_fields: ClassVar[tuple[str, ...]] = ("api_key", "secret")
-
-    api_key: str = ""
-    secret: str = ""
-    signing: Literal["current", "legacy"] = "current"
-    url: str = "https://api.gopax.co.kr"
-    ws_url: str = "wss://wsapi.gopax.co.kr"
-    market_data: Literal["ws", "rest"] = "ws"
-    quotes: Literal["book", "tickers"] = "book"  # quotes-only pairs: from their book, or SubscribeToTickers
-    poll_interval_s: float = 1.0
-    private_stream: bool = True
-    pairs: list[str] = []
-    book_depth: int = 20
-    stale_after_s: float = 60.0  # a subscription quiet this long is STALE and the socket reconnected
-    catch_up_backoff_s: tuple[float, float] = (0.2, 5.0)  # the REST catch-up after a reconnect, retried
-    receive_window_ms: int | None = None
-    timeout_s: float = 10.0
-
-
-# --- the mapping tables ------------------------------------------------------------------------
-
-STATUS: dict[str, tuple[OrderStatus, bool]] = {
-    "placed": (S.PLACED, False),
-    "updated": (S.UPDATED, False),
-    "completed": (S.COMPLETED, False),
-    "cancelled": (S.CANCELLED, False),
-    "reserved": (S.PLACED, True),  # a stop order waiting for its trigger
-}
-TIF: dict[TimeInForce, str] = {
-    TimeInForce.GTC: "gtc",
-    TimeInForce.POST_ONLY: "po",
-    TimeInForce.IOC: "ioc",
-    TimeInForce.FOK: "fok",
-}
-ORDER_TYPE: dict[OrderType, str] = {OrderType.LIMIT: "limit", OrderType.MARKET: "market", OrderType.STOP_LIMIT: "limit"}
-
-
-def report_from_rest(venue: str, iid: str, o: w.Order) -> OrderReport:
-    status, stop = _status(venue, o.status, o.id)
-    filled, avg = _rest_filled(o)
-    stamp = o.updatedAt or o.createdAt
-    return OrderReport(
-        venue=venue,
-        status=status,
-        client_order_id=o.clientOrderId,
-        venue_order_id=o.id,
-        filled_qty=filled,
-        avg_price=avg,
-        reason=o.forcedCompletionReason,
-        stop_pending=stop if o.stopPrice is not None else None,
-        instrument=iid,
-        side=Side(o.side),
-        ts_event=w.iso_ns(stamp) if stamp else 0,
-    )
-
-
-def report_from_ws(venue: str, iid: str, o: w.WsOrder) -> OrderReport:
-    status, stop = _status(venue, w.STATUS_CODES.get(o.status, str(o.status)), str(o.orderId))
-    filled = o.tradedBaseAmount
-    return OrderReport(
-        venue=venue,
-        status=status,
-        client_order_id=o.clientOrderId,
-        venue_order_id=str(o.orderId),
-        filled_qty=filled,
-        avg_price=o.tradedQuoteAmount / filled if filled else None,
-        reason=w.FORCED_CODES.get(o.forcedCompletionReason),
-        stop_pending=stop if o.stopPrice else None,
-        instrument=iid,
-        side=Side(w.SIDE_CODES[o.side]),
-        ts_event=int(o.updatedAt * NS),
-    )
-
-
-def fill_from_rest(venue: str, iid: str, quote: str, t: w.OwnTrade) -> Fill:
-    return Fill(
-        venue=venue,
-        instrument=iid,
-        side=Side(t.side),
-        qty=t.baseAmount,
-        price=t.price,
-        fill_id=str(t.id),
-        fee=t.fee,
-        fee_asset=t.feeAsset or quote,
-        venue_order_id=str(t.orderId),
-        liquidity=t.position,
-        ts_event=w.iso_ns(t.timestamp),
-    )
-
-
-def fill_from_ws(venue: str, iid: str, quote: str, t: w.WsTrade) -> Fill:
-    return Fill(
-        venue=venue,
-        instrument=iid,
-        side=Side(w.SIDE_CODES[t.side]),
-        qty=t.baseAmount,
-        price=t.price,
-        fill_id=str(t.tradeId),  # the same id GET /trades gives: the manager drops the repeat
-        fee=t.fee,
-        fee_asset=t.feeAssetName or quote,
-        venue_order_id=str(t.orderId),
-        ts_event=int(t.occurredAt * NS),
-    )
-
-
-def _status(venue: str, word: str, order_id: str) -> tuple[OrderStatus, bool]:
-    """The engine status of GOPAX's word; a word not in the table is taken as placed (logged)."""
-    found = STATUS.get(word)
-    if found is None:
-        log.warning("unknown order status, taken as placed", venue=venue, status=word, order_id=order_id)
-        return S.PLACED, False
-    return found
-
-
-def status_word(o: w.Order | w.WsOrder) -> str:
-    return o.status if isinstance(o, w.Order) else w.STATUS_CODES.get(o.status, str(o.status))
-
-
-def _rest_filled(o: w.Order) -> tuple[Decimal | None, Decimal | None]:
-    change = o.balanceChange
-    if change is not None:
-        base, quote = abs(change.baseGross), abs(change.quoteGross)
-        return base, (quote / base if base else None)
-    if o.remaining is not None and not (o.type == "market" and o.side == "buy"):
-        return o.amount - o.remaining, None  # a market buy's amount is in the quote currency
-    return None, None
-
-
-def tick_at(tiers: Sequence[w.TickSize], price: float) -> Decimal:
-    """The tick of the tier `price` falls in (tiers by ascending startPrice)."""
-    tick = tiers[0].tickSize if tiers else Decimal(1)
-    for tier in sorted(tiers, key=lambda t: t.startPrice):
-        if Decimal(repr(price)) >= tier.startPrice:
-            tick = tier.tickSize
-    return tick
-
-
-def build_request(order: Order, pair: str, amount: Decimal) -> w.OrderRequest:
-    """The POST /orders body for `order` (`amount` already in GOPAX's units)."""
-    if order.type not in ORDER_TYPE:
-        raise InvalidOrder(order.venue, f"GOPAX has no {order.type.value} orders (stops must be limit orders)")
-    is_limit = order.type is not OrderType.MARKET
-    tif = None
-    if is_limit:
-        if order.tif not in TIF:
-            raise InvalidOrder(order.venue, f"GOPAX has no {order.tif.value} orders (gtc, po, ioc, fok)")
-        tif = TIF[order.tif]
-    return w.OrderRequest(
-        tradingPairName=pair,
-        side=order.side.value,
-        type=ORDER_TYPE[order.type],
-        amount=amount,
-        price=order.price if is_limit else None,
-        stopPrice=order.trigger_price if order.type is OrderType.STOP_LIMIT else None,
-        clientOrderId=order.client_order_id,
-        protection=order.options.get("protection"),
-        timeInForce=tif,
-    )
 
 
 # --- the venue ---------------------------------------------------------------------------------
@@ -258,17 +87,27 @@ class GopaxVenue(Venue[GopaxConfig]):
         self.client: GopaxClient | None = None
         self.feed: GopaxFeed | None = None
         self.poller: GopaxPoller | None = None
-        self.private: PrivatePoller | None = None  # live mode with credentials
         self._pairs: dict[str, w.TradingPair] = {}
         self._instruments: dict[str, Instrument] = {}  # by pair
-        self._working: set[str] = set()  # venue ids of our orders not yet seen finished
-        self._last_trade_id = 0  # the newest own trade handed to the order manager
         self._connected_ns = 0
-        self._catch_up: asyncio.Task[None] | None = None
-        self._catch_up_from: int | None = None  # the cursor of the catch-up in progress
-        self.catch_ups = 0  # catch-ups that succeeded
-        self.catch_up_failures = 0
-        self.unknown_statuses: dict[str, int] = {}
+        self._trading = False  # live mode with credentials: private state is followed
+        self.sync = VenueSync(
+            self.name, ctx.sink, self, position=lambda f: int(f.fill_id), backoff_s=config.catch_up_backoff_s
+        )
+        self.private: Poller[Look] | None = None  # the look on a timer, without a usable socket
+        self.bad_messages: dict[str, int] = {}  # socket messages dropped for a value GOPAX does not define
+
+    @property
+    def unknown_statuses(self) -> dict[str, int]:
+        return self.sync.stats.unknown_statuses
+
+    @property
+    def catch_ups(self) -> int:
+        return self.sync.stats.catch_ups
+
+    @property
+    def catch_up_failures(self) -> int:
+        return self.sync.stats.catch_up_failures
 
     # --- emulator -----------------------------------------------------------------------------
 
@@ -312,30 +151,21 @@ class GopaxVenue(Venue[GopaxConfig]):
         await self._load_instruments()
         if self.auth is None or self.ctx.mode != "live":
             return  # paper (and backtest): market data only, as with Samco
-        self.private = PrivatePoller(
-            f"{self.name}:private", self.client, self._deliver, state=self._private_state, interval_s=cfg.poll_interval_s
-        )
+        self._trading = True
         if self._private_socket:
             await self._feed().subscribe(*PRIVATE_KEYS)
         else:
+            self.private = Poller(f"{self.name}:private", self._poll, self.sync.deliver, interval_s=cfg.poll_interval_s)
             self.private.start()
 
     async def close(self) -> None:
-        if self._catch_up is not None:
-            self._catch_up.cancel()
-            with contextlib.suppress(BaseException):
-                await self._catch_up
-        if self.private is not None and self.client is not None:
+        if self.private is not None:
             await self.private.stop()
-            try:  # a last look, so what happened just before the stop is not left for the next run
-                behind = self._catch_up_from is not None
-                cursor = self._catch_up_from if behind else self._last_trade_id
-                # own trades (GOPAX allows two reads a second) unless an up-to-date socket pushes them
-                trades = behind or self.feed is None or not self.feed.connected
-                look = self.private.changes(*self._private_state(cursor), trades=trades)
-                self._deliver(await asyncio.wait_for(look, self.config.timeout_s))
-            except Exception as exc:  # noqa: BLE001 - a venue error, a broken connection, the timeout: logged, not raised
-                log.warning("last private poll failed", venue=self.name, error=str(exc) or repr(exc))
+        if self._trading and self.client is not None:
+            # own trades are read again unless an up-to-date socket is pushing them
+            stream_current = self.feed is not None and self.feed.connected
+            await self.sync.last_look(timeout_s=self.config.timeout_s, stream_current=stream_current)
+        await self.sync.close()
         for part in (self.poller, self.feed):
             if part is not None:
                 await part.stop()
@@ -371,8 +201,15 @@ class GopaxVenue(Venue[GopaxConfig]):
     async def place(self, order: Order) -> OrderReport:
         pair = self._pair_of(order.instrument)
         request = build_request(order, pair, await self._amount(order, pair))
-        placed = await self._client().place(request)
-        return self._seen(self._report(placed))
+        client = self._client()
+        placed = await client.place(request)
+        report = self._report(placed)
+        if report is None:  # accepted, with a status word we do not know: ask at once
+            try:
+                report = self._report(await client.order(placed.id))
+            except Exception as exc:  # noqa: BLE001 - the order is placed: the next look asks again
+                log.warning("asking about a placed order failed", venue=self.name, venue_order_id=placed.id, error=repr(exc))
+        return self.sync.track(report or self._submitted(placed))
 
     async def cancel(self, order: Order) -> OrderReport | None:
         client = self._client()
@@ -384,7 +221,7 @@ class GopaxVenue(Venue[GopaxConfig]):
             venue=self.name, status=S.CANCELLED, client_order_id=order.client_order_id,
             venue_order_id=order.venue_order_id, ts_event=self.ctx.clock.now_ns(),
         )
-        return self._seen(report)
+        return self.sync.track(report)
 
     async def order_status(self, order: Order) -> OrderReport | None:
         client = self._client()
@@ -395,10 +232,10 @@ class GopaxVenue(Venue[GopaxConfig]):
                 found = await client.order_by_client_id(order.client_order_id)
         except OrderNotFound:
             return None
-        return self._seen(self._report(found))
+        return self.sync.track(self._report(found) or self._submitted(found))
 
     async def open_orders(self) -> Sequence[OrderReport]:
-        return [self._seen(self._report(o)) for o in await self._client().orders()]
+        return [self.sync.track(self._report(o) or self._submitted(o)) for o in await self._client().orders()]
 
     async def fills_since(self, since_ns: int) -> Sequence[Fill]:
         """Own fills from `since_ns` on; 0 (nothing journalled yet) means the last 24 hours."""
@@ -417,27 +254,24 @@ class GopaxVenue(Venue[GopaxConfig]):
     # --- the private stream (GopaxFeed calls these) -------------------------------------------
 
     def on_ws_order(self, order: w.WsOrder) -> None:
-        self._count_unknown(order)
-        report = report_from_ws(self.name, self._iid(order.tradingPairName), order)
         try:
-            self.ctx.sink.on_order_report(report)
-        except Exception as exc:  # noqa: BLE001 - not taken: the REST catch-up asks about the order again
-            self._not_delivered("order report", exc, self._last_trade_id)
+            report = report_from_ws(self.name, self._iid(order.tradingPairName), order)
+        except BadMessage as exc:
+            self._bad_message("OrderEvent", exc)
             return
-        self._seen(report)  # marks move once the manager has it
+        if report is None:  # a status we do not know: a look asks about the order
+            self.sync.unknown_status(status_word(order), str(order.orderId))
+            self.sync.catch_up()
+            return
+        self.sync.stream_report(report)
 
     def on_ws_trade(self, trade: w.WsTrade) -> None:
-        fill = fill_from_ws(self.name, self._iid(trade.tradingPairName), self._quote(trade.tradingPairName), trade)
         try:
-            self.ctx.sink.on_fill(fill)
-        except Exception as exc:  # noqa: BLE001 - not taken: read again over REST from just before it
-            self._not_delivered("fill", exc, min(self._last_trade_id, trade.tradeId - 1))
+            fill = fill_from_ws(self.name, self._iid(trade.tradingPairName), self._quote(trade.tradingPairName), trade)
+        except BadMessage as exc:
+            self._bad_message("TradeEvent", exc)
             return
-        self._last_trade_id = max(self._last_trade_id, trade.tradeId)
-
-    def _not_delivered(self, what: str, exc: Exception, cursor: int) -> None:
-        log.error("socket event not taken by the order manager: catching up over REST", venue=self.name, event_kind=what, error=repr(exc))
-        self._start_catch_up(cursor)
+        self.sync.stream_fill(fill)
 
     def on_ws_balance(self, balance: w.WsBalance) -> None:
         self.ctx.sink.on_balance(
@@ -447,64 +281,20 @@ class GopaxVenue(Venue[GopaxConfig]):
             )
         )
 
-    def _on_stream_open(self) -> None:
-        """The socket (re)opened: catch up on what it may have missed, from where it had got to.
+    def _bad_message(self, kind: str, exc: BadMessage) -> None:
+        self.bad_messages[kind] = self.bad_messages.get(kind, 0) + 1
+        log.warning("socket message dropped", venue=self.name, kind=kind, error=exc.text)
 
-        The cursor is taken now, before any event of the new connection moves it: trade events that
-        arrive first must not carry it past trades missed while the socket was down.
-        """
-        self._start_catch_up(self._last_trade_id)
+    # --- the sync core's question -------------------------------------------------------------
 
-    def _start_catch_up(self, cursor: int) -> None:
-        """A REST catch-up from trade id `cursor` (a catch-up still running keeps an older cursor)."""
-        if self._catch_up_from is not None:
-            cursor = min(cursor, self._catch_up_from)
-        if self._catch_up is not None:
-            self._catch_up.cancel()
-        self._catch_up_from = cursor
-        self._catch_up = asyncio.get_running_loop().create_task(self._run_catch_up(cursor), name=f"{self.name}:catch-up")
+    async def look(self, since: int, working: frozenset[str], *, fills: bool = True) -> Look:
+        """Own trades after trade id `since` (0: since the connect), and which working orders stopped."""
+        trades, finished, gone = await private_changes(self._client(), since, self._connected_ns, working, trades=fills)
+        reports = [r for r in map(self._report, finished) if r is not None]
+        return Look(fills=[self._fill(t) for t in trades], reports=reports, gone=gone)
 
-    async def _run_catch_up(self, cursor: int) -> None:
-        """One REST look at what the socket may have missed, retried with backoff until it works
-        (cancelled by the next reconnect, which starts over from this cursor, or by close())."""
-        private = self.private
-        assert private is not None
-        initial, maximum = self.config.catch_up_backoff_s
-        backoff = Backoff(initial_s=initial, maximum_s=maximum)
-        while True:
-            try:
-                changes = await private.changes(*self._private_state(cursor))
-                self._deliver(changes)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a VenueError, a broken connection, a journal that failed...
-                self.catch_up_failures += 1
-                delay = backoff.next()
-                log.warning("private catch-up failed, retrying", venue=self.name, error=str(exc) or repr(exc), retry_in_s=round(delay, 3))
-                await asyncio.sleep(delay)
-                continue
-            self.catch_ups += 1
-            if self._catch_up is asyncio.current_task():
-                self._catch_up, self._catch_up_from = None, None
-            return
-
-    def _private_state(self, cursor: int | None = None) -> tuple[int, int, frozenset[str]]:
-        """What the private REST look starts from: a trade id, else the connect time; our working orders."""
-        return (self._last_trade_id if cursor is None else cursor), self._connected_ns, frozenset(self._working)
-
-    def _deliver(self, changes: PrivateChanges) -> None:
-        """Fills first (they are facts), then finished orders; each mark moves once delivered."""
-        trades, finished, gone = changes
-        sink = self.ctx.sink
-        for trade in trades:
-            sink.on_fill(self._fill(trade))
-            self._last_trade_id = max(self._last_trade_id, trade.id)
-        for order in finished:
-            report = self._report(order)
-            sink.on_order_report(report)
-            self._seen(report)
-        for vid in gone:
-            self._working.discard(vid)  # finished over 10 minutes ago: its fills came by trade id
+    async def _poll(self) -> Look:
+        return await self.look(self.sync.cursor, frozenset(self.sync.working))
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -528,7 +318,7 @@ class GopaxVenue(Venue[GopaxConfig]):
                 self.name, self.config.ws_url, bus=self.ctx.bus, clock=self.ctx.clock, client=self._client(),
                 login=self.auth.ws_params if private and self.auth is not None else None,
                 private=self if private else None,
-                on_open_hook=self._on_stream_open if private else None,
+                on_open_hook=self.sync.stream_opened if private else None,
                 book_depth=self.config.book_depth,
                 stale_after_s=self.config.stale_after_s or None,
                 reconnect_when_stale=True,
@@ -572,27 +362,22 @@ class GopaxVenue(Venue[GopaxConfig]):
         info = self._pairs.get(pair)
         return info.quoteAsset if info is not None else pair.rpartition("-")[2]
 
-    def _report(self, o: w.Order) -> OrderReport:
-        self._count_unknown(o)
-        return report_from_rest(self.name, self._iid(o.tradingPairName), o)
+    def _report(self, o: w.Order) -> OrderReport | None:
+        """The report of a REST order; None (counted, kept working) for a status word not known."""
+        report = report_from_rest(self.name, self._iid(o.tradingPairName), o)
+        if report is None:
+            self.sync.unknown_status(status_word(o), o.id)
+        return report
 
-    def _count_unknown(self, o: w.Order | w.WsOrder) -> None:
-        word = status_word(o)
-        if word not in STATUS:
-            self.unknown_statuses[word] = self.unknown_statuses.get(word, 0) + 1
+    def _submitted(self, o: w.Order) -> OrderReport:
+        """An order GOPAX has whose state we cannot read: submitted, never a guessed status."""
+        return OrderReport(
+            venue=self.name, status=S.SUBMITTED, client_order_id=o.clientOrderId, venue_order_id=o.id,
+            instrument=self._iid(o.tradingPairName), side=o.side, ts_event=self.ctx.clock.now_ns(),
+        )
 
     def _fill(self, t: w.OwnTrade) -> Fill:
         return fill_from_rest(self.name, self._iid(t.tradingPairName), self._quote(t.tradingPairName), t)
-
-    def _seen(self, report: OrderReport) -> OrderReport:
-        """Track our order while it works (the REST catch-up asks about it once it stops)."""
-        vid = report.venue_order_id
-        if vid is not None:
-            if report.status.is_open:
-                self._working.add(vid)
-            else:
-                self._working.discard(vid)
-        return report
 
     def _now_ms(self) -> int:
         return self.ctx.clock.now_ns() // 1_000_000

@@ -9,7 +9,7 @@ retried on 429/5xx by `RestClient`; `POST /orders` never is: the caller asks by 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -33,6 +33,9 @@ from engine.venue.ratelimit import RateLimiter, shared_limiter
 from engine.venue.rest import Response, RestClient
 
 T = TypeVar("T")
+NS = 1_000_000_000
+TRADES_PAGE = 100  # GOPAX's largest page of GET /trades
+MAX_PAGES = 50
 
 
 @dataclass(frozen=True)
@@ -281,3 +284,55 @@ def _seg(value: str) -> str:
 
 def _present(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
+
+
+# --- private state over REST (the venue's answer to the sync core's look) -------------------------------------------------------------------
+
+PrivateChanges = tuple[list[w.OwnTrade], list[w.Order], list[str]]
+"""Own trades after the cursor (oldest first), our orders that stopped being open, and the ids of
+working orders GOPAX no longer shows (finished more than 10 minutes ago)."""
+
+
+async def own_trades(client: GopaxClient, *, after_s: int | None = None, latestmin: int | None = None) -> list[w.OwnTrade]:
+    """Every own trade after `after_s` / newer than trade id `latestmin`, page by page, oldest first.
+
+    GOPAX pages hold 100 rows; a full page is followed in the direction it is sorted (newest
+    first: older ids below `pastmax`; oldest first: newer ids above `latestmin`).
+    """
+    seen: dict[int, w.OwnTrade] = {}
+    pastmax: int | None = None
+    for _ in range(MAX_PAGES):
+        page = await client.trades(Window(limit=TRADES_PAGE, after_s=after_s, latestmin=latestmin, pastmax=pastmax))
+        fresh = [t for t in page if t.id not in seen]
+        seen.update((t.id, t) for t in fresh)
+        if len(page) < TRADES_PAGE or not fresh:
+            break
+        if page[0].id > page[-1].id:
+            pastmax = page[-1].id
+        else:
+            latestmin = page[-1].id
+    return sorted(seen.values(), key=lambda t: t.id)
+
+
+async def private_changes(
+    client: GopaxClient, after_trade_id: int, since_ns: int, working: Collection[str], *, trades: bool = True
+) -> PrivateChanges:
+    """One look: own trades after `after_trade_id` (none yet: since `since_ns`), and which of the
+    `working` order ids stopped being open; `trades=False` leaves out own trades (a socket that is
+    up pushes them)."""
+    if not trades:
+        found: list[w.OwnTrade] = []
+    elif after_trade_id:
+        found = await own_trades(client, latestmin=after_trade_id)
+    else:
+        found = [t for t in await own_trades(client, after_s=since_ns // NS) if w.iso_ns(t.timestamp) >= since_ns]
+    finished: list[w.Order] = []
+    gone: list[str] = []
+    if working:
+        open_ids = {o.id for o in await client.orders()}
+        for vid in sorted(set(working) - open_ids):
+            try:
+                finished.append(await client.order(vid))
+            except OrderNotFound:
+                gone.append(vid)
+    return found, finished, gone

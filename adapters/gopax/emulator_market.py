@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from adapters.gopax import schemas as w
+from adapters.gopax.parsing import FORCED_CODES, STATUS_CODES, TIF_CODES
 from adapters.simulation.exchange import FillRecord, SimExchange
 from adapters.simulation.matching import SimOrder
 from engine.data.synthetic import WalkSpec
@@ -180,9 +181,9 @@ class OrderMeta:
 
 
 TIF_WORDS = {TimeInForce.GTC: "gtc", TimeInForce.POST_ONLY: "po", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}
-_TIF_NUMBERS = {word: code for code, word in w.TIF_CODES.items()}
-_STATUS_NUMBERS = {word: code for code, word in w.STATUS_CODES.items()}
-_FORCED_NUMBERS = {word: code for code, word in w.FORCED_CODES.items()}
+_TIF_NUMBERS = {word: code for code, word in TIF_CODES.items()}
+_STATUS_NUMBERS = {word: code for code, word in STATUS_CODES.items()}
+_FORCED_NUMBERS = {word: code for code, word in FORCED_CODES.items()}
 
 
 def status_of(order: SimOrder) -> tuple[str, str | None]:
@@ -220,7 +221,7 @@ def rest_order(order: SimOrder, meta: OrderMeta) -> w.Order:
         status=status,
         forcedCompletionReason=forced,
         tradingPairName=order.instrument,
-        side=order.side.value,
+        side=order.side,
         type="market" if order.acts_as_market else "limit",
         price=order.price,
         stopPrice=order.trigger,
@@ -269,7 +270,7 @@ def ws_order(order: SimOrder, meta: OrderMeta, quote_asset: str, *, client_ids: 
 def own_trade(fill: FillRecord) -> w.OwnTrade:
     return w.OwnTrade(
         id=fill.id, orderId=int(fill.order_id), baseAmount=fill.qty, quoteAmount=fill.qty * fill.price,
-        fee=fill.fee, price=fill.price, timestamp=w.ns_iso(fill.ts_ns), side=fill.side.value,
+        fee=fill.fee, price=fill.price, timestamp=w.ns_iso(fill.ts_ns), side=fill.side,
         tradingPairName=fill.instrument, feeAsset=fill.fee_asset, position=fill.liquidity,
     )
 

@@ -21,17 +21,15 @@ quiet for `stale_after_s` is published STALE (and the socket reconnected when as
 A refused upgrade's exception would carry the signed login URL (apiKey, timestamp, signature in
 the query string) into logs and `FeedStatus` details: `on_connect_error` strips the query from it.
 
-`PrivatePoller` reads the private state over REST (own trades after a trade id, which working
-orders finished): the socket's catch-up after every (re)connect asks it once, runs without a usable
-socket poll it every `poll_interval_s`. Like Samco's `OrderPoller`, it fetches raw GOPAX shapes and
-the adapter maps and delivers them.
+The private state over REST (own trades after a trade id, which working orders finished) is
+`client.private_changes`: the venue's answer to the sync core's look.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -45,7 +43,6 @@ from adapters.gopax.client import GopaxClient, Window
 from adapters.gopax.schemas import dt_ns
 from engine.clock import Clock
 from engine.data.bus import Bus
-from engine.errors import OrderNotFound
 from engine.events import Bar, BookSnapshot, FeedState, FeedStatus, Quote, Side, Trade
 from engine.venue.poller import Poller
 from engine.venue.retry import Backoff
@@ -54,8 +51,6 @@ from engine.venue.websocket import Frame, WebSocketFeed
 log = structlog.get_logger("tickbus.gopax.feed")
 NS = 1_000_000_000
 PRIVATE_KEYS = ("orders", "trades", "balances")
-TRADES_PAGE = 100  # GOPAX's largest page of GET /trades
-MAX_PAGES = 50
 ALREADY_SUBSCRIBED = 10325
 _REQUESTS = {
     "pair": "SubscribeToTradingPair",
@@ -408,84 +403,6 @@ class GopaxFeed(WebSocketFeed):
         finally:
             if self._resyncs.get(book.pair) is asyncio.current_task():
                 del self._resyncs[book.pair]
-
-
-# --- private state over REST -------------------------------------------------------------------
-
-PrivateChanges = tuple[list[w.OwnTrade], list[w.Order], list[str]]
-"""Own trades after the cursor (oldest first), our orders that stopped being open, and the ids of
-working orders GOPAX no longer shows (finished more than 10 minutes ago)."""
-
-
-async def own_trades(client: GopaxClient, *, after_s: int | None = None, latestmin: int | None = None) -> list[w.OwnTrade]:
-    """Every own trade after `after_s` / newer than trade id `latestmin`, page by page, oldest first.
-
-    GOPAX pages hold 100 rows; a full page is followed in the direction it is sorted (newest
-    first: older ids below `pastmax`; oldest first: newer ids above `latestmin`).
-    """
-    seen: dict[int, w.OwnTrade] = {}
-    pastmax: int | None = None
-    for _ in range(MAX_PAGES):
-        page = await client.trades(Window(limit=TRADES_PAGE, after_s=after_s, latestmin=latestmin, pastmax=pastmax))
-        fresh = [t for t in page if t.id not in seen]
-        seen.update((t.id, t) for t in fresh)
-        if len(page) < TRADES_PAGE or not fresh:
-            break
-        if page[0].id > page[-1].id:
-            pastmax = page[-1].id
-        else:
-            latestmin = page[-1].id
-    return sorted(seen.values(), key=lambda t: t.id)
-
-
-class PrivatePoller:
-    """Private state over REST: what the socket's order and trade channels would have pushed.
-
-    `state()` gives the adapter's cursor: (last trade id delivered, or 0; the time to read trades
-    from when there is none; the ids of our orders still working). `changes` is one look; started,
-    the poller looks every `interval_s` and hands each new answer to `deliver`.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        client: GopaxClient,
-        deliver: Callable[[PrivateChanges], None],
-        *,
-        state: Callable[[], tuple[int, int, Collection[str]]],
-        interval_s: float,
-    ) -> None:
-        self.client = client
-        self._state = state
-        self.poller: Poller[PrivateChanges] = Poller(name, self._poll, deliver, interval_s=interval_s)
-
-    def start(self) -> None:
-        self.poller.start()
-
-    async def stop(self) -> None:
-        await self.poller.stop()
-
-    async def _poll(self) -> PrivateChanges:
-        return await self.changes(*self._state())
-
-    async def changes(self, after_trade_id: int, since_ns: int, working: Collection[str], *, trades: bool = True) -> PrivateChanges:
-        """One look; `trades=False` leaves out own trades (a socket that is up pushes them)."""
-        if not trades:
-            found: list[w.OwnTrade] = []
-        elif after_trade_id:
-            found = await own_trades(self.client, latestmin=after_trade_id)
-        else:
-            found = [t for t in await own_trades(self.client, after_s=since_ns // NS) if w.iso_ns(t.timestamp) >= since_ns]
-        finished: list[w.Order] = []
-        gone: list[str] = []
-        if working:
-            open_ids = {o.id for o in await self.client.orders()}
-            for vid in sorted(set(working) - open_ids):
-                try:
-                    finished.append(await self.client.order(vid))
-                except OrderNotFound:
-                    gone.append(vid)
-        return found, finished, gone
 
 
 # --- REST polling ------------------------------------------------------------------------------

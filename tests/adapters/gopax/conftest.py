@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from adapters.gopax.adapter import GopaxConfig, GopaxVenue
+from adapters.gopax.adapter import GopaxVenue
 from adapters.gopax.auth import GopaxAuth, NonceSource
 from adapters.gopax.client import GopaxClient
+from adapters.gopax.config import GopaxConfig
 from adapters.gopax.emulator import GopaxEmulator
 from engine.account.portfolio import Portfolio
 from engine.account.risk import RiskEngine, RiskLimits
@@ -24,6 +25,13 @@ from engine.venue.contract import EmulatorInfo, VenueContext
 from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 
 T = TypeVar("T")
+CCXT_SUMMARY = pytest.StashKey[str]()  # "N of M calls succeed", set by test_ccxt_contract.py
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    summary = config.stash.get(CCXT_SUMMARY, None)
+    if summary is not None:
+        terminalreporter.write_line(summary)
 
 
 class ScriptedNonces(NonceSource):

@@ -10,13 +10,9 @@ from pathlib import Path
 import pytest
 
 from adapters.gopax import schemas as w
-from adapters.gopax.adapter import (
-    GopaxConfig,
-    GopaxVenue,
-    report_from_rest,
-    report_from_ws,
-)
+from adapters.gopax.adapter import GopaxVenue
 from adapters.gopax.client import GopaxClient
+from adapters.gopax.config import GopaxConfig
 from adapters.gopax.emulator import GopaxEmulator
 from adapters.simulation.matching import SimOrder
 from engine.errors import AuthError, OrderNotFound
@@ -72,46 +68,6 @@ def statuses(h: Harness, coid: str) -> list[S]:
 def streamed(h: Harness, vid: str | None) -> list[S]:
     """The statuses the websocket reported for one order, in order."""
     return [r.status for r in h.sink.reports if r.venue_order_id == vid]
-
-
-# --- the status table --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("word", "status", "stop_pending"),
-    [
-        ("placed", S.PLACED, None),
-        ("updated", S.UPDATED, None),
-        ("completed", S.COMPLETED, None),
-        ("cancelled", S.CANCELLED, None),
-        ("reserved", S.PLACED, True),
-    ],
-)
-def test_rest_statuses_map_onto_the_engines(word: str, status: S, stop_pending: bool | None) -> None:
-    stop = Decimal(101) if word == "reserved" else None
-    order = w.Order(id="7", tradingPairName="BTC-KRW", side="buy", type="limit", amount=Decimal(1), status=word, stopPrice=stop)
-
-    report = report_from_rest("gopax", "gopax:BTC-KRW", order)
-
-    assert (report.status, report.stop_pending, report.venue_order_id) == (status, stop_pending, "7")
-
-
-@pytest.mark.parametrize(
-    ("code", "status", "forced", "reason"),
-    [(1, S.PLACED, 0, None), (4, S.UPDATED, 0, None), (3, S.COMPLETED, 0, None), (2, S.CANCELLED, 1, "timeInForce"),
-     (2, S.CANCELLED, 2, "protection"), (5, S.PLACED, 0, None)],
-)
-def test_socket_status_numbers_map_like_the_rest_words(code: int, status: S, forced: int, reason: str | None) -> None:
-    order = w.WsOrder(
-        orderId=7, status=code, side=2, type=1, price=Decimal(100), orgAmount=Decimal(2), remainAmount=Decimal(1),
-        createdAt=1.0, updatedAt=2.0, tradingPairName="BTC-KRW", tradedBaseAmount=Decimal(1),
-        tradedQuoteAmount=Decimal(100), forcedCompletionReason=forced, stopPrice=Decimal(99) if code == 5 else Decimal(0),
-    )
-
-    report = report_from_ws("gopax", "gopax:BTC-KRW", order)
-
-    assert (report.status, report.reason, report.side, report.avg_price) == (status, reason, Side.SELL, Decimal(100))
-    assert report.stop_pending is (True if code == 5 else None)
 
 
 # --- order lives -------------------------------------------------------------------------------
@@ -428,8 +384,8 @@ async def test_a_restart_after_an_order_finished_more_than_ten_minutes_ago_repor
     assert second.manager.stats.fills == len(emulator.exchange.fills["demo"])
 
 
-async def test_an_unknown_status_word_in_the_placement_answer_is_taken_as_placed(venue: Harness, emulator: GopaxEmulator) -> None:
-    emulator.placement_status = "accepted"  # a word GOPAX might add
+async def test_an_unknown_status_word_in_the_placement_answer_is_asked_about_not_guessed(venue: Harness, emulator: GopaxEmulator) -> None:
+    emulator.placement_status = "accepted"  # a word GOPAX might add; GET /orders/<id> says "placed"
     order = submit(venue, "BTC-KRW", Side.BUY, "0.001", best(emulator, "BTC-KRW", bid=True) - 50_000)
 
     await until(lambda: venue.manager.orders[order.client_order_id].venue_order_id is not None)
@@ -437,7 +393,21 @@ async def test_an_unknown_status_word_in_the_placement_answer_is_taken_as_placed
     placed = venue.manager.orders[order.client_order_id]
     assert placed.status is S.PLACED and placed.reason is None
     assert venue.venue.unknown_statuses == {"accepted": 1}
+    assert placed.venue_order_id in venue.venue.sync.working
     assert sim(emulator, placed).is_open
+
+
+async def test_a_socket_order_with_a_side_gopax_does_not_define_is_counted_and_dropped(venue: Harness) -> None:
+    before = len(venue.sink.reports)
+    bad = w.WsOrder(
+        orderId=99, status=1, side=3, type=1, price=Decimal(100), orgAmount=Decimal(1), remainAmount=Decimal(1),
+        createdAt=1.0, updatedAt=1.0, tradingPairName="BTC-KRW",
+    )
+
+    venue.venue.on_ws_order(bad)
+
+    assert venue.venue.bad_messages == {"OrderEvent": 1}
+    assert len(venue.sink.reports) == before and "99" not in venue.venue.sync.working
 
 
 async def test_a_first_run_reads_one_day_of_own_trades_not_the_whole_history(venue: Harness, emulator: GopaxEmulator) -> None:

@@ -212,3 +212,23 @@ async def test_the_legacy_scheme_never_signs_a_query_string(emulator: GopaxEmula
 
     assert refused == (401, {"errorMessage": "Invalid Signature", "errorCode": 10229})
     assert accepted[0] == 200
+
+
+async def test_trading_pairs_always_carry_both_scales_on_the_wire(emulator: GopaxEmulator, http: aiohttp.ClientSession) -> None:
+    status, pairs = await call(http, emulator, "/trading-pairs", {})
+
+    krw = next(p for p in pairs if p["name"] == "BTC-KRW")
+    assert status == 200 and (krw["baseAssetScale"], krw["quoteAssetScale"]) == (8, 0)  # the defaults once left off
+
+
+async def test_a_placed_order_carries_its_status_word_on_the_wire(emulator: GopaxEmulator, http: aiohttp.ClientSession) -> None:
+    auth = GopaxAuth(emulator.api_key, emulator.secret)
+    body = b'{"tradingPairName":"BTC-KRW","side":"buy","type":"limit","price":"1000000","amount":"0.01"}'
+    async with http.post(emulator.url + "/orders", data=body, headers=auth.headers("POST", "/orders", "", body)) as resp:
+        placed = await resp.json()
+    path = f"/orders/{placed['id']}"
+
+    got = await call(http, emulator, path, auth.headers("GET", path, "", b""))
+
+    assert (placed["status"], got[1]["status"]) == ("placed", "placed")
+    assert "clientOrderId" not in got[1] and "stopPrice" not in got[1]  # absent unless set, as at GOPAX

@@ -373,7 +373,8 @@ _LEAK_SCRIPT = r"""
 import asyncio, base64, json, sys
 from pathlib import Path
 from engine import log as elog
-from adapters.gopax.adapter import GopaxConfig, GopaxVenue
+from adapters.gopax.adapter import GopaxVenue
+from adapters.gopax.config import GopaxConfig
 from adapters.gopax.emulator import GopaxEmulator
 from engine.data.bus import Bus
 from engine.clock import RealtimeClock
