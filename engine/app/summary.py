@@ -3,7 +3,6 @@ and a check that cash and positions account for every fill and fee."""
 
 from __future__ import annotations
 
-from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +14,7 @@ if TYPE_CHECKING:
 
 def build_summary(engine: Engine) -> dict[str, Any]:
     pf = engine.portfolio
-    orders = engine.manager.orders.values()
-    by_status = Counter(o.status.value for o in orders)
+    by_status = engine.manager.book.counts_by_status()
     strategies = {}
     for host in engine.hosts:
         sid = host.strategy.id

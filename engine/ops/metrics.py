@@ -62,8 +62,8 @@ class EngineCollector(Collector):
 
     def _orders(self) -> Iterator[Metric]:
         m = self.engine.manager
-        by = Counter((o.status.value, o.venue) for o in m.orders.values())
-        orders = GaugeMetricFamily("tickbus_orders", "Orders the manager holds, by status and venue",
+        by = m.book.status_counts()
+        orders = GaugeMetricFamily("tickbus_orders", "Orders of the run and its journal, by status and venue",
                                    labels=["status", "venue"])
         for (status, venue), n in sorted(by.items()):
             orders.add_metric([status, venue], n)
@@ -73,7 +73,7 @@ class EngineCollector(Collector):
             if o.status is OrderStatus.REJECTED:
                 reason = reject_reason(o.reason)
                 reasons[reason if reason in reasons or len(reasons) < MAX_REASONS else "other"] += 1
-        rejects = GaugeMetricFamily("tickbus_rejects", "Rejected orders the manager holds, by reason", labels=["reason"])
+        rejects = GaugeMetricFamily("tickbus_rejects", "Rejected orders the manager holds in memory, by reason", labels=["reason"])
         for reason, n in sorted(reasons.items()):
             rejects.add_metric([reason], n)
         yield rejects

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -47,7 +46,7 @@ def build_status(engine: Engine, state: OpsState) -> dict[str, Any]:
             for f in reversed(state.fills)
         ],
         "fills_total": manager.stats.fills,
-        "orders": dict(sorted(Counter(o.status.value for o in manager.orders.values()).items())),
+        "orders": dict(sorted(manager.book.counts_by_status().items())),
         "pnl": {"realized": total.realized, "unrealized": total.unrealized, "fees": total.fees, "net": total.net},
         "pnl_history": [[ts // 1_000_000, net] for ts, net in state.pnl_history],
         "feeds": _feeds(engine, state),

@@ -1,11 +1,17 @@
 """The order book of record: every order's state, changed only by applying reports, fills and
 the engine's own transitions (by `engine.orders.table`), each journalled first, then stored, then
-announced on the bus as an `OrderUpdate` (and a `Fill`) routed by strategy id."""
+announced on the bus as an `OrderUpdate` (and a `Fill`) routed by strategy id.
+
+Memory stays bounded in a long run: once more than `keep_finished` orders have finished, the oldest
+finished ones leave memory (they are journalled and announced by then; the journal keeps them and
+an index of them, `Journal.retire`). A late report or fill of such an order brings it back from
+the journal (`recall`), so fills after a cancel and duplicates are handled as for any order."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import itertools
+from collections import Counter, deque
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -22,6 +28,7 @@ from engine.events import (
     Pending,
     Side,
 )
+from engine.orders.journal import Retired
 from engine.orders.table import can_transition
 
 if TYPE_CHECKING:
@@ -44,6 +51,8 @@ class ManagerStats(msgspec.Struct):
     stale_reports: int = 0
     fills: int = 0
     bad_fills: int = 0
+    retired: int = 0  # finished orders that left memory (the journal keeps them)
+    recalled: int = 0  # retired orders brought back by a late report or fill
 
 
 class OrderBook:
@@ -61,6 +70,7 @@ class OrderBook:
         stats: ManagerStats,
         log: Any,
         orphan_limit: int = 10_000,
+        keep_finished: int = 10_000,
     ) -> None:
         self.bus = bus
         self.clock = clock
@@ -82,12 +92,37 @@ class OrderBook:
         self.last_fill_ns: dict[str, int] = {}
         # quote value (sum of price * qty) of every order's fills: avg_price is one exact division
         self.notional: dict[str, Decimal] = {}
+        self.keep_finished = keep_finished
+        self._finished: dict[str, None] = {}  # finished orders in memory, oldest first
+        self._fills_of: dict[str, list[str]] = {}  # venue fill ids applied, per order in memory
+        self.retired_counts: Counter[tuple[str, str]] = Counter()  # (status, venue) of retired orders
+        self.pinned: Counter[str] = Counter()  # orders a request in flight still reads
 
     # --- queries ------------------------------------------------------------------------------
 
     @property
     def open_count(self) -> int:
         return len(self.open)
+
+    def status_counts(self) -> Counter[tuple[str, str]]:
+        """(status, venue) -> orders, those in memory and those retired to the journal."""
+        counts = Counter((o.status.value, o.venue) for o in self.orders.values())
+        counts.update(self.retired_counts)
+        return +counts
+
+    def counts_by_status(self) -> Counter[str]:
+        by_status: Counter[str] = Counter()
+        for (status, _venue), n in self.status_counts().items():
+            by_status[status] += n
+        return by_status
+
+    def find(self, coid: str) -> Order | None:
+        """An order by client id, from memory or (read only) from the journal's retired orders."""
+        order = self.orders.get(coid)
+        if order is None and self.stats.retired:
+            retired = self.journal.recall("", coid, None)
+            return None if retired is None else retired.order
+        return order
 
     def open_exposure(self, instrument: str) -> tuple[Decimal, Decimal]:
         """Remaining quantity of open buy and sell orders for `instrument`."""
@@ -156,6 +191,9 @@ class OrderBook:
         if coid is None:
             self._park(fill.venue, fill.venue_order_id, fill)
             return
+        if key in self.fill_ids:  # a duplicate of a fill of an order just recalled
+            self.stats.duplicate_fills += 1
+            return
         self._apply_fill(key, coid, fill)
 
     def _apply_fill(self, key: tuple[str, str], coid: str, fill: Fill) -> None:
@@ -196,6 +234,7 @@ class OrderBook:
         self.journal_rows(now, [("fill", coid, fill), ("order", coid, updated)])
         # only once it is journalled is the fill known: a failed write leaves it to be redelivered
         self.fill_ids.add(key)
+        self._fills_of.setdefault(coid, []).append(fill.fill_id)
         self.notional[coid] = notional
         self.stats.fills += 1
         self.last_fill_ns[fill.venue] = max(self.last_fill_ns.get(fill.venue, 0), fill.ts_event)
@@ -220,8 +259,10 @@ class OrderBook:
         if coid is not None and coid in self.orders:
             return coid
         if venue_order_id is not None:
-            return self.by_venue_id.get((venue, venue_order_id))
-        return None
+            found = self.by_venue_id.get((venue, venue_order_id))
+            if found is not None:
+                return found
+        return self._recall(venue, coid, venue_order_id) if self.stats.retired else None
 
     def _park(self, venue: str, venue_order_id: str | None, item: OrderReport | Fill) -> None:
         """Hold a report or fill for an order whose venue id we have not learned yet."""
@@ -324,6 +365,79 @@ class OrderBook:
         else:
             self.open.pop(coid, None)
             self.modifications.pop(coid, None)
+            self._finished.setdefault(coid)
+
+    # --- finished orders out of memory, and back ----------------------------------------------
+
+    def restore(self, order: Order) -> None:
+        """Take an order from the journal at restart (no journal write, no announcement)."""
+        self.store(order)
+        if order.venue_order_id:
+            self.by_venue_id[(order.venue, order.venue_order_id)] = order.client_order_id
+
+    def restore_fill(self, fill: Fill) -> None:
+        """Take a fill from the journal at restart: known from now on, its order's sums updated."""
+        self.fill_ids.add((fill.venue, fill.fill_id))
+        coid = fill.client_order_id
+        if coid is not None:
+            self.notional[coid] = self.notional.get(coid, ZERO) + fill.price * fill.qty
+            self._fills_of.setdefault(coid, []).append(fill.fill_id)
+        self.last_fill_ns[fill.venue] = max(self.last_fill_ns.get(fill.venue, 0), fill.ts_event)
+
+
+    def retire(self, keep: int | None = None) -> int:
+        """Let the oldest finished orders beyond `keep` (default `keep_finished`) leave memory.
+
+        Called after a journal commit, so each has been journalled and announced. Orders a request
+        in flight still reads stay. Returns how many left."""
+        keep = self.keep_finished if keep is None else keep
+        excess = len(self._finished) - keep
+        if excess <= 0:
+            return 0
+        leaving: list[Retired] = []
+        for coid in list(itertools.islice(self._finished, excess)):
+            order = self.orders.get(coid)
+            if order is not None and not self.pinned[coid] and order.status.is_terminal:
+                leaving.append(self._retired(order))
+        self.journal.retire(leaving)  # first: if it fails, everything stays in memory
+        for record in leaving:
+            self._forget(record.order)
+        self.stats.retired += len(leaving)
+        return len(leaving)
+
+    def _retired(self, order: Order) -> Retired:
+        coid = order.client_order_id
+        return Retired(order=order, fill_ids=self._fills_of.get(coid, []), notional=self.notional.get(coid))
+
+    def _forget(self, order: Order) -> None:
+        coid = order.client_order_id
+        del self.orders[coid]
+        self._finished.pop(coid, None)
+        self.notional.pop(coid, None)
+        for fill_id in self._fills_of.pop(coid, ()):
+            self.fill_ids.discard((order.venue, fill_id))
+        if order.venue_order_id is not None:
+            self.by_venue_id.pop((order.venue, order.venue_order_id), None)
+        self.retired_counts[(order.status.value, order.venue)] += 1
+
+    def _recall(self, venue: str, coid: str | None, venue_order_id: str | None) -> str | None:
+        """Bring a retired order back into memory for a late report or fill of it."""
+        record = self.journal.recall(venue, coid, venue_order_id)
+        if record is None or record.order.venue != venue:
+            return None
+        order = record.order
+        coid = order.client_order_id
+        self.orders[coid] = order
+        self._finished[coid] = None
+        self.retired_counts[(order.status.value, order.venue)] -= 1
+        if order.venue_order_id is not None:
+            self.by_venue_id[(order.venue, order.venue_order_id)] = coid
+        if record.notional is not None:
+            self.notional[coid] = record.notional
+        self._fills_of[coid] = list(record.fill_ids)
+        self.fill_ids.update((order.venue, fill_id) for fill_id in record.fill_ids)
+        self.stats.recalled += 1
+        return coid
 
     def _announce(self, previous: OrderStatus | None, updated: Order, now: int) -> None:
         coid = updated.client_order_id
@@ -355,6 +469,12 @@ class OrderBook:
         except Exception as exc:
             self.risk.halt(f"journal commit failed: {exc!r}")
             self.log.error("journal commit failed: new orders halted", error=repr(exc), exc_info=exc)
+            return
+        if len(self._finished) > self.keep_finished:
+            try:
+                self.retire()
+            except Exception as exc:  # memory grows until the journal takes them; nothing is lost
+                self.log.error("finished orders could not be retired to the journal", error=repr(exc))
 
     def durable(self, coid: str) -> bool:
         """Commit the journal before a request leaves for a venue; False (order refused) if it can't."""

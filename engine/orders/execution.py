@@ -46,13 +46,13 @@ class Execution:
     # --- requests, each sent by a task of its own ---------------------------------------------
 
     def place(self, coid: str) -> None:
-        self._spawn(self._send(coid))
+        self._spawn(coid, self._send(coid))
 
     def cancel(self, coid: str) -> None:
-        self._spawn(self.send_cancel(coid))
+        self._spawn(coid, self.send_cancel(coid))
 
     def modify(self, coid: str) -> None:
-        self._spawn(self._send_modify(coid))
+        self._spawn(coid, self._send_modify(coid))
 
     async def _send(self, coid: str) -> None:
         book = self.book
@@ -190,13 +190,18 @@ class Execution:
 
     # --- tasks in flight ----------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coid: str, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
-        task.add_done_callback(self._task_done)
+        self.book.pinned[coid] += 1  # the request reads its order until it ends: it stays in memory
+        task.add_done_callback(lambda done: self._task_done(coid, done))
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
+    def _task_done(self, coid: str, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
+        pinned = self.book.pinned
+        pinned[coid] -= 1
+        if pinned[coid] <= 0:
+            del pinned[coid]
         if not task.cancelled() and task.exception() is not None:
             self.log.error("order task failed", error=repr(task.exception()), exc_info=task.exception())
 

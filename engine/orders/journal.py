@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,30 @@ CREATE TABLE IF NOT EXISTS events (
     client_order_id TEXT,
     body BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS retired (
+    client_order_id TEXT PRIMARY KEY,
+    venue TEXT NOT NULL,
+    venue_order_id TEXT,
+    body BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS retired_by_venue_id ON retired (venue, venue_order_id);
 """
 # `seq` is the rowid: rows are never deleted, so it only grows (AUTOINCREMENT would cost a
 # second table update per row). No index: the journal is read once, in order, on restart.
 _INSERT = "INSERT INTO events (ts_ns, kind, client_order_id, body) VALUES (?, ?, ?, ?)"
+# `retired` is an index of finished orders the order book let go of (see `OrderBook.retire`):
+# written once per order, off the event path, so a late report or fill can find its order again.
+_RETIRE = "INSERT OR REPLACE INTO retired (client_order_id, venue, venue_order_id, body) VALUES (?, ?, ?, ?)"
+_RECALL_BY_CLIENT_ID = "SELECT body FROM retired WHERE client_order_id = ?"
+_RECALL_BY_VENUE_ID = "SELECT body FROM retired WHERE venue = ? AND venue_order_id = ?"
+
+
+class Retired(msgspec.Struct):
+    """A finished order out of the book's memory: what it needs back if the venue speaks of it."""
+
+    order: Order
+    fill_ids: list[str]  # the venue fill ids applied to it (duplicates stay recognised)
+    notional: Decimal | None  # sum of price * qty of its fills, for an exact average
 
 
 class JournalState(msgspec.Struct):
@@ -52,6 +73,7 @@ class Journal:
         self._db.executescript(_SCHEMA)
         self._encoder = msgspec.msgpack.Encoder(decimal_format="string")
         self._decoders = {kind: msgspec.msgpack.Decoder(cls) for kind, cls in _KINDS.items()}
+        self._retired_decoder = msgspec.msgpack.Decoder(Retired)
         self.written = 0
         self.commits = 0
         self._pending: list[tuple[int, str, str | None, bytes]] = []
@@ -114,6 +136,29 @@ class Journal:
             else:
                 reports += 1
         return JournalState(orders=orders, fills=fills, reports=reports)
+
+    def retire(self, records: Iterable[Retired]) -> None:
+        """Record finished orders the book lets go of (committed at once, in one transaction)."""
+        encode = self._encoder.encode
+        rows = [(r.order.client_order_id, r.order.venue, r.order.venue_order_id, encode(r)) for r in records]
+        db = self._db
+        try:
+            db.execute("BEGIN")
+            db.executemany(_RETIRE, rows)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def recall(self, venue: str, client_order_id: str | None, venue_order_id: str | None) -> Retired | None:
+        """A retired order by client id, or by the venue's id for it; None if none was retired."""
+        row = None
+        if client_order_id is not None:
+            row = self._db.execute(_RECALL_BY_CLIENT_ID, (client_order_id,)).fetchone()
+        if row is None and venue_order_id is not None:
+            row = self._db.execute(_RECALL_BY_VENUE_ID, (venue, venue_order_id)).fetchone()
+        return None if row is None else self._retired_decoder.decode(row[0])
 
     def close(self) -> None:
         try:

@@ -65,6 +65,7 @@ class OrderManager:
         venues: Mapping[str, Venue],
         ids: ClientOrderIds | None = None,
         orphan_limit: int = 10_000,
+        keep_finished: int = 10_000,
     ) -> None:
         self.bus = bus
         self.clock = clock
@@ -79,7 +80,7 @@ class OrderManager:
         self.log = structlog.get_logger("tickbus.orders").bind()
         self.book = OrderBook(
             bus=bus, clock=clock, journal=journal, portfolio=portfolio, risk=risk, stats=self.stats,
-            log=self.log, orphan_limit=orphan_limit,
+            log=self.log, orphan_limit=orphan_limit, keep_finished=keep_finished,
         )
         self.execution = Execution(book=self.book, clock=clock, venues=self._venues, log=self.log)
         self.recovery = Recovery(book=self.book, execution=self.execution, venues=self._venues, log=self.log)
@@ -101,7 +102,8 @@ class OrderManager:
     # --- queries ------------------------------------------------------------------------------
 
     def get(self, client_order_id: str) -> Order | None:
-        return self.orders.get(client_order_id)
+        """An order by client id, also one finished long ago (read back from the journal)."""
+        return self.book.find(client_order_id)
 
     def open_orders(
         self, *, strategy_id: str | None = None, instrument: str | None = None
@@ -118,7 +120,8 @@ class OrderManager:
         return len(self.book.open)
 
     def slices(self, parent_id: str) -> list[Order]:
-        """Every slice of an order split at the freeze quantity (the first slice included)."""
+        """Every slice of an order split at the freeze quantity (the first slice included) that
+        is still in memory (a finished order leaves it once `keep_finished` newer ones finished)."""
         return [o for o in self.orders.values() if o.client_order_id == parent_id or o.parent_id == parent_id]
 
     def open_exposure(self, instrument: str) -> tuple[Decimal, Decimal]:
@@ -188,7 +191,7 @@ class OrderManager:
 
     def _next_id(self) -> str:
         coid = self.ids.next()
-        while coid in self.orders:  # a restart within the same millisecond, or a clock step back
+        while self.book.find(coid) is not None:  # a restart within the same millisecond, or a clock step back
             coid = self.ids.next()
         return coid
 

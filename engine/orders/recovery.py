@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.events import ZERO, OrderReport, OrderStatus, Pending
+from engine.events import OrderReport, OrderStatus, Pending
 from engine.orders.execution import UNREACHABLE, with_client_id
 
 if TYPE_CHECKING:
@@ -35,19 +35,13 @@ class Recovery:
     def load(self) -> dict[str, int]:
         book = self.book
         state = book.journal.load()
-        for order in state.orders.values():
-            book.orders[order.client_order_id] = order
-            if order.is_open:
-                book.open[order.client_order_id] = order
-            if order.venue_order_id:
-                book.by_venue_id[(order.venue, order.venue_order_id)] = order.client_order_id
+        # oldest change first, so the finished orders kept in memory are the latest ones
+        for order in sorted(state.orders.values(), key=lambda o: o.updated_ns):
+            book.restore(order)
         for fill in state.fills:
-            book.fill_ids.add((fill.venue, fill.fill_id))
-            if fill.client_order_id is not None:
-                coid = fill.client_order_id
-                book.notional[coid] = book.notional.get(coid, ZERO) + fill.price * fill.qty
+            book.restore_fill(fill)
             book.portfolio.apply_fill(fill)
-            book.last_fill_ns[fill.venue] = max(book.last_fill_ns.get(fill.venue, 0), fill.ts_event)
+        book.retire()
         return {"orders": len(state.orders), "open": len(book.open), "fills": len(state.fills)}
 
     async def reconcile(self, name: str, venue: Venue) -> dict[str, int]:

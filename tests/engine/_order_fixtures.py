@@ -202,6 +202,7 @@ def build_parts(
     limits: RiskLimits | None = None,
     strategy_id: str = "s1",
     ids: ClientOrderIds | None = None,
+    keep_finished: int = 10_000,
 ) -> Parts:
     """A manager with a real bus, clock, journal, portfolio and risk engine; records what the
     strategy `strategy_id` receives (OrderUpdate and Fill routed by strategy id)."""
@@ -211,7 +212,8 @@ def build_parts(
     portfolio = Portfolio({instrument.id: instrument})
     risk = RiskEngine(limits or RiskLimits(), portfolio)
     manager = OrderManager(
-        bus=bus, clock=clock, journal=journal, portfolio=portfolio, risk=risk, venues=venues, ids=ids
+        bus=bus, clock=clock, journal=journal, portfolio=portfolio, risk=risk, venues=venues, ids=ids,
+        keep_finished=keep_finished,
     )
     parts = Parts(bus, clock, journal, portfolio, risk, manager)
     bus.subscribe(OrderUpdate, parts.updates.append, keys=[strategy_id], name="test.updates")
