@@ -67,6 +67,8 @@ def test_default_paper_run_trades_and_its_ledger_reconciles() -> None:
     order_records = [r for r in records if r["event"] in ORDER_EVENTS]
     assert any(r["event"] == "fill" for r in order_records)
     assert all(r.get("client_order_id") for r in order_records), [r for r in order_records if not r.get("client_order_id")]
+    fills = [r for r in records if r["event"] == "fill"]
+    assert all(r.get("instrument") and r.get("strategy") for r in fills), fills[:3]  # a fill line says whose and what
     assert "Traceback" not in proc.stderr
 
 
@@ -248,3 +250,31 @@ def test_emulate_fault_mistakes_are_one_line_and_exit_2() -> None:
         assert proc.returncode == 2, (knobs, proc.stderr)
         assert proc.stderr.strip().count("\n") == 0 and "--faults" in proc.stderr, (knobs, proc.stderr)
         assert proc.stdout == ""
+
+
+FAILING_STRATEGY = """\
+from engine.strategy.base import Strategy
+
+
+class Broken(Strategy):
+    def on_quote(self, quote):
+        raise RuntimeError("bug in on_quote")
+"""
+
+
+def test_a_run_whose_strategy_its_error_policy_stopped_exits_3_and_says_why(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text(FAILING_STRATEGY, encoding="utf-8")
+    config = tmp_path / "broken.yaml"
+    config.write_text(yaml.safe_dump({
+        "mode": "backtest", "duration_s": 30, "journal": None,
+        "venues": {"sim": {"type": "synthetic", "seed": 3,
+                           "instruments": [{"symbol": "BTC-KRW", "price": 135000000, "tick": 1000}]}},
+        "paper": {"balances": {"KRW": 1000000}},
+        "strategies": [{"name": "broken", "plugin": "./broken.py:Broken", "instruments": ["sim:BTC-KRW"],
+                        "max_errors": 3}],
+    }), encoding="utf-8")
+    proc = run_py(str(config))
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "strategy: broken:" in proc.stdout and "STOPPED by its error policy: 3 errors within" in proc.stdout
+    assert proc.stderr.rstrip().endswith("exit code 3: stopped by its error policy: broken")
+    assert "Traceback" not in proc.stdout

@@ -35,6 +35,9 @@ def run_loop(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     return uvloop.run(main())
 
 
+STRATEGY_FAILED = 3  # a run in which a strategy was stopped by its error policy
+
+
 def guarded(fn: Callable[[], int]) -> int:
     """A user's mistake is one line on stderr and exit 2; a venue refusing us is one line, exit 1."""
     try:
@@ -70,6 +73,10 @@ def cmd_run(config: str, *, duration: float | None, speed: float | None, log_for
         print(json.dumps(summary))
     else:
         print(render(summary))
+    failed = [sid for sid, s in summary["strategies"].items() if s["failed"]]
+    if failed:
+        print(f"exit code {STRATEGY_FAILED}: stopped by its error policy: {', '.join(failed)}", file=sys.stderr)
+        return STRATEGY_FAILED
     return 0
 
 

@@ -6,6 +6,7 @@ Every mistake names the file and the field path, e.g.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import math
 import os
@@ -175,7 +176,7 @@ def read_yaml(path: Path) -> Any:
         kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
         raise UserError(f"{file}: {where}{kind}: {problem}") from None
     if data is None:
-        data = {}
+        raise UserError(f"{file}: the config file is empty (see configs/reference.yaml for what a run needs)")
     if not isinstance(data, dict):
         raise ConfigError(file, "", f"expected a mapping at the top, got {type(data).__name__}")
     return data
@@ -390,6 +391,19 @@ def _choices(type_: Any) -> list[Any]:
     return []
 
 
+def _refuse_unknown_params(file: str, where: str, params: Any, cls: type[msgspec.Struct]) -> None:
+    """A misspelt parameter (`lookbak`) is a mistake, not a default silently kept."""
+    if not isinstance(params, dict):
+        return  # convert() names the shape error
+    known = list(getattr(cls, "__struct_encode_fields__", ()))
+    for key in params:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            listed = ", ".join(known) or "none"
+            raise ConfigError(file, f"{where}.{key}", f"unknown parameter ({hint}known: {listed})")
+
+
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
     """Read, substitute, decode and resolve plugins: any mistake is one `ConfigError` line."""
     file = str(path)
@@ -416,6 +430,8 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
             raise ConfigError(file, f"{where}.plugin", str(exc)) from None
         if not (isinstance(cls, type) and issubclass(cls, Strategy)):
             raise ConfigError(file, f"{where}.plugin", f"{sc.plugin!r} is not a Strategy class")
+        if not cls.allow_unknown_params:
+            _refuse_unknown_params(file, f"{where}.params", sc.params, cls.Params)
         params = convert(sc.params, cls.Params, file, f"{where}.params")
         for j, inst in enumerate(sc.instruments):
             venue, sep, symbol = inst.partition(":")

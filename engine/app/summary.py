@@ -27,11 +27,13 @@ def build_summary(engine: Engine) -> dict[str, Any]:
             "net": str(pnl.net),
             "errors": host.errors,
             "stopped": host.stopped_reason,
+            "failed": host.failed,
             "conflated": host.queue.conflated,
             "handled": host.queue.handled,
         }
     positions = [
-        {"instrument": p.instrument, "qty": str(p.qty), "avg_price": str(p.avg_price)}
+        {"instrument": p.instrument, "qty": str(p.qty), "avg_price": str(p.avg_price),
+         "tick_size": None if p.instrument not in pf.instruments else str(pf.instruments[p.instrument].tick_size)}
         for p in pf.positions()
         if p.qty != 0
     ]
@@ -130,13 +132,13 @@ def render(summary: dict[str, Any]) -> str:
     lines.append(f"orders  : {summary['orders_total']} ({statuses})")
     lines.append(f"fills   : {summary['fills']}")
     for sid, s in summary["strategies"].items():
-        stopped = f"  STOPPED: {s['stopped']}" if s["stopped"] not in (None, "engine stopping") else ""
+        stopped = f"  STOPPED by its error policy: {s['stopped']}" if s["failed"] else ""
         lines.append(
             f"strategy: {sid}: fills {s['fills']}, realized {_d(s['realized'])}, unrealized {_d(s['unrealized'])}, "
             f"fees {_d(s['fees'])}, net {_d(s['net'])}, errors {s['errors']}{stopped}"
         )
     for p in summary["positions"]:
-        lines.append(f"position: {p['instrument']} {_q(p['qty'])} @ {_q(p['avg_price'])}")
+        lines.append(f"position: {p['instrument']} {_q(p['qty'])} @ {_price(p['avg_price'], p.get('tick_size'))}")
     for b in summary["balances"]:
         locked = f" (locked {_q(b['locked'])})" if Decimal(b["locked"]) else ""
         lines.append(f"balance : {b['venue']} {b['asset']} {_q(b['free'])}{locked}")
@@ -172,6 +174,15 @@ def _q(text: str) -> str:
     if value == value.to_integral_value():
         value = value.quantize(Decimal(1))
     return f"{value:,f}"
+
+
+def _price(text: str, tick_size: str | None) -> str:
+    """An average price for a person: two places finer than the instrument's tick (an average lies
+    between ticks), not the 28 digits of an exact division."""
+    value = Decimal(text)
+    places = Decimal(tick_size).normalize().as_tuple().exponent if tick_size else -6
+    step = Decimal(1).scaleb(min(int(places), 0) - 2)
+    return f"{value.quantize(step):,f}"
 
 
 def _d(text: str) -> str:

@@ -247,6 +247,8 @@ class OrderBook:
         self.log.info(
             "fill",
             client_order_id=coid,
+            strategy=order.strategy_id,
+            instrument=fill.instrument,
             side=fill.side,
             qty=str(fill.qty),
             price=str(fill.price),

@@ -82,6 +82,7 @@ class Strategy:
     """Derive from this, set `Params` to a msgspec Struct, define the callbacks you need."""
 
     Params: ClassVar[type[msgspec.Struct]] = NoParams
+    allow_unknown_params: ClassVar[bool] = False  # True: keys Params does not name are ignored
 
     def __init__(self, ctx: StrategyContext, params: Any) -> None:
         self.ctx = ctx
@@ -255,6 +256,7 @@ class StrategyHost:
         self.error_window_s = error_window_s
         self.errors = 0
         self.stopped_reason: str | None = None
+        self.failed = False  # stopped by its error policy (the run then exits with code 3)
         self.paused: str | None = None  # why new orders are refused (an operator's pause)
         self.refused_while_paused = 0
         self._recent: deque[int] = deque()
@@ -369,8 +371,10 @@ class StrategyHost:
         return order
 
     def halt(self, reason: str) -> None:
-        """Stop this strategy only: no more events or timers; its open orders stay as they are."""
+        """Stop this strategy only (its error policy): no more events or timers; its open orders
+        stay as they are."""
         self.stopped_reason = reason
+        self.failed = True
         dropped = self._queue.halt()
         for timer in self.strategy._timers:
             timer.cancel()

@@ -99,7 +99,7 @@ MISTAKES: dict[str, tuple[Callable[[str], str], str]] = {
     ),
     "params_unknown_field": (
         edit("qty: 10", "qty: 10, slowest: 30"),
-        "strategies[0].params.slowest: unknown field (known: fast, slow, qty)",
+        "strategies[0].params.slowest: unknown parameter (did you mean 'slow'? known: fast, slow, qty)",
     ),
     "params_bad_decimal": (
         edit("qty: 10", "qty: ten"),
@@ -545,3 +545,51 @@ def test_run_py_check_answers_a_nan_quantity_in_one_line_with_exit_2(tmp_path: P
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "strategies[0].params.qty" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+LOOSE_STRATEGY = """\
+import msgspec
+from engine.strategy.base import Strategy
+
+
+class Params(msgspec.Struct):  # no forbid_unknown_fields: the engine refuses unknown keys itself
+    lookback: int = 20
+
+
+class Loose(Strategy):
+    Params = Params
+
+
+class Tolerant(Strategy):
+    Params = Params
+    allow_unknown_params = True
+"""
+
+
+def test_a_misspelt_parameter_is_refused_even_when_params_would_ignore_it(tmp_path: Path) -> None:
+    (tmp_path / "loose.py").write_text(LOOSE_STRATEGY, encoding="utf-8")
+    path = write(tmp_path, "loose", edit("plugin: sma_cross", "plugin: ./loose.py:Loose")(
+        edit("{fast: 3, slow: 8, qty: 10}", "{lookbak: 5}")(BASE)))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: strategies[0].params.lookbak: unknown parameter (did you mean 'lookback'? known: lookback)"
+    )
+
+
+def test_a_strategy_may_allow_unknown_parameters(tmp_path: Path) -> None:
+    (tmp_path / "loose.py").write_text(LOOSE_STRATEGY, encoding="utf-8")
+    path = write(tmp_path, "tolerant", edit("plugin: sma_cross", "plugin: ./loose.py:Tolerant")(
+        edit("{fast: 3, slow: 8, qty: 10}", "{lookback: 5, note: x}")(BASE)))
+    plan = load_config(path)
+    assert plan.strategies[0].params.lookback == 5  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n"])
+def test_an_empty_config_file_is_refused_in_one_line(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, "empty", text)
+    proc = subprocess.run([sys.executable, str(RUN_PY), "check", str(path)], capture_output=True, text=True,
+                          timeout=SUBPROCESS_TIMEOUT, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr == f"{path}: the config file is empty (see configs/reference.yaml for what a run needs)\n"
+    assert proc.stdout == ""
