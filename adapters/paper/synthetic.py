@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 
 import msgspec
@@ -96,6 +96,11 @@ class SyntheticVenue(Venue[SyntheticConfig]):
             except asyncio.CancelledError:
                 pass
             self._task = None
+
+    @classmethod
+    def known_symbols(cls, config: VenueConfig) -> Collection[str]:
+        assert isinstance(config, SyntheticConfig)
+        return [spec.symbol for spec in config.instruments]
 
     async def instruments(self) -> Sequence[Instrument]:
         return list(self._instruments)

@@ -404,6 +404,17 @@ def _refuse_unknown_params(file: str, where: str, params: Any, cls: type[msgspec
             raise ConfigError(file, f"{where}.{key}", f"unknown parameter ({hint}known: {listed})")
 
 
+def _refuse_unknown_symbol(file: str, where: str, venue: VenuePlan, symbol: str) -> None:
+    """A strategy instrument the venue's config already tells is not there."""
+    known = venue.cls.known_symbols(venue.config)
+    if known is None or symbol in known:
+        return
+    close = difflib.get_close_matches(symbol, list(known), n=1)
+    hint = f"did you mean {venue.name}:{close[0]}? " if close else ""
+    listed = ", ".join(sorted(known)) or "none"
+    raise ConfigError(file, where, f"venue {venue.name!r} has no instrument {symbol!r} ({hint}it has: {listed})")
+
+
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
     """Read, substitute, decode and resolve plugins: any mistake is one `ConfigError` line."""
     file = str(path)
@@ -440,6 +451,7 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
             if venue not in venues:
                 known = ", ".join(sorted(venues)) or "none"
                 raise ConfigError(file, f"{where}.instruments[{j}]", f"no venue {venue!r} in venues (configured: {known})")
+            _refuse_unknown_symbol(file, f"{where}.instruments[{j}]", venues[venue], symbol)
         strategies.append(StrategyPlan(config=sc, cls=cls, params=params))
     if isinstance(config.journal, str) and config.journal:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -123,6 +123,12 @@ class Venue(abc.ABC, Generic[ConfigT]):
     def with_emulator(cls, config: VenueConfig, info: EmulatorInfo) -> VenueConfig:
         """The config pointed at a running emulator (its URLs and demo credentials)."""
         raise NotSupported(info.venue, "this venue has no emulator")
+
+    @classmethod
+    def known_symbols(cls, config: VenueConfig) -> Collection[str] | None:
+        """The symbols this venue trades as far as its config tells without the network (`check`
+        refuses a strategy instrument not among them); None when only the venue knows."""
+        return None
 
     # --- lifecycle ----------------------------------------------------------------------------
 

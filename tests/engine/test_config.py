@@ -97,6 +97,11 @@ MISTAKES: dict[str, tuple[Callable[[str], str], str]] = {
         edit("fast: 3", "fast: 3.5"),
         "strategies[0].params.fast: expected int, got float",
     ),
+    "instrument_the_venue_does_not_have": (
+        edit('["sim:NSE:RELIANCE"]', '["sim:NSE:RELIANC"]'),
+        "strategies[0].instruments[0]: venue 'sim' has no instrument 'NSE:RELIANC' "
+        "(did you mean sim:NSE:RELIANCE? it has: NSE:RELIANCE)",
+    ),
     "params_unknown_field": (
         edit("qty: 10", "qty: 10, slowest: 30"),
         "strategies[0].params.slowest: unknown parameter (did you mean 'slow'? known: fast, slow, qty)",
@@ -272,14 +277,15 @@ def test_a_directory_is_not_a_config(tmp_path: Path) -> None:
     assert str(info.value) == f"{tmp_path}: cannot read (Is a directory)"
 
 
-async def test_instrument_unknown_at_the_venue_is_a_config_error_at_start(tmp_path: Path) -> None:
-    path = write(tmp_path, "unknown_inst", BASE.replace('["sim:NSE:RELIANCE"]', '["sim:NSE:TCS"]'))
+async def test_instrument_only_the_venue_can_deny_is_a_config_error_at_start(tmp_path: Path) -> None:
+    """GOPAX lists its pairs over the network (here its emulator's): `check` cannot know, the start does."""
+    text = (ROOT / "configs" / "gopax_emulated.yaml").read_text(encoding="utf-8")
+    path = write(tmp_path, "unknown_pair", text.replace('pairs: ["BTC-KRW"]', 'pairs: []')
+                 .replace('["gopax:BTC-KRW"]', '["gopax:DOGE-KRW"]'))
     plan = load_config(path)  # the venue is asked only when the run starts
     with pytest.raises(ConfigError) as info:
-        await asyncio.wait_for(run_plan(plan, duration_s=1, handle_signals=False), 30)
-    assert str(info.value) == (
-        f"{path}: strategies[0].instruments[0]: unknown instrument 'sim:NSE:TCS' (venue sim has: sim:NSE:RELIANCE)"
-    )
+        await asyncio.wait_for(run_plan(plan, duration_s=1, handle_signals=False), 60)
+    assert str(info.value).startswith(f"{path}: strategies[0].instruments[0]: unknown instrument 'gopax:DOGE-KRW'")
 
 
 # --- the same mistakes through run.py: exit 2, one line on stderr, no traceback --------------
@@ -314,13 +320,13 @@ def test_run_py_missing_config_file_exits_2_with_one_line(tmp_path: Path) -> Non
         assert "Traceback" not in proc.stdout + proc.stderr
 
 
-def test_run_py_unknown_instrument_at_start_exits_2_with_one_line(tmp_path: Path) -> None:
+def test_run_py_instrument_the_venue_config_does_not_have_exits_2_with_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "unknown_inst", BASE.replace('["sim:NSE:RELIANCE"]', '["sim:NSE:TCS"]'))
     proc = run_cli(str(path), "--duration", "5")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
     assert proc.stderr.splitlines() == [
-        f"{path}: strategies[0].instruments[0]: unknown instrument 'sim:NSE:TCS' (venue sim has: sim:NSE:RELIANCE)"
+        f"{path}: strategies[0].instruments[0]: venue 'sim' has no instrument 'NSE:TCS' (it has: NSE:RELIANCE)"
     ]
 
 
