@@ -49,34 +49,45 @@ class Recovery:
         now = book.clock.now_ns()
         for order in [o for o in book.open.values() if o.venue == name and o.status is S.NEW]:
             book.reject(order.client_order_id, "not sent before the engine stopped")
-        seen, unknown = await self._open_at_venue(name, venue)
+        seen, unmatched = await self._open_at_venue(name, venue)
         since = book.last_fill_ns.get(name, 0)
         for fill in await venue.fills_since(max(since - _FILLS_OVERLAP_NS, 0)):
             book.on_fill(fill)
         unresolved = await self._settle_unlisted(name, seen, now)
+        unknown = self._still_unknown(name, unmatched)
         for balance in await venue.balances():
             book.portfolio.on_balance(balance)
         await self._requests_in_flight(name)
         return {f"{name}_unknown_open": unknown, f"{name}_unresolved": unresolved}
 
-    async def _open_at_venue(self, name: str, venue: Venue) -> tuple[set[str], int]:
-        """Apply the venue's open orders; the ids it listed, and how many the journal does not know."""
+    async def _open_at_venue(self, name: str, venue: Venue) -> tuple[set[str], list[OrderReport]]:
+        """Apply the venue's open orders; the ids it listed, and the reports not matched yet (an
+        order whose venue id the journal never learned is matched by the lookups that follow)."""
         book = self.book
         seen: set[str] = set()
-        unknown = 0
+        unmatched: list[OrderReport] = []
         for report in await venue.open_orders():
             coid = book.resolve(name, report.client_order_id, report.venue_order_id)
             if coid is None:
-                unknown += 1
-                self.log.warning(
-                    "open order at the venue that the journal does not know",
-                    venue=name,
-                    venue_order_id=report.venue_order_id,
-                )
+                unmatched.append(report)
                 continue
             seen.add(coid)
             book.on_order_report(with_client_id(report, coid))
-        return seen, unknown
+        return seen, unmatched
+
+    def _still_unknown(self, name: str, unmatched: list[OrderReport]) -> int:
+        """Open venue orders no journal order matches after every lookup: counted and warned about."""
+        book = self.book
+        unknown = 0
+        for report in unmatched:
+            coid = book.resolve(name, report.client_order_id, report.venue_order_id)
+            if coid is not None:  # a lookup taught its venue id meanwhile
+                book.on_order_report(with_client_id(report, coid))
+                continue
+            unknown += 1
+            self.log.warning("open order at the venue that the journal does not know", venue=name,
+                             venue_order_id=report.venue_order_id)
+        return unknown
 
     async def _settle_unlisted(self, name: str, seen: set[str], now: int) -> int:
         """Ask about every open order the venue did not list; how many could not be asked."""

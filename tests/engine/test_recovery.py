@@ -228,6 +228,34 @@ async def test_a_submitted_order_the_venue_did_receive_is_adopted_on_recover(tmp
     await settle(crashed)
 
 
+async def test_an_open_order_listed_by_venue_id_only_is_not_unknown_when_its_lookup_matches_it(tmp_path: Path) -> None:
+    """Samco lists open orders by its own order number; the journal has the order as submitted
+    (the answer with that number was lost): the status lookup by client id matches them."""
+    path = journal_path(tmp_path)
+    venue = ScriptedVenue()
+    crashed = build_parts({venue.name: venue}, journal=Journal(path))
+    await bounded(crashed.manager.recover())
+    order = crashed.manager.submit(
+        strategy_id="s1", instrument=SIM_INST.id, venue=SIM_INST.venue, side=Side.BUY,
+        qty=D(1), type=OrderType.LIMIT, price=D(100),
+    )
+    submitted = msgspec.structs.replace(order, status=S.SUBMITTED)
+    crashed.journal.write(START_NS, [("order", order.client_order_id, submitted)])
+    crashed.journal.commit()
+    crash(crashed.journal)
+    crashed.manager.venues = {}
+    venue.open_result = [OrderReport(venue="sim", status=S.PLACED, venue_order_id="v-88")]
+    venue.status_result = report_for(order, S.PLACED, venue_order_id="v-88")
+
+    b = build_parts({venue.name: venue}, journal=Journal(path))
+    summary = await bounded(b.manager.recover())
+    assert summary["sim_unknown_open"] == 0
+    current = b.manager.orders[order.client_order_id]
+    assert current.status is S.PLACED and current.venue_order_id == "v-88"
+    assert venue.count("place") == 0
+    await settle(crashed)
+
+
 async def test_recover_counts_open_orders_at_the_venue_the_journal_does_not_know(tmp_path: Path) -> None:
     venue = ScriptedVenue()
     venue.open_result = [
