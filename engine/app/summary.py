@@ -31,6 +31,7 @@ def build_summary(engine: Engine) -> dict[str, Any]:
             "conflated": host.queue.conflated,
             "handled": host.queue.handled,
         }
+    requests = {name: stats for name, venue in engine.venues.items() if (stats := venue.request_stats())}
     positions = [
         {"instrument": p.instrument, "qty": str(p.qty), "avg_price": str(p.avg_price),
          "tick_size": None if p.instrument not in pf.instruments else str(pf.instruments[p.instrument].tick_size)}
@@ -68,6 +69,7 @@ def build_summary(engine: Engine) -> dict[str, Any]:
             "stale_reports": engine.manager.stats.stale_reports,
         },
         "kill_switch": engine.risk.halted,
+        "requests": requests,
         "left_open": [
             {"client_order_id": o.client_order_id, "venue": o.venue, "venue_order_id": o.venue_order_id,
              "instrument": o.instrument, "status": o.status.value}
@@ -151,6 +153,11 @@ def render(summary: dict[str, Any]) -> str:
         f"checks  : {eng['risk_rejected']} refused by risk, {eng['refused_transitions']} refused transitions, "
         f"{eng['duplicate_fills']} duplicate fills, {eng['overfills']} overfills"
     )
+    for name, r in summary.get("requests", {}).items():
+        answers = ", ".join(f"{status} {n}" for status, n in r["statuses"].items()) or "none"
+        busiest = max(r.get("limiters", {}).items(), key=lambda kv: kv[1]["peak"] / kv[1]["limit"], default=None)
+        limiter = f"; busiest limiter {busiest[0]} {busiest[1]['peak']}/{busiest[1]['limit']}" if busiest else ""
+        lines.append(f"requests: {name} {r['requests']} ({answers}), retried {r['retried']}{limiter}")
     if summary["kill_switch"]:
         lines.append(f"KILL SWITCH: {summary['kill_switch']}")
     for o in summary["left_open"]:

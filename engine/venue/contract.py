@@ -152,6 +152,11 @@ class Venue(abc.ABC, Generic[ConfigT]):
         """The run's instruments (tick, lot, exchange) as the config declares them; a venue that
         simulates or validates orders keeps them, the others need not."""
 
+    def request_stats(self) -> dict[str, Any]:
+        """What the venue's REST traffic was: requests, answers by HTTP status, retries, and each
+        rate limiter's busiest window (the run's summary shows it); empty when it has none."""
+        return {}
+
     def market_is_open(self, instrument: Instrument, ts_ns: int) -> bool | None:
         """Whether the venue's market for `instrument` is open at `ts_ns`; None when unknown."""
         return None

@@ -25,7 +25,7 @@ from engine.errors import (
     VenueError,
     VenueUnavailable,
 )
-from engine.venue.ratelimit import RateLimiter
+from engine.venue.ratelimit import RateLimiter, Slot
 from engine.venue.retry import Backoff, describe_error
 
 log = structlog.get_logger("tickbus.rest")
@@ -101,6 +101,11 @@ class RestClient:
             return OrderNotFound(self.venue, text, http_status=status)
         return VenueError(self.venue, text, http_status=status)
 
+    def request_counts(self) -> dict[str, Any]:
+        """Requests sent (retries included), answers by HTTP status, retries."""
+        return {"requests": self.requests, "retried": self.retried,
+                "statuses": {str(k): v for k, v in sorted(self.statuses.items())}}
+
     # --- requests -----------------------------------------------------------------------------
 
     async def call(
@@ -139,17 +144,19 @@ class RestClient:
         attempt = 0
         while True:
             attempt += 1
-            booked = [await limiter.acquire() for limiter in limiters]
-            all_headers = {"Accept": "application/json"}
-            if body:
-                all_headers["Content-Type"] = "application/json"
-            if headers:
-                all_headers.update(headers)
-            all_headers.update(self.sign(method, path, query, body))
-            self.requests += 1
+            slots: list[Slot] = []
             error: VenueError
             retry_after: float | None = None
             try:
+                for limiter in limiters:
+                    slots.append(await limiter.hold())
+                all_headers = {"Accept": "application/json"}
+                if body:
+                    all_headers["Content-Type"] = "application/json"
+                if headers:
+                    all_headers.update(headers)
+                all_headers.update(self.sign(method, path, query, body))  # signed once its slot is there
+                self.requests += 1
                 async with self.session.request(method, url, data=body or None, headers=all_headers, timeout=self.timeout) as resp:
                     payload = await resp.read()
                     self.statuses[resp.status] = self.statuses.get(resp.status, 0) + 1
@@ -162,8 +169,8 @@ class RestClient:
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 error = VenueUnavailable(self.venue, f"{method} {path}: {describe_error(exc)}")
             finally:
-                for limiter, at in zip(limiters, booked, strict=False):  # booked stops where an acquire failed
-                    limiter.complete(at)
+                for slot in slots:  # the answer came (or never will): each call counts a window from now
+                    slot.release()
             if not (retry and error.retryable and attempt <= self.retries):
                 raise error
             self.retried += 1

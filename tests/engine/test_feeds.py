@@ -97,6 +97,23 @@ async def test_rate_limiter_never_exceeds_the_moving_window() -> None:
         assert sorted(order[k : k + limit]) == list(range(k, k + limit))
 
 
+async def test_rate_limiter_peak_is_the_busiest_window_not_the_queue_of_waiters() -> None:
+    clock = ManualTime()
+    limiter = clock.limiter(5, 1.0, slack=0.0)
+    tasks = [asyncio.ensure_future(limiter.acquire()) for _ in range(30)]  # 25 of them must wait
+    await clock.run(lambda: all(task.done() for task in tasks))
+    stats = limiter.stats()
+    assert (stats["calls"], stats["peak"], stats["limit"]) == (30, 5, 5)
+    assert stats["longest_wait_s"] == pytest.approx(5.0)  # the last five waited five windows
+    assert limiter.waited_s > 0
+
+    calm = clock.limiter(5, 1.0, slack=0.0)
+    for _ in range(3):
+        await calm.acquire()
+        clock.t += 2.0  # each call alone in its window
+    assert calm.peak == 1
+
+
 async def test_rate_limiter_try_acquire_and_cost() -> None:
     limiter = RateLimiter(3, 60.0)
     assert [limiter.try_acquire() for _ in range(4)] == [True, True, True, False]
@@ -566,14 +583,14 @@ async def test_stale_subscription_can_force_a_reconnect(h: Harness, server: WsSe
     assert h.states("test:A")[0] is FeedState.STALE
 
 
-async def test_a_completed_call_counts_from_its_answer_not_its_booking() -> None:
+async def test_a_held_call_counts_from_its_answer_not_its_booking() -> None:
     """A call answered late (a busy loop, a slow link) may have reached the venue late too:
     the next slot must keep a full window after the answer, not after the booking."""
     clock = ManualTime()
     limiter = clock.limiter(1, 0.2, slack=0.0)
-    booked = await limiter.acquire()
+    slot = await limiter.hold()
     clock.t += 0.15  # the answer arrives 150 ms after booking
-    limiter.complete(booked)
+    slot.release()
     answered = clock.now()
     second = asyncio.ensure_future(limiter.acquire())
     await clock.run(second.done)
@@ -581,31 +598,70 @@ async def test_a_completed_call_counts_from_its_answer_not_its_booking() -> None
     assert clock.now() == pytest.approx(answered + 0.2)  # not 50 ms after the booking's window
 
 
-async def test_complete_of_a_call_already_out_of_the_window_changes_nothing() -> None:
+async def test_a_call_in_flight_holds_its_slot_however_long_it_takes() -> None:
+    """Until its answer, a call may reach the venue at any moment: no window may be given away."""
     clock = ManualTime()
-    limiter = clock.limiter(2, 0.05, slack=0.0)
-    booked = await limiter.acquire()
+    limiter = clock.limiter(2, 0.2, slack=0.0)
+    slow = await limiter.hold()
+    await limiter.acquire()  # counted from now: it leaves the window after 0.2 s
+    clock.t += 0.5
+    assert limiter.try_acquire()  # the acquired call has left the window, the held one has not
+    assert not limiter.try_acquire()
+    clock.t += 10.0  # far beyond every window: the held call is still unanswered
+    assert limiter.try_acquire()  # one slot free again, never two
+    assert not limiter.try_acquire()
     clock.t += 0.1
-    assert limiter.try_acquire()  # books and prunes the expired stamp
-    limiter.complete(booked)
-    assert limiter.try_acquire()  # one slot still free: the old call was not put back
+    slow.release()
+    slow.release()  # twice is harmless
+    released = clock.now()
+    waiting = asyncio.ensure_future(limiter.acquire())
+    await clock.run(waiting.done)
+    assert waiting.result() == pytest.approx(released + 0.1)  # when the try_acquire's call leaves
+    third = asyncio.ensure_future(limiter.acquire())
+    await clock.run(third.done)
+    assert third.result() == pytest.approx(released + 0.2)  # a window after the late answer
+    assert limiter.peak == 2
 
 
-async def test_a_waiter_booked_before_a_late_answer_still_keeps_the_window() -> None:
-    """Booked at once, sent later: when an earlier call is answered late, a caller already
-    waiting for its slot moves back too, so the venue never sees two calls within a window."""
+async def test_a_waiter_behind_a_late_answer_never_shares_its_window() -> None:
+    """Many callers, each call answered at a random delay: the venue's view (any moment between
+    sending and answer) never has more than `limit` calls within one window."""
+    import random
+
+    rng = random.Random(5)
+    clock = ManualTime()
+    limit, window = 4, 1.0
+    limiter = clock.limiter(limit, window, slack=0.0)
+    spans: list[tuple[float, float]] = []
+
+    async def call() -> None:
+        slot = await limiter.hold()
+        sent = clock.now()
+        await clock.sleep(rng.uniform(0.0, 0.8))
+        spans.append((sent, clock.now()))
+        slot.release()
+
+    tasks = [asyncio.ensure_future(call()) for _ in range(60)]
+    await clock.run(lambda: all(task.done() for task in tasks))
+    assert len(spans) == 60
+    # worst case for us: every call lands at the venue at its latest possible moment
+    for arrivals in ([a for _, a in spans], [s for s, _ in spans]):
+        arrivals.sort()
+        for i, start in enumerate(arrivals):
+            assert sum(1 for t in arrivals[i:] if t < start + window) <= limit
+    assert limiter.peak <= limit
+
+
+async def test_a_cancelled_waiter_gives_its_turn_to_the_next() -> None:
     clock = ManualTime()
     limiter = clock.limiter(1, 0.2, slack=0.0)
-    first = await limiter.acquire()
-    waiting = asyncio.ensure_future(limiter.acquire())  # booked for first + 0.2 s
+    await limiter.acquire()
+    first = asyncio.ensure_future(limiter.acquire())
+    second = asyncio.ensure_future(limiter.acquire())
     await asyncio.sleep(0)
-    assert not waiting.done()
-    clock.t += 0.15
-    limiter.complete(first)  # the first call's answer came 150 ms after it was sent
-    answered = clock.now()
-    await clock.run(waiting.done)
-    assert waiting.result() == pytest.approx(answered + 0.2)
-    assert clock.now() >= answered + 0.2 - 1e-9
+    first.cancel()
+    await clock.run(second.done)
+    assert first.cancelled() and limiter.calls == 2
 
 
 def test_a_refused_upgrade_is_described_without_its_url_query_or_headers() -> None:

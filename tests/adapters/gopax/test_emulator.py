@@ -182,6 +182,11 @@ async def test_the_emulated_config_trades_live_through_the_whole_adapter_path(tm
     assert summary["mode"] == "live" and summary["fills"] > 0
     assert summary["orders"].get("completed", 0) > 0 and "rejected" not in summary["orders"]
     assert summary["orders_engine"]["refused_transitions"] == 0
+    requests = summary["requests"]["gopax"]  # the venue's REST traffic, in the summary
+    assert requests["requests"] == sum(requests["statuses"].values()) and requests["statuses"]["200"] > 0
+    assert "429" not in requests["statuses"]
+    private = requests["limiters"]["private"]  # the 20 calls per second per key
+    assert 0 < private["peak"] <= private["limit"] and private["calls"] > 0
 
 
 async def test_the_paper_config_runs_on_gopax_market_data_without_credentials(emulator: GopaxEmulator, tmp_path: Path) -> None:
