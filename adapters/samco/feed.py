@@ -26,6 +26,7 @@ import structlog
 from adapters.samco import schemas as w
 from adapters.samco.auth import SamcoSession
 from adapters.samco.client import SamcoClient
+from adapters.samco.parsing import OPEN_WORDS
 from engine.clock import Clock
 from engine.data.bus import Bus
 from engine.events import ZERO, BookSnapshot, Quote, Trade
@@ -213,7 +214,7 @@ class QuotePoller:
 
 
 OrderChanges = tuple[list[w.OrderRow], list[w.TradeRow]]
-OPEN_WORDS = frozenset({"pending", "open", "trigger pending", "after market order req received"})
+
 
 
 class OrderPoller:
