@@ -1,7 +1,7 @@
 """Drives Samco's public client `stocknotebridge` 3.2.2, unmodified, against the Samco emulator.
 
 Run by test_stocknote_contract.py with the python of the client's own venv (isolated: nothing of
-this tree is importable): `python stocknote_driver.py URL API_KEY API_SECRET open|closed`. The
+this tree is importable): `python stocknote_driver.py URL API_KEY API_SECRET open|closed WS_URL`. The
 client's base URL is its ApiClient configuration's `host` (snapi_py_client/configuration.py: every
 call is `configuration.host + path`), pointed at the emulator on 127.0.0.1. One JSON line per call:
 {"call", "ok", "error", facts...}; a call is ok when the client returned Samco's Success envelope
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from decimal import Decimal
@@ -22,11 +23,12 @@ from snapi_py_client.snapi_bridge import StocknoteAPIPythonBridge
 
 SYMBOL, EXCHANGE = "RELIANCE", "NSE"
 TICK = Decimal("0.05")
+STREAM_WAIT_S = 10.0
 
 
 class Driver:
-    def __init__(self, url: str, api_key: str, api_secret: str) -> None:
-        self.api_key, self.api_secret = api_key, api_secret
+    def __init__(self, url: str, api_key: str, api_secret: str, ws_url: str = "") -> None:
+        self.api_key, self.api_secret, self.ws_url = api_key, api_secret, ws_url
         self.samco = StocknoteAPIPythonBridge()
         self.samco.api_client.configuration.host = url  # the client's own setting, not a patch
         self.facts: dict[str, Any] = {}
@@ -136,8 +138,14 @@ class Driver:
         self.call("get_positions_data_day", lambda: s.get_positions_data(position_type="DAY"), lambda b: _listed(b, "positionDetails"))
         self.call("get_positions_data_net", lambda: s.get_positions_data(position_type="NET"), lambda b: _listed(b, "positionDetails"))
         self.call("get_holding", s.get_holding, lambda b: _listed(b, "holdingDetails"))
+        self.stream()
         self.call("logout", s.logout)
         self.refused("get_limits_after_logout", s.get_limits, "session")
+
+    def stream(self) -> None:
+        token = "2885_NSE"  # RELIANCE's streaming id in the scrip master
+        self.call("start_streaming", lambda: stream_once(self.samco, self.ws_url, token),
+                  lambda b: None if b["tick"].get("sym") == token and Decimal(b["tick"].get("ltp") or 0) > 0 else f"tick {b['tick']}")
 
     def closed_market(self) -> None:
         s = self.samco
@@ -153,6 +161,30 @@ class Driver:
         self.call("get_limits_closed", s.get_limits)
 
 
+def stream_once(samco: StocknoteAPIPythonBridge, ws_url: str, token: str) -> dict[str, Any]:
+    """`start_streaming` (it blocks) in a thread until the first tick for `token`, bounded."""
+    got: list[str] = []
+    done = threading.Event()
+
+    def on_message(ws: Any, msg: str) -> None:
+        got.append(msg)
+        done.set()
+        ws.close()
+
+    samco.STREAMING_URL = ws_url  # the instance's own setting (shared/venues/public-clients.md)
+    samco.on_message = on_message  # type: ignore[method-assign]
+    samco.on_close = lambda *a: done.set()  # type: ignore[method-assign]
+    samco.set_streaming_data([token], streaming_type=samco.STREAMING_TYPE_QUOTE)
+    thread = threading.Thread(target=samco.start_streaming, kwargs={"verify_ssl": False}, daemon=True)
+    thread.start()
+    done.wait(STREAM_WAIT_S)
+    if not got:
+        return {"status": "Failure", "statusMessage": "no tick within the wait"}
+    tick = json.loads(got[0].strip().splitlines()[0])
+    tick = tick.get("response", {}).get("data", tick) if "response" in tick else tick
+    return {"status": "Success", "tick": tick}
+
+
 def round_tick(price: Decimal) -> Decimal:
     return (price / TICK).to_integral_value() * TICK
 
@@ -166,8 +198,8 @@ def _word(word: Any, *expected: str) -> str | None:
 
 
 def main() -> None:
-    url, api_key, api_secret, phase = sys.argv[1:5]
-    driver = Driver(url, api_key, api_secret)
+    url, api_key, api_secret, phase, ws_url = sys.argv[1:6]
+    driver = Driver(url, api_key, api_secret, ws_url)
     driver.open_market() if phase == "open" else driver.closed_market()
 
 

@@ -40,7 +40,7 @@ CALLS = {
         "get_historical_candle_data", "place_order", "get_order_status", "modify_order", "get_order_book", "cancel_order",
         "get_order_status_cancelled", "place_order_marketable", "get_trade_book", "place_order_stop", "get_order_status_stop",
         "cancel_order_stop", "place_order_market", "get_order_status_market", "get_positions_data_day",
-        "get_positions_data_net", "get_holding", "logout", "get_limits_after_logout",
+        "get_positions_data_net", "get_holding", "start_streaming", "logout", "get_limits_after_logout",
     ],
     "closed": [
         *LOGIN, "get_quote", "place_order_market_closed", "place_order_amo", "get_order_status_amo", "cancel_order_amo",
@@ -62,12 +62,14 @@ async def drive(python: Path, phase: str, start: datetime) -> dict[str, dict[str
     emu = SamcoEmulator(seed=7, start=start, tick_interval_s=0.02)
     await bounded(emu.start())
     try:
-        args = [emu.url.rstrip("/"), emu.api_key, emu.api_secret, phase]
+        args = [emu.url.rstrip("/"), emu.api_key, emu.api_secret, phase, emu.ws_url or ""]
         done = await asyncio.to_thread(run_script, python, DRIVER, args, timeout_s=RUN_TIMEOUT_S)
     finally:
         await bounded(emu.stop())
     assert done.returncode == 0, f"driver exited {done.returncode}: {done.stderr[-2000:]}"
-    return {row["call"]: row for row in map(json.loads, done.stdout.splitlines()) if isinstance(row, dict)}
+    # the client prints as it streams ("Connection opened"): only the driver's JSON lines are rows
+    lines = [line for line in done.stdout.splitlines() if line.startswith('{"call"')]
+    return {row["call"]: row for row in map(json.loads, lines)}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
