@@ -135,6 +135,27 @@ async def test_a_stop_order_waits_with_its_stop_pending(venue: Harness, emulator
     assert emulator.orders[venue.order(order.client_order_id).venue_order_id].word() == "Trigger Pending"
 
 
+async def test_a_stop_that_triggers_is_reported_with_its_stop_no_longer_pending(venue: Harness, emulator: SamcoEmulator) -> None:
+    # the limit far below the market: once triggered the order rests (Open), its status and fill unchanged
+    limit, trigger = ticks_away(emulator, "NSE:INFY", -100), ticks_away(emulator, "NSE:INFY", 100)
+    order = submit(venue, "samco:NSE:INFY", Side.BUY, 1, limit, type=OrderType.STOP_LIMIT, trigger_price=trigger)
+    coid = order.client_order_id
+    await until(lambda: venue.order(coid).stop_pending is True)
+    poller = venue.venue.orders
+    assert poller is not None
+    seen = poller.book_requests
+    await until(lambda: poller.book_requests >= seen + 2)  # the poller has listed it Trigger Pending
+
+    # the market reaches the trigger (as if it had moved): only the order poller can tell
+    sim = emulator.orders[venue.order(coid).venue_order_id or ""].sim
+    assert sim is not None
+    emulator.exchange.modify("DEMO01", sim.id, trigger=ticks_away(emulator, "NSE:INFY", -50))
+    await until(lambda: venue.order(coid).stop_pending is False)
+
+    assert venue.order(coid).status is S.PLACED
+    assert emulator.orders[venue.order(coid).venue_order_id or ""].word() == "Open"
+
+
 async def test_an_order_above_the_freeze_quantity_reaches_samco_as_lot_multiple_slices(venue: Harness, emulator: SamcoEmulator) -> None:
     inst = venue.portfolio.instruments["samco:NFO:NIFTY26NOV26000CE"]
     price = ticks_away(emulator, "NFO:NIFTY26NOV26000CE", -200)
