@@ -1,12 +1,12 @@
-"""Indian-market conventions shared by Firstock, GoPocket, smallcase, Samco and the paper broker.
+"""Indian-market rules shared by the Indian venues (smallcase, Samco) and the paper broker.
 
-Exchanges and segments, products, order types and validity with each venue's wire codes, tick and
-lot arithmetic, freeze-quantity slicing, circuit bands, the IST trading calendar (sessions,
-holidays, intraday square-off), after-market orders, and Instrument builders.
+Exchanges and segments, products (and the words users write for them), validity, tick and lot
+arithmetic, freeze-quantity slicing, circuit bands, the IST trading calendar (sessions, holidays,
+intraday square-off), after-market orders, and Instrument builders. Each venue's wire codes live
+in its own package (`adapters/<venue>/parsing.py`).
 
 Prices and quantities are Decimal. Times are integer nanoseconds since the epoch (UTC) at the API
-boundary and IST inside. Wire-code tables are keyed by the venue package name ("firstock",
-"samco", "gopocket", "smallcase"), not by the name a venue is given in a run's config.
+boundary and IST inside.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from engine.clock import NS
-from engine.events import Instrument, OrderType, Side, TimeInForce, instrument_id
+from engine.events import Instrument, Side, TimeInForce, instrument_id
 from engine.orders.slicing import freeze_slices
 
 # --- exchanges ---------------------------------------------------------------------------------
@@ -66,45 +66,6 @@ def parse_exchange(value: ExchangeLike) -> Exchange:
         raise ValueError(f"unknown Indian exchange {value!r}; expected one of {known}") from None
 
 
-# --- venue wire codes --------------------------------------------------------------------------
-
-K = TypeVar("K")
-
-
-def _encode(table: Mapping[str, Mapping[K, str]], what: str, venue: str, key: K) -> str:
-    """Look `key` up in a venue's code table, with a clear error for a missing venue or key."""
-    codes = table.get(venue)
-    if codes is None:
-        raise ValueError(f"no {what} codes for venue {venue!r}; known: {', '.join(table)}")
-    code = codes.get(key)
-    if code is None:
-        raise ValueError(f"venue {venue!r} does not support {what} {key!s}")
-    return code
-
-
-def _reverse(
-    table: Mapping[str, Mapping[K, str]], aliases: Mapping[str, Mapping[str, K]]
-) -> dict[str, dict[str, K]]:
-    """Per venue, upper-cased wire code -> key, the venue's extra spellings included."""
-    out: dict[str, dict[str, K]] = {}
-    for venue in table.keys() | aliases.keys():
-        rev = {code.upper(): key for key, code in table.get(venue, {}).items()}
-        rev.update({code.upper(): key for code, key in aliases.get(venue, {}).items()})
-        out[venue] = rev
-    return out
-
-
-def _decode(reverse: Mapping[str, Mapping[str, K]], what: str, venue: str, code: str) -> K:
-    """The key a venue's wire code stands for (case-insensitive)."""
-    codes = reverse.get(venue)
-    if codes is None:
-        raise ValueError(f"no {what} codes for venue {venue!r}; known: {', '.join(reverse)}")
-    key = codes.get(code.strip().upper())
-    if key is None:
-        raise ValueError(f"unknown {what} code {code!r} from venue {venue!r}")
-    return key
-
-
 # --- products ----------------------------------------------------------------------------------
 
 
@@ -113,29 +74,6 @@ class Product(enum.StrEnum):
     MIS = "MIS"  # intraday, squared off by the broker before the close
     NRML = "NRML"  # carry forward / margin (F&O, commodity, currency)
 
-
-PRODUCT_CODES: dict[str, dict[Product, str]] = {
-    "firstock": {Product.CNC: "C", Product.MIS: "I", Product.NRML: "M"},
-    "samco": {Product.CNC: "CNC", Product.MIS: "MIS", Product.NRML: "NRML"},
-    "gopocket": {Product.CNC: "CNC", Product.MIS: "MIS", Product.NRML: "NRML"},
-    # The newest GoPocket SDK's ProductType enum has no NRML; NORMAL is the likely spelling [I].
-    "gopocket_openapi": {Product.CNC: "CNC", Product.MIS: "MIS", Product.NRML: "NORMAL"},
-    "smallcase": {Product.CNC: "CNC", Product.NRML: "NRML"},
-}
-
-# Spellings seen in order books and reports besides the codes sent.
-PRODUCT_ALIASES: dict[str, dict[str, Product]] = {
-    "firstock": {"CNC": Product.CNC, "MIS": Product.MIS, "NRML": Product.NRML},
-    "gopocket": {"C": Product.CNC, "I": Product.MIS, "M": Product.NRML},
-    "gopocket_openapi": {
-        "DELIVERY": Product.CNC,
-        "INTRADAY": Product.MIS,
-        "NRML": Product.NRML,
-        "C": Product.CNC,
-        "I": Product.MIS,
-        "M": Product.NRML,
-    },
-}
 
 # What users may write in configs and venue_options.
 PRODUCT_NAMES: dict[str, Product] = {
@@ -149,8 +87,6 @@ PRODUCT_NAMES: dict[str, Product] = {
     "NORMAL": Product.NRML,
 }
 
-_PRODUCT_REVERSE = _reverse(PRODUCT_CODES, PRODUCT_ALIASES)
-
 
 def parse_product(value: str) -> Product:
     """A Product from a user's word for it (CNC/delivery, MIS/intraday, NRML/carry/margin)."""
@@ -162,110 +98,11 @@ def parse_product(value: str) -> Product:
     return product
 
 
-def product_code(venue: str, product: Product) -> str:
-    """The venue's wire code for `product`."""
-    return _encode(PRODUCT_CODES, "product", venue, product)
-
-
-def product_from_code(venue: str, code: str) -> Product:
-    """The Product a venue's wire code stands for."""
-    return _decode(_PRODUCT_REVERSE, "product", venue, code)
-
-
-# --- order types -------------------------------------------------------------------------------
-
-
-class IndianOrderType(enum.StrEnum):
-    """The four order types of Indian exchanges, in NSE's own words."""
-
-    MARKET = "MKT"
-    LIMIT = "L"
-    SL = "SL"  # stop-limit: trigger price + limit price
-    SL_M = "SL-M"  # stop-market: trigger price only
-
-    @property
-    def engine(self) -> OrderType:
-        return _TO_ENGINE[self]
-
-    @classmethod
-    def from_engine(cls, order_type: OrderType) -> IndianOrderType:
-        """The Indian order type for an engine OrderType."""
-        return _FROM_ENGINE[order_type]
-
-
-_TO_ENGINE: dict[IndianOrderType, OrderType] = {
-    IndianOrderType.MARKET: OrderType.MARKET,
-    IndianOrderType.LIMIT: OrderType.LIMIT,
-    IndianOrderType.SL: OrderType.STOP_LIMIT,
-    IndianOrderType.SL_M: OrderType.STOP_MARKET,
-}
-_FROM_ENGINE: dict[OrderType, IndianOrderType] = {v: k for k, v in _TO_ENGINE.items()}
-
-_OT = IndianOrderType
-ORDER_TYPE_CODES: dict[str, dict[IndianOrderType, str]] = {
-    "samco": {_OT.MARKET: "MKT", _OT.LIMIT: "L", _OT.SL: "SL", _OT.SL_M: "SL-M"},
-    "firstock": {_OT.MARKET: "MKT", _OT.LIMIT: "LMT", _OT.SL: "SL-LMT", _OT.SL_M: "SL-MKT"},
-    "gopocket": {_OT.MARKET: "MKT", _OT.LIMIT: "L", _OT.SL: "SL", _OT.SL_M: "SL-M"},
-    "gopocket_openapi": {_OT.MARKET: "MARKET", _OT.LIMIT: "LIMIT", _OT.SL: "SL", _OT.SL_M: "SLM"},
-    "smallcase": {_OT.MARKET: "MARKET", _OT.LIMIT: "LIMIT"},
-}
-
-ORDER_TYPE_ALIASES: dict[str, dict[str, IndianOrderType]] = {
-    # Firstock's order book may echo the long forms.
-    "firstock": {
-        "LIMIT": _OT.LIMIT,
-        "MARKET": _OT.MARKET,
-        "SL-LIMIT": _OT.SL,
-        "SL-MARKET": _OT.SL_M,
-    },
-    # GoPocket history rows leak raw Noren values.
-    "gopocket": {"LMT": _OT.LIMIT, "SL-LMT": _OT.SL, "SL-MKT": _OT.SL_M, "SLM": _OT.SL_M},
-    "gopocket_openapi": {"L": _OT.LIMIT, "MKT": _OT.MARKET, "SL-M": _OT.SL_M},
-}
-
-_ORDER_TYPE_REVERSE = _reverse(ORDER_TYPE_CODES, ORDER_TYPE_ALIASES)
-
-
-def order_type_code(venue: str, order_type: IndianOrderType | OrderType) -> str:
-    """The venue's wire code for an Indian or engine order type."""
-    if not isinstance(order_type, IndianOrderType):
-        order_type = IndianOrderType.from_engine(OrderType(order_type))
-    return _encode(ORDER_TYPE_CODES, "order type", venue, order_type)
-
-
-def order_type_from_code(venue: str, code: str) -> IndianOrderType:
-    """The IndianOrderType a venue's wire code stands for."""
-    return _decode(_ORDER_TYPE_REVERSE, "order type", venue, code)
-
-
-# --- sides -------------------------------------------------------------------------------------
-
-SIDE_CODES: dict[str, dict[Side, str]] = {
-    "firstock": {Side.BUY: "B", Side.SELL: "S"},
-    "samco": {Side.BUY: "BUY", Side.SELL: "SELL"},
-    "gopocket": {Side.BUY: "B", Side.SELL: "S"},
-    "gopocket_openapi": {Side.BUY: "BUY", Side.SELL: "SELL"},
-    "smallcase": {Side.BUY: "BUY", Side.SELL: "SELL"},
-}
-
-_SIDE_REVERSE = _reverse(SIDE_CODES, {"gopocket_openapi": {"B": Side.BUY, "S": Side.SELL}})
-
-
-def side_code(venue: str, side: Side) -> str:
-    """The venue's wire code for `side`."""
-    return _encode(SIDE_CODES, "side", venue, side)
-
-
-def side_from_code(venue: str, code: str) -> Side:
-    """The Side a venue's wire code stands for."""
-    return _decode(_SIDE_REVERSE, "side", venue, code)
-
-
 # --- validity ----------------------------------------------------------------------------------
 
 
 class Validity(enum.StrEnum):
-    """Order validity; the values are also the wire codes of Firstock, Samco and GoPocket."""
+    """Order validity on Indian exchanges (the values are also Samco's wire codes)."""
 
     DAY = "DAY"
     IOC = "IOC"

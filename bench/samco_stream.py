@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from adapters.india import IST  # noqa: E402
-from adapters.samco import schemas as w  # noqa: E402
+from adapters.samco import ticks  # noqa: E402
 from adapters.samco.adapter import SamcoConfig, SamcoVenue  # noqa: E402
 from adapters.samco.emulator import SamcoEmulator  # noqa: E402
 from adapters.samco.feed import SamcoFeed  # noqa: E402
@@ -57,7 +57,7 @@ async def emulator_frames(n: int) -> list[bytes]:
 
 
 def decode_times(frames: list[bytes]) -> list[float]:
-    decode = w.decode_tick
+    decode = ticks.decode_tick
     out = []
     clock = time.perf_counter_ns
     for frame in frames:

@@ -1,10 +1,13 @@
-"""Samco Trade API ("StockNote"): the venue package.
+"""Samco Trade API ("StockNote"): the venue package (docs/venues/samco.md).
 
-Rooms: `schemas` (wire Structs and decoders), `auth` (the session token's state machine), `client`
-(REST, typed errors, the static-IP answer), `scrip` (the scrip master and its daily cache), `feed`
-(the streaming socket, the quote poller, the order poller), `adapter` (`SamcoVenue`: orders, the
-status table, fills, reconciliation), and the emulator in three parts: `emulator` (the app, session,
-REST), `emulator_market` (the market as Samco shows it), `emulator_ws` (the streaming server).
+Rooms: `config` (`SamcoConfig`), `schemas` (REST Structs and decoders), `ticks` (the streaming
+socket's Structs), `auth` (the session token's state machine), `client` (REST, typed errors, the
+static-IP answer), `scrip` (the scrip master and its daily cache), `feed` (the streaming socket,
+the quote poller, the order poller), `parsing` (wire codes, the status table, request builders,
+parsers), `attribution` (order number -> client order id, persisted), `adapter` (`SamcoVenue`, on
+the venue-sync core), and `emulator/`: `app` (routes, account, market data), `gate` (session,
+static IP, rate limits), `orders` (the order desk), `market` (the market as Samco shows it), `ws`
+(the streaming server).
 
 Where the sources were uncertain, what the adapter sends and what the emulator accepts:
 
@@ -58,8 +61,8 @@ Where the sources were uncertain, what the adapter sends and what the emulator a
 - Scrip master: https://developers.stocknote.com/doc/ScripMaster.csv (third-party readers) with
   columns exchange, exchangeSegment, symbolCode, tradingSymbol, name, lastPrice, instrument, lotSize,
   strikePrice, expiryDate, tickSize; `symbolCode` is the streaming id, "_<EXCHANGE>" added if bare.
-- Order statuses not in the issue's table (e.g. a "Modified" some brokers show) are counted and
-  skipped by the poller, never guessed.
+- Order statuses not in the table (e.g. a "Modified" some brokers show) go to the sync core's
+  unknown-status rule (counted, logged once, the order asked about again), never guessed.
 - After-market orders: the flag during market hours is undocumented; the emulator then treats the
   order as a normal one. Held AMOs reach the matching engine at india's `next_open`; a margin
   shortfall then shows as an RMS rejection. DAY orders expire at the session close (shown Cancelled).

@@ -24,8 +24,10 @@ import aiohttp
 import structlog
 
 from adapters.samco import schemas as w
+from adapters.samco import ticks
 from adapters.samco.auth import SamcoSession
 from adapters.samco.client import SamcoClient
+from adapters.samco.parsing import OPEN_WORDS
 from engine.clock import Clock
 from engine.data.bus import Bus
 from engine.events import ZERO, BookSnapshot, Quote, Trade
@@ -51,7 +53,7 @@ class SamcoFeed(WebSocketFeed):
         self._ts: dict[str, int] = {}
         self._keys: dict[tuple[str, str], str] = {}  # (kind, token) -> subscription key
         self._token: str | None = None  # the session token of the last upgrade
-        self._decode = w.decode_tick
+        self._decode = ticks.decode_tick
 
     async def watch(self, tokens: dict[str, str], *, depth: bool = False) -> None:
         """Stream quotes (and depth) of `tokens` ({token: instrument id})."""
@@ -90,7 +92,7 @@ class SamcoFeed(WebSocketFeed):
             if line.strip():
                 self._on_frame(self._decode(line))
 
-    def _on_frame(self, frame: w.TickFrame) -> None:
+    def _on_frame(self, frame: ticks.TickFrame) -> None:
         response = frame.response
         if response is not None and response.status.lower() == "failure":
             self.refusals.append(response.statusMessage)
@@ -119,7 +121,7 @@ class SamcoFeed(WebSocketFeed):
         self.mark(key)
         return iid
 
-    def _on_quote(self, t: w.Tick) -> None:
+    def _on_quote(self, t: ticks.Tick) -> None:
         token = t.sym or t.symbol
         iid = self._known(token, QUOTE)
         if iid is None:
@@ -143,7 +145,7 @@ class SamcoFeed(WebSocketFeed):
                 size = w.num(t.ltq) or volume - before
                 publish(Trade(iid, last, size, ts, now), iid)
 
-    def _on_depth(self, t: w.Tick) -> None:
+    def _on_depth(self, t: ticks.Tick) -> None:
         iid = self._known(t.symbol or t.sym, DEPTH)
         if iid is None:
             return
@@ -170,7 +172,7 @@ def _frames(request_type: str, keys: Iterable[str]) -> list[Frame]:
     for key in keys:
         kind, _, token = key.partition(":")
         by_type.setdefault(kind, []).append(token)
-    return [w.stream_frame(kind, request_type, tokens) for kind, tokens in by_type.items()]
+    return [ticks.stream_frame(kind, request_type, tokens) for kind, tokens in by_type.items()]
 
 
 # --- REST polling ------------------------------------------------------------------------------
@@ -213,7 +215,7 @@ class QuotePoller:
 
 
 OrderChanges = tuple[list[w.OrderRow], list[w.TradeRow]]
-OPEN_WORDS = frozenset({"pending", "open", "trigger pending", "after market order req received"})
+
 
 
 class OrderPoller:

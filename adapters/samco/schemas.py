@@ -450,67 +450,6 @@ class SearchReply(Envelope, kw_only=True):
     searchResults: list[SearchRow] = []
 
 
-# --- streaming ---------------------------------------------------------------------------------
-
-
-class SymbolRef(Struct):
-    symbol: str
-
-
-class StreamData(Struct):
-    symbols: list[SymbolRef]
-
-
-class StreamRequestBody(Struct):
-    streaming_type: str
-    data: StreamData
-    request_type: str
-    response_format: str = "json"
-
-
-class StreamRequest(Struct):
-    """A subscribe or unsubscribe frame; it goes out newline-terminated."""
-
-    request: StreamRequestBody
-
-
-class DepthValue(Struct, gc=False):
-    no: str = ""
-    qty: str = ""
-    price: str = ""
-
-
-class Tick(Struct, gc=False):
-    """A quote tick (sym, ltp, bPr...) or a depth tick (symbol, bidValues...): all strings."""
-
-    sym: str = ""
-    symbol: str = ""
-    streaming_type: str = ""
-    ltp: str = ""
-    ltq: str = ""
-    lttUTC: str = ""
-    vol: str = ""
-    bPr: str = ""
-    bSz: str = ""
-    aPr: str = ""
-    aSz: str = ""
-    bidValues: list[DepthValue] = []
-    askValues: list[DepthValue] = []
-
-
-class TickResponse(Struct, gc=False):
-    streaming_type: str = ""
-    data: Tick | None = None
-    status: str = ""  # "Failure" when the streamer refuses a request (the emulator's error frame)
-    statusMessage: str = ""
-
-
-class TickFrame(Tick, gc=False):
-    """A frame as it arrives: the tick itself (flat) or the tick inside `response`."""
-
-    response: TickResponse | None = None
-
-
 # --- encoders and decoders, built once ---------------------------------------------------------
 
 encode = msgspec.json.Encoder().encode
@@ -529,14 +468,6 @@ decode_quote = msgspec.json.Decoder(QuoteReply).decode
 decode_history = msgspec.json.Decoder(HistoryReply).decode
 decode_intraday = msgspec.json.Decoder(IntradayReply).decode
 decode_search = msgspec.json.Decoder(SearchReply).decode
-decode_tick = msgspec.json.Decoder(TickFrame).decode
 decode_order_request = msgspec.json.Decoder(OrderRequest).decode
 decode_modify_request = msgspec.json.Decoder(ModifyRequest).decode
 decode_session_request = msgspec.json.Decoder(SessionRequest).decode
-
-
-def stream_frame(streaming_type: str, request_type: str, symbols: list[str]) -> str:
-    """One subscribe/unsubscribe frame, newline-terminated (the streamer buffers until "\\n")."""
-    body = StreamRequestBody(streaming_type, StreamData([SymbolRef(s) for s in symbols]), request_type)
-    return encode(StreamRequest(body)).decode() + "\n"
-

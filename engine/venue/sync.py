@@ -7,8 +7,9 @@ questions about the venue. The core owns:
   report the adapter hands the engine, `deliver` and the stream paths from what they deliver);
 - the fill cursor (a venue-defined position, e.g. GOPAX's trade id; 0 = from the start) and the
   fill ids already delivered, so a fill is handed to the engine once;
-- the last state (status, filled quantity) delivered per order, so a look that lists an
-  unchanged order delivers nothing;
+- the last state delivered per order (status and filled quantity, or what the adapter's
+  `state_of` adds, e.g. a stop still pending), so a look that lists an unchanged order delivers
+  nothing;
 - delivery, fills first (they are facts) and then reports, where **a mark moves only after the
   engine has taken the event**: if the sink raises, the marks stay and the next look delivers it
   again;
@@ -31,14 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
 import structlog
 
-from engine.events import Fill, OrderReport, OrderStatus
+from engine.events import Fill, OrderReport
 from engine.venue.contract import ExecutionSink
 from engine.venue.retry import Backoff
 
@@ -71,6 +72,11 @@ class SyncStats:
     unknown_statuses: dict[str, int] = field(default_factory=dict)  # status word -> times seen
 
 
+def status_and_filled(report: OrderReport) -> Hashable:
+    """The state of an order a look must move to deliver its report again (the default)."""
+    return report.status, report.filled_qty
+
+
 class VenueSync:
     """One venue's synchronisation state and the catch-up task; see the module docstring."""
 
@@ -82,6 +88,7 @@ class VenueSync:
         *,
         position: Callable[[Fill], int] | None = None,
         hold_fills_ahead_of_reports: bool = False,
+        state_of: Callable[[OrderReport], Hashable] = status_and_filled,
         backoff_s: tuple[float, float] = (0.5, 30.0),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -93,11 +100,12 @@ class VenueSync:
         self.cursor = 0  # the newest fill position the engine has taken
         self._position = position
         self._hold_ahead = hold_fills_ahead_of_reports
+        self._state_of = state_of  # what must change for a listed order to be reported again
         self._backoff_s = backoff_s
         self._sleep = sleep
         self._fill_ids: set[str] = set()
         self._delivered_qty: dict[str, Decimal] = {}  # venue order id -> quantity of its fills delivered
-        self._reported: dict[str, tuple[OrderStatus, Decimal | None]] = {}
+        self._reported: dict[str, Hashable] = {}
         self._catch_up: asyncio.Task[None] | None = None
         self._catch_up_from: int | None = None  # the cursor of the catch-up in progress
 
@@ -132,7 +140,7 @@ class VenueSync:
             self._deliver_fill(fill, ahead)
         for report in look.reports:
             vid = report.venue_order_id
-            state = (report.status, report.filled_qty)
+            state = self._state_of(report)
             if vid is not None and self._reported.get(vid) == state:
                 continue
             self.sink.on_order_report(report)
@@ -186,7 +194,7 @@ class VenueSync:
 
     def _mark_reported(self, report: OrderReport) -> None:
         if report.venue_order_id is not None:
-            self._reported[report.venue_order_id] = (report.status, report.filled_qty)
+            self._reported[report.venue_order_id] = self._state_of(report)
         self.track(report)
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""Indian-market conventions: codes, tick/lot, freeze slicing, bands, the IST calendar, AMOs."""
+"""Indian-market rules: products, validity, tick/lot, freeze slicing, bands, the IST calendar, AMOs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from adapters.india import (
     NSE_INDEX_FNO,
     AmoPolicy,
     Exchange,
-    IndianOrderType,
     PriceBand,
     Product,
     Segment,
@@ -29,21 +28,15 @@ from adapters.india import (
     is_on_tick,
     make_instrument,
     nse_equity,
-    order_type_code,
-    order_type_from_code,
     parse_product,
-    product_code,
-    product_from_code,
     round_to_tick,
-    side_code,
-    side_from_code,
     split_by_freeze,
     split_symbol,
     to_ist,
     to_ns,
     validity_for,
 )
-from engine.events import OrderType, Side, TimeInForce, split_instrument_id
+from engine.events import Side, TimeInForce, split_instrument_id
 
 D = Decimal
 
@@ -58,7 +51,7 @@ MONDAY = date(2026, 3, 2)
 assert MONDAY.weekday() == 0
 
 
-# --- enums and wire codes ----------------------------------------------------------------------
+# --- enums ----------------------------------------------------------------------
 
 
 def test_exchange_segments() -> None:
@@ -70,46 +63,11 @@ def test_exchange_segments() -> None:
     assert Exchange.CDS.segment is Segment.CURRENCY
 
 
-def test_product_codes_per_venue() -> None:
-    assert [product_code("firstock", p) for p in Product] == ["C", "I", "M"]
-    assert [product_code("samco", p) for p in Product] == ["CNC", "MIS", "NRML"]
-    assert [product_code("gopocket", p) for p in Product] == ["CNC", "MIS", "NRML"]
-    assert product_from_code("gopocket", "i") is Product.MIS  # book may show Noren letters
-    assert product_from_code("firstock", "M") is Product.NRML
-    with pytest.raises(ValueError, match="does not support product MIS"):
-        product_code("smallcase", Product.MIS)
-    with pytest.raises(ValueError, match="no product codes for venue 'nobroker'"):
-        product_code("nobroker", Product.CNC)
+def test_a_users_word_for_a_product_is_read_case_insensitively() -> None:
     assert parse_product("intraday") is Product.MIS
     assert parse_product(" delivery ") is Product.CNC
     with pytest.raises(ValueError, match="unknown product"):
         parse_product("bracket")
-
-
-def test_order_type_codes_per_venue() -> None:
-    samco = [order_type_code("samco", t) for t in IndianOrderType]
-    firstock = [order_type_code("firstock", t) for t in IndianOrderType]
-    assert samco == ["MKT", "L", "SL", "SL-M"]
-    assert firstock == ["MKT", "LMT", "SL-LMT", "SL-MKT"]
-    assert order_type_code("gopocket", OrderType.STOP_MARKET) == "SL-M"
-    assert order_type_code("smallcase", OrderType.LIMIT) == "LIMIT"
-    with pytest.raises(ValueError, match="smallcase"):
-        order_type_code("smallcase", OrderType.STOP_LIMIT)
-    assert order_type_from_code("firstock", "SL-LIMIT") is IndianOrderType.SL
-    assert order_type_from_code("samco", "sl-m").engine is OrderType.STOP_MARKET
-    with pytest.raises(ValueError, match="unknown order type code"):
-        order_type_from_code("samco", "GTT")
-
-
-def test_order_type_round_trips_through_engine() -> None:
-    for t in IndianOrderType:
-        assert IndianOrderType.from_engine(t.engine) is t
-
-
-def test_side_codes() -> None:
-    assert side_code("firstock", Side.BUY) == "B"
-    assert side_code("samco", Side.SELL) == "SELL"
-    assert side_from_code("gopocket", "s") is Side.SELL
 
 
 def test_validity_mapping() -> None:

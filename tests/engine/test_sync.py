@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from engine.events import Balance, Fill, OrderReport, OrderStatus, Side
@@ -102,6 +103,24 @@ def test_an_unchanged_report_is_not_delivered_again_and_a_changed_one_is() -> No
         (S.PLACED, Decimal(0)), (S.UPDATED, Decimal(1))
     ]
     assert sync.working == {"v1"}
+
+
+def test_an_adapter_given_state_reports_a_stop_that_triggered_with_status_and_fill_unchanged() -> None:
+    sync, sink, _ = make(state_of=lambda r: (r.status, r.filled_qty, r.stop_pending))
+    waiting = msgspec.structs.replace(report("v1", S.PLACED, "0"), stop_pending=True)
+    triggered = msgspec.structs.replace(waiting, stop_pending=False)
+    sync.deliver(Look(reports=[waiting]))
+    sync.deliver(Look(reports=[waiting]))
+    sync.deliver(Look(reports=[triggered]))
+    assert [r.stop_pending for r in sink.taken if isinstance(r, OrderReport)] == [True, False]
+
+
+def test_by_default_only_status_and_filled_quantity_make_a_report_new() -> None:
+    sync, sink, _ = make()
+    waiting = msgspec.structs.replace(report("v1", S.PLACED, "0"), stop_pending=True)
+    sync.deliver(Look(reports=[waiting]))
+    sync.deliver(Look(reports=[msgspec.structs.replace(waiting, stop_pending=False)]))
+    assert len(sink.taken) == 1
 
 
 def test_a_fill_the_engine_refuses_leaves_every_mark_where_it_was() -> None:

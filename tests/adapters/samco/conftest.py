@@ -27,6 +27,7 @@ from engine.venue.contract import EmulatorInfo, VenueContext
 from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 
 T = TypeVar("T")
+STOCKNOTE_SUMMARY = pytest.StashKey[str]()  # "N of M calls succeed", set by test_stocknote_contract.py
 OPEN_FRIDAY = datetime(2026, 11, 20, 9, 20, tzinfo=IST)  # a trading day, the market open
 THURSDAY_EVENING = datetime(2026, 11, 19, 16, 0, tzinfo=IST)  # after the close
 SATURDAY = datetime(2026, 11, 21, 11, 0, tzinfo=IST)
@@ -125,3 +126,9 @@ def ticks_away(emulator: SamcoEmulator, key: str, ticks: int) -> Decimal:
     tick = Decimal(emulator.scrips[key].tick)
     return Decimal(repr(quote.bid)).quantize(tick) + tick * ticks
 
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    summary = config.stash.get(STOCKNOTE_SUMMARY, None)
+    if summary is not None:
+        terminalreporter.write_line(summary)

@@ -14,6 +14,7 @@ import pytest
 
 from adapters.india import IST, to_ns
 from adapters.samco import schemas as w
+from adapters.samco import ticks
 from adapters.samco.client import SamcoClient
 from adapters.samco.emulator import SamcoEmulator
 from adapters.samco.feed import OrderPoller, SamcoFeed
@@ -121,7 +122,7 @@ def test_both_tick_shapes_and_several_ticks_in_one_message_are_read(bus: Bus) ->
 
 async def test_a_subscribe_frame_counts_only_once_its_newline_arrives(emulator: SamcoEmulator, client: SamcoClient) -> None:
     token = await bounded(client.auth.token())
-    frame = w.stream_frame("quote", "subscribe", [RELIANCE])
+    frame = ticks.stream_frame("quote", "subscribe", [RELIANCE])
     async with aiohttp.ClientSession() as http, http.ws_connect(emulator.ws_url or "", headers={"x-session-token": token}) as ws:
         await ws.send_str(frame.rstrip("\n"))
         for _ in range(10):
@@ -132,7 +133,7 @@ async def test_a_subscribe_frame_counts_only_once_its_newline_arrives(emulator: 
         first = await bounded(ws.receive_str())
 
     assert before == set() and sub.quotes == {RELIANCE}
-    assert w.decode_tick(first).sym == RELIANCE
+    assert ticks.decode_tick(first).sym == RELIANCE
 
 
 async def test_the_upgrade_needs_a_live_session_token(emulator: SamcoEmulator) -> None:
@@ -285,6 +286,6 @@ async def test_a_malformed_request_is_refused_and_the_feed_says_so(emulator: Sam
     feed = SamcoFeed("samco", "ws://unused", bus=Bus(), clock=RealtimeClock(), auth=None)  # type: ignore[arg-type]
     feed.on_message(answer)
 
-    assert w.decode_tick(answer).response is not None and emulator.stream.malformed == 1
+    assert ticks.decode_tick(answer).response is not None and emulator.stream.malformed == 1
     assert len(feed.refusals) == 1 and why in feed.refusals[0] and feed.unknown == 0
     assert all(not sub.quotes and not sub.depths for sub in emulator.stream.subscribers)

@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 
 from adapters.india import IST, to_ns
-from adapters.samco import schemas as w
-from adapters.samco.adapter import STATUS, build_request, map_status
 from adapters.samco.emulator import SamcoEmulator
-from engine.errors import InvalidOrder, MarketClosed, VenueUnavailable
+from engine.errors import MarketClosed, VenueUnavailable
 from engine.events import Order, OrderStatus, OrderType, Pending, Side, TimeInForce
 
 from .conftest import (
@@ -50,60 +48,6 @@ async def venue(emulator: SamcoEmulator, tmp_path: Path) -> Any:
     h = await start_venue(emulator, tmp_path)
     yield h
     await h.close()
-
-
-@pytest.mark.parametrize(
-    ("word", "filled", "expected"),
-    [
-        ("PENDING", None, (S.PLACED, None)),
-        ("open", Decimal(0), (S.PLACED, None)),
-        ("Open", Decimal(3), (S.UPDATED, None)),
-        ("TRIGGER PENDING", None, (S.PLACED, "stop")),
-        ("Complete", Decimal(5), (S.COMPLETED, None)),
-        ("EXECUTED", Decimal(5), (S.COMPLETED, None)),
-        ("Cancelled", Decimal(2), (S.CANCELLED, None)),
-        ("Rejected", None, (S.REJECTED, None)),
-        ("After market order req received", None, (S.PLACED, "amo")),
-        ("Validation Pending", None, None),
-    ],
-)
-def test_the_status_table_maps_samcos_words_case_insensitively(word: str, filled: Decimal | None, expected: Any) -> None:
-    assert map_status(word, filled) == expected
-
-
-def test_the_status_table_is_data_in_lower_case() -> None:
-    assert all(word == word.lower() for word in STATUS)
-
-
-def test_a_gtc_order_is_refused_before_it_leaves(emulator: SamcoEmulator) -> None:
-    inst = Order(client_order_id="x", strategy_id="s1", instrument=RELIANCE, venue="samco", side=Side.BUY,
-                 type=OrderType.LIMIT, qty=Decimal(1), price=Decimal("1200.00"), tif=TimeInForce.GTC)
-    from adapters.india import nse_equity
-
-    with pytest.raises(InvalidOrder, match="GTC is not available"):
-        build_request(inst, nse_equity("samco", "RELIANCE"), "CNC")
-
-
-def test_the_request_is_all_strings_with_samcos_codes() -> None:
-    from adapters.india import nse_equity
-
-    order = Order(client_order_id="x", strategy_id="s1", instrument=RELIANCE, venue="samco", side=Side.SELL,
-                  type=OrderType.STOP_LIMIT, qty=Decimal(4), price=Decimal("1199.50"), trigger_price=Decimal("1200.00"),
-                  tif=TimeInForce.IOC, after_market=True)
-
-    body = msgspec_json(build_request(order, nse_equity("samco", "RELIANCE"), "MIS"))
-
-    assert body == {
-        "symbolName": "RELIANCE", "exchange": "NSE", "transactionType": "SELL", "orderType": "SL", "quantity": "4",
-        "price": "1199.50", "triggerPrice": "1200.00", "disclosedQuantity": "0", "orderValidity": "IOC",
-        "productType": "MIS", "afterMarketOrderFlag": "YES",
-    }
-
-
-def msgspec_json(value: Any) -> dict[str, Any]:
-    import json
-
-    return json.loads(w.encode(value))
 
 
 async def test_a_limit_order_goes_placed_then_updated_then_completed(venue: Harness, emulator: SamcoEmulator) -> None:
@@ -189,6 +133,27 @@ async def test_a_stop_order_waits_with_its_stop_pending(venue: Harness, emulator
 
     assert venue.order(order.client_order_id).stop_pending is True
     assert emulator.orders[venue.order(order.client_order_id).venue_order_id].word() == "Trigger Pending"
+
+
+async def test_a_stop_that_triggers_is_reported_with_its_stop_no_longer_pending(venue: Harness, emulator: SamcoEmulator) -> None:
+    # the limit far below the market: once triggered the order rests (Open), its status and fill unchanged
+    limit, trigger = ticks_away(emulator, "NSE:INFY", -100), ticks_away(emulator, "NSE:INFY", 100)
+    order = submit(venue, "samco:NSE:INFY", Side.BUY, 1, limit, type=OrderType.STOP_LIMIT, trigger_price=trigger)
+    coid = order.client_order_id
+    await until(lambda: venue.order(coid).stop_pending is True)
+    poller = venue.venue.orders
+    assert poller is not None
+    seen = poller.book_requests
+    await until(lambda: poller.book_requests >= seen + 2)  # the poller has listed it Trigger Pending
+
+    # the market reaches the trigger (as if it had moved): only the order poller can tell
+    sim = emulator.orders[venue.order(coid).venue_order_id or ""].sim
+    assert sim is not None
+    emulator.exchange.modify("DEMO01", sim.id, trigger=ticks_away(emulator, "NSE:INFY", -50))
+    await until(lambda: venue.order(coid).stop_pending is False)
+
+    assert venue.order(coid).status is S.PLACED
+    assert emulator.orders[venue.order(coid).venue_order_id or ""].word() == "Open"
 
 
 async def test_an_order_above_the_freeze_quantity_reaches_samco_as_lot_multiple_slices(venue: Harness, emulator: SamcoEmulator) -> None:
@@ -377,8 +342,9 @@ async def test_a_fill_the_manager_failed_to_take_is_delivered_again(venue: Harne
             raise OSError("journal unavailable")
         taken(fill)
 
-    venue.venue.ctx.sink = type("Sink", (), {"on_fill": staticmethod(flaky), "on_order_report": venue.manager.on_order_report,
-                                             "on_balance": venue.manager.on_balance})()
+    sink = type("Sink", (), {"on_fill": staticmethod(flaky), "on_order_report": venue.manager.on_order_report,
+                             "on_balance": venue.manager.on_balance})()
+    venue.venue.ctx.sink = venue.venue.sync.sink = sink
     order = submit(venue, "samco:NSE:ITC", Side.BUY, 3, ticks_away(emulator, "NSE:ITC", 40))  # fills at once
 
     await until(lambda: venue.order(order.client_order_id).filled_qty == 3)
