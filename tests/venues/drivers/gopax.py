@@ -7,7 +7,6 @@ from typing import Any
 
 from tests.venues.drivers.base import Driver, OrderTerms
 
-
 TICK = Decimal(1000)  # ETH-KRW's tick in its price band (millions of KRW)
 
 
