@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 import pytest
 
+from adapters.simulation.emulation import EmulatorServer, Faults
+from adapters.simulation.exchange import FillRecord
 from engine.account.portfolio import Portfolio
 from engine.account.risk import RiskEngine, RiskLimits
 from engine.app.plugins import load_venue
@@ -56,6 +58,24 @@ class Rig:
     updates: list[OrderUpdate] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
 
+    @property
+    def control(self) -> EmulatorServer:
+        """The emulator's test-control surface (every emulator inherits it from the kit)."""
+        assert isinstance(self.emulator, EmulatorServer)
+        return self.emulator
+
+    @property
+    def faults(self) -> Faults:
+        faults = getattr(self.emulator, "faults", None)
+        assert isinstance(faults, Faults), f"{self.driver.venue}: the emulator has no fault knobs"
+        return faults
+
+    def fills_at_venue(self) -> list[FillRecord]:
+        """Every fill the venue's exchange made (all accounts)."""
+        exchange = self.control.sim_exchange()
+        assert exchange is not None
+        return [f for fills in exchange.fills.values() for f in fills]
+
     def submit(self, terms: OrderTerms) -> Order:
         return self.manager.submit(
             strategy_id=STRATEGY, instrument=self.driver.instrument, venue=self.driver.venue,
@@ -77,6 +97,13 @@ class Rig:
         await bounded(self.manager.settle())
         await bounded(self.venue.close())
         self.journal.close()
+
+    async def shutdown(self) -> None:
+        """The venue closed, then its emulator stopped."""
+        try:
+            await self.close()
+        finally:
+            await bounded(self.emulator.stop())
 
 
 async def start_rig(driver: Driver, state_dir: Path, *, seed: int = 11, **overrides: Any) -> Rig:
@@ -108,11 +135,8 @@ async def start_rig(driver: Driver, state_dir: Path, *, seed: int = 11, **overri
 @pytest.fixture
 async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Rig]:
     driver: Driver = request.param
-    emulator_rig = await start_rig(driver, tmp_path)
+    started = await start_rig(driver, tmp_path)
     try:
-        yield emulator_rig
+        yield started
     finally:
-        try:
-            await emulator_rig.close()
-        finally:
-            await bounded(emulator_rig.emulator.stop())
+        await started.shutdown()

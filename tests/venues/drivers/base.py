@@ -31,7 +31,11 @@ class Driver:
 
     venue: str  # the entry-point name (tickbus.venues)
     symbol: str  # the instrument's venue symbol; the engine's id is f"{venue}:{symbol}"
+    place_route: str  # the emulator's route a placement is sent to, as `EmulatorServer.answered` counts it
     config: Mapping[str, Any] = field(default_factory=dict)  # the venue block beyond the emulator's
+    # what becomes of a placement whose answer was lost: "asked" (the venue is asked and tells it
+    # was placed) or "inert" (only the answer carries the venue's id and nothing acts without it)
+    lost_placement: str = "asked"
     not_applicable: Mapping[str, str] = field(default_factory=dict)  # scenario -> why not
     xfail: Mapping[str, str] = field(default_factory=dict)  # scenario -> why it fails for now
 

@@ -28,6 +28,6 @@ class GopaxDriver(Driver):
 
 
 DRIVER = GopaxDriver(
-    venue="gopax", symbol="ETH-KRW",
+    venue="gopax", place_route="POST /orders", symbol="ETH-KRW",
     not_applicable={"modify": "GOPAX has no order amendment (cancel and place again); the venue refuses modify"},
 )

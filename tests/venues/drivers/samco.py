@@ -18,4 +18,4 @@ class SamcoDriver(Driver):
         raise NotImplementedError(REWORK)
 
 
-DRIVER = SamcoDriver(venue="samco", symbol="NSE:SBIN", xfail=dict.fromkeys(SCENARIOS, REWORK))
+DRIVER = SamcoDriver(venue="samco", place_route="POST /order/placeOrder", symbol="NSE:SBIN", xfail=dict.fromkeys(SCENARIOS, REWORK))

@@ -29,9 +29,12 @@ class SmallcaseDriver(Driver):
 
 
 DRIVER = SmallcaseDriver(
-    venue="smallcase", symbol="NSE:RELIANCE",
+    venue="smallcase", place_route="POST /gateway/{gateway}/transaction", symbol="NSE:RELIANCE",
     config={"leprechaun": True, "emulator_leprechaun_hours": "open", "emulator_complete_delay_s": 0.05,
             "poll_interval_s": 0.1, "idle_poll_interval_s": 0.2},
+    # A transaction's id comes only in the create answer, and nothing happens to a transaction
+    # until the user opens its link: a lost answer leaves an unused transaction that lapses.
+    lost_placement="inert",
     not_applicable={
         "place_cancel": NO_CANCEL,
         "modify": NO_CANCEL,
