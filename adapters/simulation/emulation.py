@@ -56,6 +56,10 @@ class Faults:
         self.injected = 0
         self.sockets: weakref.WeakSet[SocketWriter] = weakref.WeakSet()  # the open connections
 
+    def held(self) -> int:
+        """How many pushed frames are being held back, over every connection."""
+        return sum(len(writer.held) for writer in list(self.sockets))
+
     def release_pushes(self, *, reverse: bool = False) -> int:
         """Stop holding; send what was held on each connection, in order or `reverse`d."""
         self.hold_pushes = False

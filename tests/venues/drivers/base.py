@@ -33,6 +33,8 @@ class Driver:
     symbol: str  # the instrument's venue symbol; the engine's id is f"{venue}:{symbol}"
     place_route: str  # the emulator's route a placement is sent to, as `EmulatorServer.answered` counts it
     config: Mapping[str, Any] = field(default_factory=dict)  # the venue block beyond the emulator's
+    rests: bool = True  # an order can rest at the venue unfilled (`resting`), to be filled by the test
+    streams: bool = True  # pushes order updates over a websocket (else polled)
     # what becomes of a placement whose answer was lost: "asked" (the venue is asked and tells it
     # was placed) or "inert" (only the answer carries the venue's id and nothing acts without it)
     lost_placement: str = "asked"
@@ -58,3 +60,7 @@ class Driver:
     def declared(self) -> list[Instrument]:
         """Instruments a run's config declares for this venue (one whose venue lists none)."""
         return []
+
+    def told_twice(self, emulator: Any) -> bool:
+        """Whether the venue has told the scenario's fill a second time (a polled venue's answer)."""
+        return True
