@@ -4,9 +4,12 @@ An emulator is an aiohttp.web application; `EmulatorServer` serves it on 127.0.0
 unless told otherwise), reports where it listens, and counts (and, serving alone, logs) every
 request. `Faults` are knobs a test or a demo turns at run time: added latency, a random error rate,
 a burst of 5xx answers, a websocket dropped after N messages, the answer to a write lost after the
-write was carried out. Each emulator decides how a fault looks on its wire (its own error body).
+write was carried out, pushes held back (then let go in order or reversed), duplicated, or every
+socket dropped at once. Each emulator decides how a fault looks on its wire (its own error body).
 `SocketWriter` is the outgoing side of one emulated websocket connection, shared by every
-emulator's socket server.
+emulator's socket server. `EmulatorServer` also carries the test-control surface every emulator
+inherits (the conformance suite, tests/venues, drives it): a fill on a resting order, the sessions
+expired, and the requests answered per route.
 """
 
 from __future__ import annotations
@@ -15,14 +18,20 @@ import asyncio
 import contextlib
 import random
 import time
+import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
 
+from engine.events import Side
 from engine.venue.contract import EmulatorInfo
+
+if TYPE_CHECKING:
+    from adapters.simulation.exchange import SimExchange
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 log = structlog.get_logger("tickbus.emulator")
@@ -40,8 +49,30 @@ class Faults:
         self.burst_status = 503
         self.ws_drop_after: int | None = None
         self.lose_write_responses = 0
+        self.lost_answer_stall_s = 0.0  # a lost answer comes this late (past the client's timeout)
+        self.hold_pushes = False  # pushed frames wait (see `release_pushes`) instead of going out
+        self.duplicate_pushes = 0  # the next N pushed frames go out twice
         self.rng = random.Random(seed)
         self.injected = 0
+        self.sockets: weakref.WeakSet[SocketWriter] = weakref.WeakSet()  # the open connections
+
+    def held(self) -> int:
+        """How many pushed frames are being held back, over every connection."""
+        return sum(len(writer.held) for writer in list(self.sockets))
+
+    def release_pushes(self, *, reverse: bool = False) -> int:
+        """Stop holding; send what was held on each connection, in order or `reverse`d."""
+        self.hold_pushes = False
+        return sum(writer.release(reverse=reverse) for writer in list(self.sockets))
+
+    async def drop_sockets(self) -> int:
+        """Close every open socket connection now (the client must reconnect and catch up)."""
+        writers = [w for w in list(self.sockets) if not w.ws.closed]
+        for writer in writers:
+            writer.held.clear()
+            await writer.ws.close()
+        self.injected += len(writers)
+        return len(writers)
 
     def next_error(self) -> int | None:
         """The status to fail this request with, or None to serve it."""
@@ -87,6 +118,8 @@ def fault_middleware(
             return error_response(status)
         response = await handler(request)
         if response.status < 400 and is_write(request) and faults.lose_this_answer():
+            if faults.lost_answer_stall_s > 0:  # the caller times out first: the outcome is unknown
+                await asyncio.sleep(faults.lost_answer_stall_s)
             return error_response(503)  # carried out, but the caller cannot know
         return response
 
@@ -98,21 +131,38 @@ class SocketWriter:
 
     The exchange notifies synchronously, so pushes never wait on a socket: `push` queues the text
     and the writer sends it in order. `faults.ws_drop_after` closes the connection once that many
-    frames were sent on it (counted in `faults.injected`).
+    frames were sent on it (counted in `faults.injected`); `faults.hold_pushes` and
+    `faults.duplicate_pushes` hold frames back and send them twice.
     """
 
     def __init__(self, ws: web.WebSocketResponse, faults: Faults) -> None:
         self.ws = ws
         self.faults = faults
         self.sent = 0
+        self.held: list[str] = []
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        faults.sockets.add(self)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._write())
 
     def push(self, text: str) -> None:
+        if self.faults.hold_pushes:
+            self.held.append(text)
+            return
         self._queue.put_nowait(text)
+        if self.faults.duplicate_pushes > 0:
+            self.faults.duplicate_pushes -= 1
+            self.faults.injected += 1
+            self._queue.put_nowait(text)
+
+    def release(self, *, reverse: bool = False) -> int:
+        """Queue the held frames (in order, or newest first); how many there were."""
+        held, self.held = self.held, []
+        for text in reversed(held) if reverse else held:
+            self._queue.put_nowait(text)
+        return len(held)
 
     async def close(self, timeout_s: float = 2.0) -> None:
         """Stop after what is queued (the connection's reader has ended)."""
@@ -159,6 +209,36 @@ class EmulatorServer:
 
     def build_app(self) -> web.Application:
         raise NotImplementedError
+
+    # --- test control (tests/venues drives every emulator through these) -----------------------
+
+    def sim_exchange(self) -> SimExchange | None:
+        """The simulated exchange behind this emulator, if it has one."""
+        return getattr(self, "exchange", None)
+
+    def sim_order_id(self, venue_order_id: str) -> str:
+        """The exchange's id of the order the venue calls `venue_order_id` (the same, unless told)."""
+        return venue_order_id
+
+    def fill_resting(self, venue_order_id: str, qty: Decimal) -> None:
+        """Fill `qty` of one of our resting limit orders at its own price (a public trade through it)."""
+        exchange = self.sim_exchange()
+        if exchange is None:
+            raise NotImplementedError(f"{self.venue}: no simulated exchange to fill on")
+        order = exchange.matching.orders[self.sim_order_id(venue_order_id)]
+        assert order.price is not None, "only a resting limit order can be filled this way"
+        tick = exchange.market(order.instrument).instrument.tick_size
+        through = order.price - tick if order.side is Side.BUY else order.price + tick
+        exchange.print_trade(order.instrument, through, qty)
+
+    def expire_sessions(self) -> bool:
+        """End every session or token issued so far, as the venue does when they lapse; False when
+        the venue has no sessions (it signs each request instead)."""
+        return False
+
+    def answered(self, route: str) -> int:
+        """How many requests to `route` ("POST /orders") were answered, faults included."""
+        return self.requests[route]
 
     def credentials(self) -> dict[str, str]:
         return {}

@@ -220,6 +220,16 @@ class SimExchange:
                 self._apply(self.matching.on_trade(Trade(symbol, trade.price, trade.size, now, now, trade.aggressor)))
                 self._notify(PublicTraded(record))
 
+    def print_trade(self, symbol: str, price: Decimal, size: Decimal, aggressor: Side = Side.SELL) -> None:
+        """A public trade at `price` (a test's or a demo's): the resting orders it passes through
+        fill at their own prices, as when the price process trades there."""
+        now = self.clock.now_ns()
+        state = self.market(symbol)
+        record = PublicTrade(next(self._trade_ids), symbol, float(price), float(size), aggressor, now)
+        state.trades.append(record)
+        self._apply(self.matching.on_trade(Trade(symbol, float(price), float(size), now, now, aggressor)))
+        self._notify(PublicTraded(record))
+
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.tick_interval_s)

@@ -41,7 +41,7 @@ import structlog
 from aiohttp import web
 
 from adapters.simulation.emulation import EmulatorServer, Faults, fault_middleware
-from adapters.simulation.exchange import EmulatorClock
+from adapters.simulation.exchange import EmulatorClock, SimExchange
 from adapters.smallcase import schemas as w
 from adapters.smallcase.auth import CHECKSUM_HEADER, checksum
 from adapters.smallcase.emulator.gate import API_PREFIXES, CLAIMS_KEY, Gate, failure, success
@@ -142,6 +142,16 @@ class SmallcaseEmulator(EmulatorServer):
             "auth_id": DEMO_AUTH_ID,
             "leprechaun_token": self.gateway.guest_token,
         }
+
+    def sim_exchange(self) -> SimExchange:
+        return self.gateway.exchange
+
+    def expire_sessions(self) -> bool:
+        """Time passes until every auth token seen so far has lapsed (tokens end only by `exp`)."""
+        lapse_ns = int((self.gate.latest_exp_s + 1) * 1e9)
+        if lapse_ns > self.clock.now_ns():
+            self.clock.set(lapse_ns)
+        return True
 
     def build_app(self) -> web.Application:
         def exempt(request: web.Request) -> bool:

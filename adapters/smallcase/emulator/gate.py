@@ -45,6 +45,7 @@ class Gate:
         self.api_secret = api_secret
         self._now_ns = now_ns
         self._users = users  # the smallcaseAuthIds the gateway knows
+        self.latest_exp_s = 0.0  # the latest `exp` of a token accepted (a test lets them all lapse)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -77,4 +78,5 @@ class Gate:
             return failure(401, "invalid_jwt")
         if auth_id is not None and auth_id not in self._users:
             return failure(401, "user_mismatch")
+        self.latest_exp_s = max(self.latest_exp_s, float(claims["exp"]))
         return claims
