@@ -142,6 +142,16 @@ class Venue(abc.ABC, Generic[ConfigT]):
         """Historical or generated market data between two times, in time order (backtests)."""
         raise NotSupported(self.name, "this venue cannot replay market data for a backtest")
 
+    def replay_start_ns(self) -> int | None:
+        """Where this venue's recorded data begins (a backtest starts there unless told); None
+        for a source without a beginning (generated data)."""
+        return None
+
+    def replay_bar_seconds(self) -> int | None:
+        """The length of the bars this venue replays itself, published as `Bar` under the key
+        (instrument, seconds, "venue"); None when it replays no bars."""
+        return None
+
     def register_instruments(self, instruments: Sequence[Instrument]) -> None:
         """The run's instruments (tick, lot, exchange) as the config declares them; a venue that
         simulates or validates orders keeps them, the others need not."""
