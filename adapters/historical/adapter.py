@@ -28,7 +28,7 @@ class HistoricalVenue(Venue[HistoricalConfig]):
     def __init__(self, ctx: VenueContext, config: HistoricalConfig) -> None:
         super().__init__(ctx, config)
         self.config: HistoricalConfig = config
-        self.where = f"venues.{ctx.name}"
+        self.where = f"{ctx.config_file}: venues.{ctx.name}" if ctx.config_file else f"venues.{ctx.name}"
         self._instruments = [self._instrument(spec) for spec in config.instruments]
         self._index = {spec.symbol: i for i, spec in enumerate(config.instruments)}
         self.hours = MarketHours()

@@ -101,7 +101,7 @@ class Engine:
     def _context(self, name: str) -> VenueContext:
         return VenueContext(
             name=name, bus=self.bus, clock=self.clock, sink=self.manager,
-            state_dir=Path(self.plan.config.state_dir), mode=self.mode,
+            state_dir=Path(self.plan.config.state_dir), mode=self.mode, config_file=self.plan.file,
         )
 
     async def start(self) -> None:

@@ -65,6 +65,7 @@ class VenueContext:
     state_dir: Path = Path("var")
     mode: str = "paper"
     extra: dict[str, Any] = field(default_factory=dict)
+    config_file: str = ""  # the run's config, for a venue's own one-line errors about its block
 
 
 @dataclass(frozen=True)
