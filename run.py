@@ -2,6 +2,9 @@
 """tickbus command line.
 
   python run.py [CONFIG] [--duration S] [--speed X] [--http HOST:PORT] [--log-format console|json] [--log-level L]
+  python run.py backtest CONFIG [--from T] [--to T] [--duration S] [--trades FILE]
+                                      replay a config on the simulated clock (T: ISO-8601 with
+                                      offset); a progress line on a terminal; FILE: the fills as CSV
   python run.py check CONFIG          validate a config and print the resolved plan
   python run.py strategies            list the strategies and venues that can be loaded
   python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X] [--faults K=V,...]
@@ -19,7 +22,7 @@ import sys
 
 from engine.app import commands
 
-COMMANDS = ("check", "strategies", "emulate", "run")
+COMMANDS = ("check", "strategies", "emulate", "run", "backtest")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -34,6 +37,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--speed", type=float, default=None, help="clock speed-up for simulated sessions")
     run.add_argument("--http", default=None, metavar="HOST:PORT",
                      help="serve the status page, controls and /metrics (e.g. 127.0.0.1:8080)")
+    backtest = sub.add_parser("backtest", parents=[common], help="replay a config on the simulated clock")
+    backtest.add_argument("config")
+    backtest.add_argument("--from", dest="start", default=None, metavar="T",
+                          help="start here, ISO-8601 with offset (default: the config's start:, else the data's first row)")
+    backtest.add_argument("--to", dest="end", default=None, metavar="T",
+                          help="end here, ISO-8601 with offset (default: --duration, else the data's end)")
+    backtest.add_argument("--duration", type=float, default=None, help="simulated seconds to replay")
+    backtest.add_argument("--trades", default=None, metavar="FILE", help="write every fill to FILE as CSV")
     check = sub.add_parser("check", parents=[common], help="validate a config, print the resolved plan")
     check.add_argument("config")
     sub.add_parser("strategies", parents=[common], help="list strategies and venues")
@@ -56,6 +67,9 @@ def main(argv: list[str]) -> int:
         commands.setup_logging(args.log_format, args.log_level)
         if args.command == "check":
             return commands.cmd_check(args.config)
+        if args.command == "backtest":
+            return commands.cmd_backtest(args.config, start=args.start, end=args.end, duration=args.duration,
+                                         log_format=args.log_format, trades=args.trades)
         if args.command == "strategies":
             return commands.cmd_strategies()
         if args.command == "emulate":

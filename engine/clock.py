@@ -72,6 +72,12 @@ class SimulatedClock:
     def now_ns(self) -> int:
         return self._now
 
+    def reset(self, start_ns: int) -> None:
+        """Start at `start_ns` instead (a backtest learns where its data begins); before any timer."""
+        if self.next_timer_ns is not None:
+            raise RuntimeError("cannot move a simulated clock that has timers set")
+        self._now = start_ns
+
     def call_later(self, delay_s: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         return self.call_at(self._now + int(max(delay_s, 0.0) * NS), fn, *args)
 

@@ -1,4 +1,7 @@
-"""A market-data-only venue: the seeded random walk of `engine.data.synthetic`, live or replayed."""
+"""A market-data-only venue: the seeded random walk of `engine.data.synthetic`, live or replayed.
+
+An instrument on an exchange with sessions (NSE, BSE, ...) is quoted only while its market is
+open, by `adapters.simulation.hours`; the others around the clock."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from decimal import Decimal
 import msgspec
 import structlog
 
+from adapters.simulation.hours import MarketHours
 from engine.data.synthetic import RandomWalk, WalkSpec
 from engine.events import Instrument, Quote, Trade, instrument_id
 from engine.venue.contract import Channel, Venue, VenueConfig, VenueContext
@@ -63,6 +67,7 @@ class SyntheticVenue(Venue[SyntheticConfig]):
             ],
             seed=config.seed,
         ) if config.instruments else None
+        self.hours = MarketHours()
         self._wanted: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -105,6 +110,9 @@ class SyntheticVenue(Venue[SyntheticConfig]):
     async def instruments(self) -> Sequence[Instrument]:
         return list(self._instruments)
 
+    def market_is_open(self, instrument: Instrument, ts_ns: int) -> bool | None:
+        return self.hours.is_open(instrument, ts_ns)
+
     async def subscribe(self, instruments: Sequence[str], channels: Sequence[Channel]) -> None:
         self._wanted.update(instruments)
         if self._task is None and self._walk is not None:
@@ -117,10 +125,16 @@ class SyntheticVenue(Venue[SyntheticConfig]):
         publish = self.ctx.bus.publish
         interval = self.config.interval_ms / 1000.0
         wanted = [i for i, inst in enumerate(self._instruments) if inst.id in self._wanted]
+        sessions = Sessions(self.hours, self._instruments)
+        until, opened = sessions.until, sessions.opened
         while True:
             await clock.sleep(interval)
             now = clock.now_ns()
             for index in wanted:
+                if now >= until[index]:
+                    sessions.refresh(index, now)
+                if not opened[index]:
+                    continue
                 quote, trade = walk.step(index, now)
                 publish(quote, quote.instrument)
                 if trade is not None:
@@ -133,4 +147,51 @@ class SyntheticVenue(Venue[SyntheticConfig]):
             return iter(())
         interval_ns = int(self.config.interval_ms * 1_000_000)
         steps = max((end_ns - start_ns) // interval_ns, 0)
-        return self._walk.events(start_ns, interval_ns, steps)
+        if not any(self.hours.has_sessions(inst) for inst in self._instruments):
+            return self._walk.events(start_ns, interval_ns, steps)
+        return self._in_sessions(start_ns, interval_ns, start_ns + steps * interval_ns)
+
+    def _in_sessions(self, start_ns: int, interval_ns: int, last_ns: int) -> Iterator[Quote | Trade]:
+        """Every `interval_ns`, one step of each instrument whose market is open; while every
+        market is closed, straight on to the first opening."""
+        walk = self._walk
+        assert walk is not None
+        step = walk.step
+        sessions = Sessions(self.hours, self._instruments)
+        until, opened = sessions.until, sessions.opened
+        count = len(self._instruments)
+        ts = start_ns
+        while ts < last_ns:
+            ts += interval_ns
+            quoted = False
+            for i in range(count):
+                if ts >= until[i]:
+                    sessions.refresh(i, ts)
+                if opened[i]:
+                    quoted = True
+                    quote, trade = step(i, ts)
+                    yield quote
+                    if trade is not None:
+                        yield trade
+            if not quoted:  # the grid point before the first opening: the loop's step lands on it
+                k = -(-(min(until) - start_ns) // interval_ns)
+                ts = max(ts, start_ns + (k - 1) * interval_ns)
+
+
+class Sessions:
+    """Per instrument: whether its market is open and until when, asked of the hours only then."""
+
+    def __init__(self, hours: MarketHours, instruments: Sequence[Instrument]) -> None:
+        self.hours = hours
+        self.instruments = list(instruments)
+        self.until = [-1] * len(self.instruments)
+        self.opened = [False] * len(self.instruments)
+
+    def refresh(self, index: int, ts_ns: int) -> None:
+        inst = self.instruments[index]
+        if not self.hours.has_sessions(inst):
+            self.opened[index], self.until[index] = True, 2**62
+        elif self.hours.is_open(inst, ts_ns):
+            self.opened[index], self.until[index] = True, self.hours.session_close(inst, ts_ns)
+        else:
+            self.opened[index], self.until[index] = False, self.hours.next_open(inst, ts_ns)

@@ -133,17 +133,46 @@ def cmd_strategies() -> int:
     return 0
 
 
-def parse_start(text: str | None) -> datetime | None:
+def parse_start(text: str | None, flag: str = "--start") -> datetime | None:
     """`--start`: an ISO-8601 time with its offset (2026-12-07T10:00:00+05:30); a naive one is refused."""
     if text is None:
         return None
     try:
         start = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(f"--start: not an ISO-8601 time: {text!r} (e.g. 2026-12-07T10:00:00+05:30)") from None
+        raise UserError(f"{flag}: not an ISO-8601 time: {text!r} (e.g. 2026-12-07T10:00:00+05:30)") from None
     if start.tzinfo is None or start.utcoffset() is None:
-        raise UserError(f"--start: give the time with its offset, e.g. {text}+05:30 or {text}Z")
+        raise UserError(f"{flag}: give the time with its offset, e.g. {text}+05:30 or {text}Z")
     return start
+
+
+def parse_ns(text: str | None, flag: str) -> int | None:
+    """An ISO-8601 time with its offset as integer nanoseconds since the epoch."""
+    at = parse_start(text, flag)
+    if at is None:
+        return None
+    return int(at.timestamp()) * 1_000_000_000 + at.microsecond * 1000
+
+
+def cmd_backtest(
+    config: str, *, start: str | None, end: str | None, duration: float | None, log_format: str,
+    trades: str | None = None,
+) -> int:
+    """A config replayed on the simulated clock: `mode: backtest`, or a paper config run as one."""
+    from_ns, to_ns = parse_ns(start, "--from"), parse_ns(end, "--to")
+    if from_ns is not None and to_ns is not None and to_ns < from_ns:
+        raise UserError("--to: before --from")
+    if duration is not None and not duration >= 0:
+        raise UserError(f"--duration: must be zero or more seconds, got {duration:g}")
+    plan = load_config(config)
+    if plan.config.mode == "live":
+        raise UserError(f"{config}: mode: live cannot be backtested (its orders go to a venue); use mode: backtest")
+    plan.config = msgspec.structs.replace(plan.config, mode="backtest")
+    summary = run_loop(lambda: run_plan(
+        plan, duration_s=duration, from_ns=from_ns, to_ns=to_ns, show_progress=sys.stderr.isatty(), trades=trades,
+    ))
+    print(json.dumps(summary) if log_format == "json" else render(summary))
+    return 0
 
 
 def parse_speed(text: str | float | None) -> float:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from importlib.metadata import entry_points
+import tomllib
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +23,32 @@ class PluginError(UserError):
 
 def available(group: str) -> dict[str, str]:
     """Registered plugin names and what they point to."""
-    return {ep.name: ep.value for ep in entry_points(group=group)}
+    return {ep.name: ep.value for ep in _entry_points(group)}
+
+
+def _entry_points(group: str) -> list[EntryPoint]:
+    """The installed entry points, and over them this checkout's pyproject.toml: an editable
+    install's metadata is only as new as its last `pip install -e .`."""
+    found = {ep.name: ep for ep in entry_points(group=group)}
+    for name, value in _declared().get(group, {}).items():
+        found[name] = EntryPoint(name, value, group)
+    return list(found.values())
+
+
+@cache
+def _declared() -> dict[str, dict[str, str]]:
+    path = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        points = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {}).get("entry-points", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return {g: dict(v) for g, v in points.items() if isinstance(v, dict)}
 
 
 def load(group: str, ref: str, *, base_dir: Path | None = None, kind: str = "plugin") -> type[Any]:
     """The class `ref` names: an entry-point name, `module:Class` or `path/file.py:Class`."""
     if ":" not in ref:
-        found = [ep for ep in entry_points(group=group) if ep.name == ref]
+        found = [ep for ep in _entry_points(group) if ep.name == ref]
         if not found:
             known = ", ".join(sorted(available(group))) or "none installed"
             raise PluginError(f"unknown {kind} {ref!r} (known: {known})")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
 import signal
 import sqlite3
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -15,14 +14,16 @@ import structlog
 
 from engine.account.portfolio import Portfolio
 from engine.account.risk import RiskEngine
+from engine.app.backtest import VENUE_BARS, place_clock, run_backtest
 from engine.app.config import Plan
-from engine.app.summary import build_summary
+from engine.app.summary import build_summary, write_trades
 from engine.clock import Clock, RealtimeClock, SimulatedClock
 from engine.data.bars import BarAggregator
 from engine.data.bus import Bus
-from engine.errors import ConfigError, UserError
-from engine.events import Order, Quote, Trade
+from engine.errors import ConfigError
+from engine.events import Fill, Instrument, Order, Quote, Trade
 from engine.ops.service import Ops, start_ops
+from engine.orders.ids import ClientOrderIds
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
@@ -42,12 +43,19 @@ class Engine:
         speed: float | None = None,
         journal_path: str | Path | None | bool = True,
         http: str | None = None,
+        from_ns: int | None = None,
+        to_ns: int | None = None,
+        show_progress: bool = False,
     ) -> None:
         cfg = plan.config
         self.plan = plan
         self.mode = cfg.mode
         self.duration_s = duration_s if duration_s is not None else cfg.duration_s
         self.backtest = cfg.mode == "backtest"
+        self.from_ns = from_ns  # a backtest's window (`run.py backtest --from/--to`)
+        self.to_ns = to_ns
+        self.show_progress = show_progress  # the backtest's progress line on stderr
+        self.fills: list[Fill] | None = None  # every fill in order, when `record_fills()` asked
         start_ns = plan.start_ns
         self.clock: Clock
         if self.backtest:
@@ -93,7 +101,7 @@ class Engine:
     def _context(self, name: str) -> VenueContext:
         return VenueContext(
             name=name, bus=self.bus, clock=self.clock, sink=self.manager,
-            state_dir=Path(self.plan.config.state_dir), mode=self.mode,
+            state_dir=Path(self.plan.config.state_dir), mode=self.mode, config_file=self.plan.file,
         )
 
     async def start(self) -> None:
@@ -119,6 +127,10 @@ class Engine:
             for inst in await venue.instruments():
                 self.portfolio.instruments[inst.id] = inst
         self._check_instruments()
+        if self.backtest:
+            place_clock(self)
+            # ids from simulated time, not the wall clock: the same backtest gives the same trade list
+            self.manager.ids = ClientOrderIds(start_ms=self.clock.now_ns() // 1_000_000)
         if self.paper is not None:
             self.paper.register_instruments(list(self.portfolio.instruments.values()))
             await self.paper.connect()
@@ -146,15 +158,20 @@ class Engine:
 
     async def _start_strategy(self, index: int, cls: type[Strategy], params: Any, sc: Any) -> None:
         bar_seconds = None
+        bar_source: str = sc.bars.source if sc.bars else "trades"
         if _overrides_class(cls, "on_bar"):
-            bar_seconds = sc.bars.seconds if sc.bars else 60
-            source: Literal["trades", "quotes"] = sc.bars.source if sc.bars else "trades"
-            for inst in sc.instruments:
-                key = (inst, bar_seconds, source)
-                if key not in self.aggregators:
-                    agg = BarAggregator(self.bus, self.clock, inst, bar_seconds, source)
-                    agg.start()
-                    self.aggregators[key] = agg
+            replayed = self._replayed_bars(index, sc)
+            if replayed is not None:  # the venue's own bars: no aggregator
+                bar_seconds, bar_source = replayed, VENUE_BARS
+            else:
+                bar_seconds = sc.bars.seconds if sc.bars else 60
+                source: Literal["trades", "quotes"] = sc.bars.source if sc.bars else "trades"
+                for inst in sc.instruments:
+                    key = (inst, bar_seconds, source)
+                    if key not in self.aggregators:
+                        agg = BarAggregator(self.bus, self.clock, inst, bar_seconds, source)
+                        agg.start()
+                        self.aggregators[key] = agg
         ctx = StrategyContext(
             id=sc.name,
             instruments=list(sc.instruments),
@@ -164,8 +181,9 @@ class Engine:
             portfolio=self.portfolio,
             venue_for=self.venue_for,
             bar_interval_s=bar_seconds,
-            bar_source=sc.bars.source if sc.bars else "trades",
+            bar_source=bar_source,
             log=structlog.get_logger("tickbus.strategy").bind(strategy=sc.name),
+            market_open=self.market_open,
         )
         try:
             strategy = cls(ctx, params)
@@ -176,6 +194,39 @@ class Engine:
         )
         self.hosts.append(host)
         await host.start()
+
+    def _replayed_bars(self, index: int, sc: Any) -> int | None:
+        """The bar length the strategy's venues replay themselves (historical bars), or None."""
+        lengths = {self.venues[i.partition(":")[0]].replay_bar_seconds() for i in sc.instruments}
+        if lengths == {None}:
+            return None
+        if len(lengths) > 1:
+            raise ConfigError(self.plan.file, f"strategies[{index}].instruments",
+                              "mixes venues that replay bars of different lengths (or bars and ticks)")
+        (seconds,) = lengths
+        assert seconds is not None
+        if sc.bars is not None and sc.bars.seconds != seconds:
+            raise ConfigError(self.plan.file, f"strategies[{index}].bars.seconds",
+                              f"its venue replays {seconds}-second bars; leave bars out or give seconds: {seconds}")
+        return seconds
+
+    def market_open(self, instrument: str) -> bool:
+        """Whether `instrument`'s market is open now: the executing venue says, else the data's
+        venue; a venue that does not know counts as open."""
+        inst: Instrument = self.portfolio.instruments[instrument]
+        now = self.clock.now_ns()
+        for venue in (self.manager.venues.get(self.venue_for(instrument)), self.venues.get(inst.venue)):
+            if venue is not None and (answer := venue.market_is_open(inst, now)) is not None:
+                return answer
+        return True
+
+    def record_fills(self) -> list[Fill]:
+        """Keep every fill of this run, in order (a backtest's trade list)."""
+        if self.fills is None:
+            fills: list[Fill] = []
+            self.bus.subscribe(Fill, fills.append, name="engine.fills")
+            self.fills = fills
+        return self.fills
 
     def venue_for(self, instrument: str) -> str:
         """Where orders for `instrument` go: the paper broker in paper runs, else its own venue,
@@ -207,7 +258,7 @@ class Engine:
             progress = asyncio.get_running_loop().create_task(self._progress())
         try:
             if self.backtest:
-                await self._run_backtest()
+                await run_backtest(self)
             else:
                 try:
                     await asyncio.wait_for(self.stop_event.wait(), timeout=self.duration_s)
@@ -233,57 +284,6 @@ class Engine:
                 fills=self.manager.stats.fills,
                 pnl=str(round(pnl.net, 2)),
             )
-
-    def _replay_streams(self, start: int, end: int) -> Iterator[Any]:
-        streams = []
-        for venue in self.venues.values():
-            try:
-                streams.append(venue.replay(start, end))
-            except UserError:
-                raise
-            except Exception as exc:
-                raise UserError(f"{self.plan.file}: venues.{venue.name}: cannot replay market data ({exc})") from None
-        if len(streams) == 1:
-            return streams[0]
-        return heapq.merge(*streams, key=lambda e: e.ts_event)
-
-    async def _run_backtest(self) -> None:
-        clock = self.clock
-        assert isinstance(clock, SimulatedClock)
-        duration = self.duration_s if self.duration_s is not None else 3600.0
-        start = clock.now_ns()
-        end = start + int(duration * NS)
-        publish = self.bus.publish
-        advance = clock.advance_to
-        bus = self.bus
-        manager = self.manager
-        stop = self.stop_event
-        # the collections behind bus.has_pending and manager.busy: checked per event
-        pending = bus._inline_pending
-        in_flight = manager._tasks
-        count = 0
-        for event in self._replay_streams(start, end):
-            ts = event.ts_event
-            if ts > end:
-                break
-            advance(ts)
-            publish(event, event.instrument)
-            if pending:
-                await bus.settle()
-            if in_flight:
-                await self._let_orders_run()
-            count += 1
-            if not count & 0xFFFF:
-                await asyncio.sleep(0)  # signals and other tasks get a turn
-                if stop.is_set():
-                    return
-        advance(end)
-        if bus.has_pending:
-            await bus.settle()
-        # Requests still in flight (waiting out their latency on the simulated clock) finish
-        # now, while the strategies still listen: they see the outcome of every order they sent.
-        await self._with_clock(manager.settle())
-        self.stop_reason = f"backtest of {duration:g}s simulated"
 
     async def _with_clock(self, coro: Coroutine[Any, Any, _T]) -> _T:
         """Await `coro`; in a backtest, move the simulated clock from timer to timer meanwhile
@@ -422,9 +422,17 @@ async def run_plan(
     speed: float | None = None,
     handle_signals: bool = True,
     http: str | None = None,
+    from_ns: int | None = None,
+    to_ns: int | None = None,
+    show_progress: bool = False,
+    trades: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run one plan to its end (duration, signal or backtest data) and return the summary."""
-    engine = Engine(plan, duration_s=duration_s, speed=speed, http=http)
+    """Run one plan to its end (duration, signal or backtest data) and return the summary;
+    `trades`: also write every fill there as CSV."""
+    engine = Engine(plan, duration_s=duration_s, speed=speed, http=http, from_ns=from_ns, to_ns=to_ns,
+                    show_progress=show_progress)
+    if trades is not None:
+        engine.record_fills()
     loop = asyncio.get_running_loop()
     if handle_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -459,6 +467,8 @@ async def run_plan(
                     pass
     await engine.stop()
     summary = engine.summary()
+    if trades is not None and engine.fills is not None:
+        write_trades(engine.fills, Path(trades))
     if engine.ops is not None:
         await engine.ops.finish(summary)
     return summary

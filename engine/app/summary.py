@@ -3,10 +3,14 @@ and a check that cash and positions account for every fill and fee."""
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.events import ZERO
+from engine.errors import UserError
+from engine.events import ZERO, Fill
 
 if TYPE_CHECKING:
     from engine.app.runner import Engine
@@ -196,3 +200,21 @@ def _d(text: str) -> str:
     """Money for a person: to the cent (sub-unit amounts keep six significant digits)."""
     value = Decimal(text)
     return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.6g}"
+
+
+TRADE_COLUMNS = ("ts_event", "strategy", "instrument", "side", "qty", "price", "fee", "fee_asset", "liquidity",
+                 "client_order_id", "fill_id")
+
+
+def write_trades(fills: Sequence[Fill], path: Path) -> None:
+    """The run's fills as CSV, in the order they happened: the same run gives the same bytes."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(TRADE_COLUMNS)
+            for f in fills:
+                writer.writerow((f.ts_event, f.strategy_id or "", f.instrument, f.side.value, f.qty, f.price, f.fee,
+                                 f.fee_asset or "", f.liquidity or "", f.client_order_id or "", f.fill_id))
+    except OSError as exc:
+        raise UserError(f"--trades: cannot write {path}: {exc.strerror}") from None

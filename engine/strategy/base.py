@@ -76,6 +76,7 @@ class StrategyContext:
     bar_interval_s: int | None = None
     log: Any = field(default=None)
     bar_source: str = "trades"
+    market_open: Callable[[str], bool] | None = None  # the engine's answer (it asks the venues)
 
 
 class Strategy:
@@ -203,6 +204,12 @@ class Strategy:
         tick = self.instrument(instrument).tick_size
         mode = ROUND_HALF_EVEN if side is None else (ROUND_FLOOR if side is Side.BUY else ROUND_CEILING)
         return (to_decimal(price) / tick).quantize(Decimal(1), rounding=mode) * tick
+
+    def market_open(self, instrument: str | None = None) -> bool:
+        """Whether the market of `instrument` (the first by default) is open now, by its exchange's
+        hours; True where a venue keeps no hours (crypto, synthetic markets without an exchange)."""
+        ask = self.ctx.market_open
+        return True if ask is None else ask(instrument or self.instruments[0])
 
     @property
     def now_ns(self) -> int:

@@ -65,6 +65,7 @@ class VenueContext:
     state_dir: Path = Path("var")
     mode: str = "paper"
     extra: dict[str, Any] = field(default_factory=dict)
+    config_file: str = ""  # the run's config, for a venue's own one-line errors about its block
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,16 @@ class Venue(abc.ABC, Generic[ConfigT]):
     def replay(self, start_ns: int, end_ns: int) -> Iterator[Any]:
         """Historical or generated market data between two times, in time order (backtests)."""
         raise NotSupported(self.name, "this venue cannot replay market data for a backtest")
+
+    def replay_start_ns(self) -> int | None:
+        """Where this venue's recorded data begins (a backtest starts there unless told); None
+        for a source without a beginning (generated data)."""
+        return None
+
+    def replay_bar_seconds(self) -> int | None:
+        """The length of the bars this venue replays itself, published as `Bar` under the key
+        (instrument, seconds, "venue"); None when it replays no bars."""
+        return None
 
     def register_instruments(self, instruments: Sequence[Instrument]) -> None:
         """The run's instruments (tick, lot, exchange) as the config declares them; a venue that
