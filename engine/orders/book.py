@@ -44,6 +44,7 @@ class ManagerStats(msgspec.Struct):
     stale_reports: int = 0
     fills: int = 0
     bad_fills: int = 0
+    duplicate_submits: int = 0  # a strategy host's order sent again across the bridge
 
 
 class OrderBook:

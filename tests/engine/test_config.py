@@ -47,7 +47,7 @@ KNOWN_VENUES = ", ".join(sorted(available(VENUE_GROUP)))
 KNOWN_STRATEGIES = ", ".join(sorted(available(STRATEGY_GROUP)))
 RUN_FIELDS = (
     "mode, name, duration_s, speed, start, venues, paper, strategies, risk, journal, route, "
-    "cancel_on_stop, progress_s, state_dir, http, alerts"
+    "cancel_on_stop, progress_s, state_dir, http, alerts, bus"
 )
 STRATEGY_FIELDS = "name, plugin, instruments, params, bars, max_errors, error_window_s, queue_size"
 
@@ -545,3 +545,23 @@ def test_run_py_check_answers_a_nan_quantity_in_one_line_with_exit_2(tmp_path: P
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "strategies[0].params.qty" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_bus_nats_mistake_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "split.yaml"
+    path.write_text((ROOT / "configs" / "paper_sma.yaml").read_text() + "bus:\n  nats: {url: 'http://127.0.0.1:4222'}\n")
+    with pytest.raises(UserError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: bus.nats.url: expected nats://, tls://, ws:// or wss:// URL, got 'http://127.0.0.1:4222'"
+    )
+
+
+def test_bus_nats_credentials_come_from_variables_and_are_redacted(tmp_path: Path) -> None:
+    path = tmp_path / "split.yaml"
+    path.write_text((ROOT / "configs" / "paper_sma.yaml").read_text()
+                    + "bus:\n  nats: {url: 'nats://127.0.0.1:4222', stream: s1, user: u, password: '${NATS_PW}'}\n")
+    plan = load_config(path, env={"NATS_PW": "hunter2-secret"})
+    assert plan.config.bus is not None and plan.config.bus.nats is not None
+    assert plan.config.bus.nats.password == "hunter2-secret"
+    assert "hunter2-secret" not in engine_log.scrub("connecting with hunter2-secret")
