@@ -2,6 +2,8 @@
 """tickbus command line.
 
   python run.py [CONFIG] [--duration S] [--speed X] [--http HOST:PORT] [--log-format console|json] [--log-level L]
+  python run.py CONFIG --role core|strategies [--only NAME,...]
+                                      one side of a split over NATS JetStream (bus.nats)
   python run.py check CONFIG          validate a config and print the resolved plan
   python run.py strategies            list the strategies and venues that can be loaded
   python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X] [--faults K=V,...]
@@ -34,6 +36,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--speed", type=float, default=None, help="clock speed-up for simulated sessions")
     run.add_argument("--http", default=None, metavar="HOST:PORT",
                      help="serve the status page, controls and /metrics (e.g. 127.0.0.1:8080)")
+    run.add_argument("--role", choices=("core", "strategies"), default=None,
+                     help="run one side of a split over NATS (needs bus.nats in the config)")
+    run.add_argument("--only", default=None, metavar="NAME,...", help="with --role strategies: these strategies only")
     check = sub.add_parser("check", parents=[common], help="validate a config, print the resolved plan")
     check.add_argument("config")
     sub.add_parser("strategies", parents=[common], help="list strategies and venues")
@@ -63,7 +68,8 @@ def main(argv: list[str]) -> int:
                 args.venue, port=args.port, seed=args.seed, start=args.start, speed=args.speed, faults=args.faults
             )
         return commands.cmd_run(
-            args.config, duration=args.duration, speed=args.speed, log_format=args.log_format, http=args.http
+            args.config, duration=args.duration, speed=args.speed, log_format=args.log_format, http=args.http,
+            role=args.role, only=args.only,
         )
 
     return commands.guarded(dispatch)

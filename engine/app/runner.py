@@ -9,7 +9,7 @@ import sqlite3
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import structlog
 
@@ -415,6 +415,16 @@ def _overrides_class(cls: type[Strategy], name: str) -> bool:
     return getattr(cls, name) is not getattr(Strategy, name)
 
 
+class Extension(Protocol):
+    """A part joined to a running engine (the NATS bridge of `--role core`)."""
+
+    async def start(self, engine: Engine) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+
 async def run_plan(
     plan: Plan,
     *,
@@ -422,8 +432,10 @@ async def run_plan(
     speed: float | None = None,
     handle_signals: bool = True,
     http: str | None = None,
+    extension: Extension | None = None,
 ) -> dict[str, Any]:
-    """Run one plan to its end (duration, signal or backtest data) and return the summary."""
+    """Run one plan to its end (duration, signal or backtest data) and return the summary;
+    an `extension` starts after the engine and stops after it."""
     engine = Engine(plan, duration_s=duration_s, speed=speed, http=http)
     loop = asyncio.get_running_loop()
     if handle_signals:
@@ -435,7 +447,11 @@ async def run_plan(
     try:
         try:
             await engine.start()
+            if extension is not None:
+                await extension.start(engine)
         except BaseException:
+            if extension is not None:
+                await extension.stop()
             await _abandon(engine)
             raise
         log.info("running", plan=plan.name, mode=engine.mode, duration_s=engine.duration_s)
@@ -447,6 +463,8 @@ async def run_plan(
                 await asyncio.wait_for(engine.stop(), timeout=30)
             except Exception as exc:
                 log.error("stop after a failed run failed too", error=repr(exc))
+            if extension is not None:
+                await extension.stop()
             if engine.ops is not None:
                 await engine.ops.finish(None)
             raise
@@ -459,6 +477,9 @@ async def run_plan(
                     pass
     await engine.stop()
     summary = engine.summary()
+    if extension is not None:
+        await extension.stop()
+        summary["bridge"] = extension.summary()
     if engine.ops is not None:
         await engine.ops.finish(summary)
     return summary
