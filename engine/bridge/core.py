@@ -165,9 +165,10 @@ class CoreBridge:
             await self.events.close()
         if self.nc is not None:
             try:
-                await asyncio.wait_for(self.nc.drain(), 10)
+                await asyncio.wait_for(self.nc.flush(), 5)
+                await self.nc.close()
             except Exception as exc:  # noqa: BLE001
-                log.warning("nats drain at stop failed", error=repr(exc))
+                log.warning("nats flush at stop failed", error=repr(exc))
 
     def summary(self) -> dict[str, Any]:
         engine = self.engine
