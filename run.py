@@ -5,6 +5,8 @@
   python run.py backtest CONFIG [--from T] [--to T] [--duration S] [--trades FILE]
                                       replay a config on the simulated clock (T: ISO-8601 with
                                       offset); a progress line on a terminal; FILE: the fills as CSV
+  python run.py CONFIG --role core|strategies [--only NAME,...]
+                                      one side of a split over NATS JetStream (bus.nats)
   python run.py check CONFIG          validate a config and print the resolved plan
   python run.py strategies            list the strategies and venues that can be loaded
   python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X] [--faults K=V,...]
@@ -37,6 +39,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--speed", type=float, default=None, help="clock speed-up for simulated sessions")
     run.add_argument("--http", default=None, metavar="HOST:PORT",
                      help="serve the status page, controls and /metrics (e.g. 127.0.0.1:8080)")
+    run.add_argument("--role", choices=("core", "strategies"), default=None,
+                     help="run one side of a split over NATS (needs bus.nats in the config)")
+    run.add_argument("--only", default=None, metavar="NAME,...", help="with --role strategies: these strategies only")
     backtest = sub.add_parser("backtest", parents=[common], help="replay a config on the simulated clock")
     backtest.add_argument("config")
     backtest.add_argument("--from", dest="start", default=None, metavar="T",
@@ -77,7 +82,8 @@ def main(argv: list[str]) -> int:
                 args.venue, port=args.port, seed=args.seed, start=args.start, speed=args.speed, faults=args.faults
             )
         return commands.cmd_run(
-            args.config, duration=args.duration, speed=args.speed, log_format=args.log_format, http=args.http
+            args.config, duration=args.duration, speed=args.speed, log_format=args.log_format, http=args.http,
+            role=args.role, only=args.only,
         )
 
     return commands.guarded(dispatch)

@@ -97,6 +97,13 @@ class Portfolio:
             net = self._net[fill.instrument] = _Book()
         net.apply(fill.side, fill.qty, fill.price, fee)
 
+    def restore(self, position: Position) -> None:
+        """A strategy's position as core holds it (a strategy host's start, across the bridge)."""
+        book = self._books[(position.strategy_id or "", position.instrument)] = _Book()
+        book.qty, book.avg, book.realized, book.fees = position.qty, position.avg_price, position.realized_pnl, position.fees
+        net = self._net.setdefault(position.instrument, _Book())
+        net.apply(Side.BUY if position.qty >= 0 else Side.SELL, abs(position.qty), position.avg_price, position.fees)
+
     def _fee_in_quote(self, fill: Fill) -> Decimal:
         inst = self.instruments.get(fill.instrument)
         if inst is not None and fill.fee_asset is not None and fill.fee_asset == inst.base:

@@ -57,7 +57,10 @@ def guarded(fn: Callable[[], int]) -> int:
         return 141
 
 
-def cmd_run(config: str, *, duration: float | None, speed: float | None, log_format: str, http: str | None = None) -> int:
+def cmd_run(
+    config: str, *, duration: float | None, speed: float | None, log_format: str, http: str | None = None,
+    role: str | None = None, only: str | None = None,
+) -> int:
     if duration is not None and not duration >= 0:
         raise UserError(f"--duration: must be zero or more seconds, got {duration:g}")
     if speed is not None and not speed > 0:
@@ -68,7 +71,12 @@ def cmd_run(config: str, *, duration: float | None, speed: float | None, log_for
         except ValueError as exc:
             raise UserError(f"--http: {exc}") from None
     plan = load_config(config)
-    summary = run_loop(lambda: run_plan(plan, duration_s=duration, speed=speed, http=http))
+    if role is not None or only is not None:  # the split over NATS (engine/bridge)
+        from engine.bridge.roles import run_role
+
+        summary = run_role(plan, role, only, duration=duration, speed=speed, http=http, loop=run_loop)
+    else:
+        summary = run_loop(lambda: run_plan(plan, duration_s=duration, speed=speed, http=http))
     if log_format == "json":
         print(json.dumps(summary))
     else:

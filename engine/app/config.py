@@ -25,6 +25,7 @@ import yaml
 
 from engine.account.risk import RiskLimits
 from engine.app.plugins import load_strategy, load_venue
+from engine.bridge.config import BusConfig, check_nats, register_nats_secrets
 from engine.errors import ConfigError, UserError
 from engine.log import register_secret
 from engine.ops.config import AlertsConfig, HttpConfig, parse_listen, register_ops_secrets
@@ -76,6 +77,7 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     state_dir: str = "var"
     http: HttpConfig | None = None  # the status page, controls and /metrics; off unless given
     alerts: AlertsConfig | None = None
+    bus: BusConfig | None = None  # `bus: {nats: ...}`: the split into core and strategy hosts
 
 
 @dataclass
@@ -473,6 +475,11 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
         except ValueError as exc:
             raise ConfigError(file, "http.listen", str(exc)) from None
     register_ops_secrets(config.http, config.alerts)
+    if config.bus is not None and config.bus.nats is not None:
+        mistake = check_nats(config.bus.nats)
+        if mistake is not None:
+            raise ConfigError(file, f"bus.nats.{mistake[0]}", mistake[1])
+        register_nats_secrets(config.bus.nats)
     if config.mode == "live" and not any(v.cls.supports_execution for v in venues.values()):
         raise ConfigError(file, "venues", "live mode needs a venue that takes orders")
     return Plan(file=file, config=config, venues=venues, paper=paper, strategies=strategies)

@@ -8,7 +8,7 @@ import sqlite3
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import structlog
 
@@ -415,6 +415,16 @@ def _overrides_class(cls: type[Strategy], name: str) -> bool:
     return getattr(cls, name) is not getattr(Strategy, name)
 
 
+class Extension(Protocol):
+    """A part joined to a running engine (the NATS bridge of `--role core`)."""
+
+    async def start(self, engine: Engine) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+
 async def run_plan(
     plan: Plan,
     *,
@@ -426,9 +436,11 @@ async def run_plan(
     to_ns: int | None = None,
     show_progress: bool = False,
     trades: str | Path | None = None,
+    extension: Extension | None = None,
 ) -> dict[str, Any]:
     """Run one plan to its end (duration, signal or backtest data) and return the summary;
-    `trades`: also write every fill there as CSV."""
+    `trades`: also write every fill there as CSV; an `extension` starts after the engine and
+    stops after it."""
     engine = Engine(plan, duration_s=duration_s, speed=speed, http=http, from_ns=from_ns, to_ns=to_ns,
                     show_progress=show_progress)
     if trades is not None:
@@ -443,7 +455,11 @@ async def run_plan(
     try:
         try:
             await engine.start()
+            if extension is not None:
+                await extension.start(engine)
         except BaseException:
+            if extension is not None:
+                await extension.stop()
             await _abandon(engine)
             raise
         log.info("running", plan=plan.name, mode=engine.mode, duration_s=engine.duration_s)
@@ -455,6 +471,8 @@ async def run_plan(
                 await asyncio.wait_for(engine.stop(), timeout=30)
             except Exception as exc:
                 log.error("stop after a failed run failed too", error=repr(exc))
+            if extension is not None:
+                await extension.stop()
             if engine.ops is not None:
                 await engine.ops.finish(None)
             raise
@@ -469,6 +487,9 @@ async def run_plan(
     summary = engine.summary()
     if trades is not None and engine.fills is not None:
         write_trades(engine.fills, Path(trades))
+    if extension is not None:
+        await extension.stop()
+        summary["bridge"] = extension.summary()
     if engine.ops is not None:
         await engine.ops.finish(summary)
     return summary

@@ -53,6 +53,7 @@ class ManagerStats(msgspec.Struct):
     bad_fills: int = 0
     retired: int = 0  # finished orders that left memory (the journal keeps them)
     recalled: int = 0  # retired orders brought back by a late report or fill
+    duplicate_submits: int = 0  # a strategy host's order sent again across the bridge
 
 
 class OrderBook:

@@ -144,16 +144,23 @@ class OrderManager:
         tif: TimeInForce = TimeInForce.GTC,
         after_market: bool = False,
         options: Mapping[str, str] | None = None,
+        client_order_id: str | None = None,
     ) -> Order:
         """Create an order, check it, journal it and send it; returns at once.
+
+        `client_order_id` is given by a strategy host across the bridge (it made the id); an id
+        this book already holds is that order sent again, and the order as it stands is returned.
 
         Above the instrument's freeze quantity the order is checked as a whole, then split into
         slices the exchange accepts, each an order of its own with `parent_id` naming the first;
         the first is returned. The slices count as one request against the order-rate limit.
         """
+        if client_order_id is not None and (held := self.get(client_order_id)) is not None:
+            self.stats.duplicate_submits += 1  # retired orders included: a late resend is still a resend
+            return held
         now = self.clock.now_ns()
         whole = Order(
-            client_order_id=self._next_id(), strategy_id=strategy_id, instrument=instrument, venue=venue,
+            client_order_id=client_order_id or self._next_id(), strategy_id=strategy_id, instrument=instrument, venue=venue,
             side=side, type=type, qty=qty, price=price, trigger_price=trigger_price, tif=tif,
             after_market=after_market, options=dict(options or {}), created_ns=now, updated_ns=now,
         )

@@ -47,7 +47,7 @@ KNOWN_VENUES = ", ".join(sorted(available(VENUE_GROUP)))
 KNOWN_STRATEGIES = ", ".join(sorted(available(STRATEGY_GROUP)))
 RUN_FIELDS = (
     "mode, name, duration_s, speed, start, venues, paper, strategies, risk, journal, route, "
-    "cancel_on_stop, progress_s, state_dir, http, alerts"
+    "cancel_on_stop, progress_s, state_dir, http, alerts, bus"
 )
 STRATEGY_FIELDS = "name, plugin, instruments, params, bars, max_errors, error_window_s, queue_size"
 
@@ -599,3 +599,23 @@ def test_an_empty_config_file_is_refused_in_one_line(tmp_path: Path, text: str) 
     assert proc.returncode == 2
     assert proc.stderr == f"{path}: the config file is empty (see configs/reference.yaml for what a run needs)\n"
     assert proc.stdout == ""
+
+
+def test_a_bus_nats_mistake_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "split.yaml"
+    path.write_text((ROOT / "configs" / "paper_sma.yaml").read_text() + "bus:\n  nats: {url: 'http://127.0.0.1:4222'}\n")
+    with pytest.raises(UserError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: bus.nats.url: expected nats://, tls://, ws:// or wss:// URL, got 'http://127.0.0.1:4222'"
+    )
+
+
+def test_bus_nats_credentials_come_from_variables_and_are_redacted(tmp_path: Path) -> None:
+    path = tmp_path / "split.yaml"
+    path.write_text((ROOT / "configs" / "paper_sma.yaml").read_text()
+                    + "bus:\n  nats: {url: 'nats://127.0.0.1:4222', stream: s1, user: u, password: '${NATS_PW}'}\n")
+    plan = load_config(path, env={"NATS_PW": "hunter2-secret"})
+    assert plan.config.bus is not None and plan.config.bus.nats is not None
+    assert plan.config.bus.nats.password == "hunter2-secret"
+    assert "hunter2-secret" not in engine_log.scrub("connecting with hunter2-secret")
