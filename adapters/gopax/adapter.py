@@ -297,7 +297,7 @@ class GopaxVenue(Venue[GopaxConfig]):
         """Own trades after trade id `since` (0: since the connect), and which working orders stopped."""
         trades, finished, gone = await private_changes(self._client(), since, self._connected_ns, working, trades=fills)
         reports = [r for r in map(self._report, finished) if r is not None]
-        return Look(fills=[self._fill(t) for t in trades], reports=reports, gone=gone)
+        return Look(fills=[self._fill(t) for t in trades], reports=reports, gone=gone, fills_read=fills)
 
     async def _poll(self) -> Look:
         return await self.look(self.sync.cursor, frozenset(self.sync.working))

@@ -208,7 +208,7 @@ class SamcoVenue(Venue[SamcoConfig]):
         report = report_from_reply(self.name, word, reply.orderNumber, reply.orderDetails, order, self.ctx.clock.now_ns(), self.words)
         if report.status is S.REJECTED:
             report = msgspec.structs.replace(report, reason=await self._rejection(reply.orderNumber, reply.statusMessage))
-        return self.sync.track(report)
+        return self.sync.track(self.sync.before_fills(report))
 
     async def cancel(self, order: Order) -> OrderReport | None:
         number = order.venue_order_id or await self._number_of(order)
@@ -336,7 +336,7 @@ class SamcoVenue(Venue[SamcoConfig]):
             if report is not None:
                 reports.append(report)
         if not fills:
-            return Look(reports=reports)
+            return Look(reports=reports, fills_read=False)
         book = {row.orderNumber: w.dec(row.filledQuantity) or ZERO for row in rows}
         shown, held = within_book(fills_from_trades(self.name, trades, self._iids, book), book)
         self.held_fills += held

@@ -51,19 +51,22 @@ class Faults:
         self.lose_write_responses = 0
         self.lost_answer_stall_s = 0.0  # a lost answer comes this late (past the client's timeout)
         self.hold_pushes = False  # pushed frames wait (see `release_pushes`) instead of going out
+        # ...and a polled venue's emulator keeps new rows out of its books meanwhile (counted here)
+        self.withheld: set[int] = set()  # the exchange's fill ids
         self.duplicate_pushes = 0  # the next N pushed frames go out twice
         self.rng = random.Random(seed)
         self.injected = 0
         self.sockets: weakref.WeakSet[SocketWriter] = weakref.WeakSet()  # the open connections
 
     def held(self) -> int:
-        """How many pushed frames are being held back, over every connection."""
-        return sum(len(writer.held) for writer in list(self.sockets))
+        """How many pushed frames (and book rows) are being held back, over every connection."""
+        return sum(len(writer.held) for writer in list(self.sockets)) + len(self.withheld)
 
     def release_pushes(self, *, reverse: bool = False) -> int:
         """Stop holding; send what was held on each connection, in order or `reverse`d."""
         self.hold_pushes = False
-        return sum(writer.release(reverse=reverse) for writer in list(self.sockets))
+        rows, self.withheld = len(self.withheld), set()
+        return rows + sum(writer.release(reverse=reverse) for writer in list(self.sockets))
 
     async def drop_sockets(self) -> int:
         """Close every open socket connection now (the client must reconnect and catch up)."""
@@ -262,6 +265,10 @@ class EmulatorServer:
         if self.ws_path is not None:
             self.ws_url = f"ws://{bound[0]}:{bound[1]}{self.ws_path}"
         await self.on_start()
+        return self.info()
+
+    def info(self) -> EmulatorInfo:
+        """Where the running emulator listens and its demo account's credentials."""
         return EmulatorInfo(venue=self.venue, url=self.url, ws_url=self.ws_url, credentials=self.credentials())
 
     async def stop(self) -> None:

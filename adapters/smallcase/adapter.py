@@ -245,6 +245,7 @@ class SmallcaseVenue(Venue[SmallcaseConfig]):
         return Look(
             fills=[f for lk in looks for f in lk.fills] if fills else (),
             reports=[r for lk in looks for r in lk.reports],
+            fills_read=fills,
         )
 
     # --- baskets -> transactions --------------------------------------------------------------

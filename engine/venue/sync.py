@@ -10,7 +10,10 @@ questions about the venue. The core owns:
 - the last state delivered per order (status and filled quantity, or what the adapter's
   `state_of` adds, e.g. a stop still pending), so a look that lists an unchanged order delivers
   nothing;
-- delivery, fills first (they are facts) and then reports, where **a mark moves only after the
+- delivery, fills first (they are facts) and then reports, and an order's completion only after its
+  fills: a look that says "complete, 5 filled" before the engine has those 5 is held for the next
+  look (a few times at most, then delivered with a warning), so a strategy never sees a completed
+  order without its fills; where **a mark moves only after the
   engine has taken the event**: if the sink raises, the marks stay and the next look delivers it
   again;
 - the catch-up after the socket (re)opens or after an event the engine did not take: a look from
@@ -37,13 +40,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+import msgspec
 import structlog
 
-from engine.events import Fill, OrderReport
+from engine.events import Fill, OrderReport, OrderStatus
 from engine.venue.contract import ExecutionSink
 from engine.venue.retry import Backoff
 
 log = structlog.get_logger("tickbus.venue.sync")
+HOLD_COMPLETION_LOOKS = 3  # looks a completion waits for its fills before it is delivered anyway
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Look:
     fills: Sequence[Fill] = ()  # own fills after the cursor, oldest first
     reports: Sequence[OrderReport] = ()  # orders whose state may have moved
     gone: Collection[str] = ()  # working venue ids the venue no longer tells about
+    fills_read: bool = True  # the look read the venue's fills (else a completion is not held for them)
 
 
 class Questions(Protocol):
@@ -69,6 +75,8 @@ class SyncStats:
     catch_up_failures: int = 0  # looks of a catch-up that failed (each retried with backoff)
     duplicate_fills: int = 0  # fills delivered once already, dropped
     held_fills: int = 0  # fills kept back because the order's report did not show them yet
+    held_completions: int = 0  # completions kept back because their fills had not come yet
+    completions_without_fills: int = 0  # completions delivered, after holding, with fills still missing
     unknown_statuses: dict[str, int] = field(default_factory=dict)  # status word -> times seen
 
 
@@ -106,6 +114,7 @@ class VenueSync:
         self._fill_ids: set[str] = set()
         self._delivered_qty: dict[str, Decimal] = {}  # venue order id -> quantity of its fills delivered
         self._reported: dict[str, Hashable] = {}
+        self._holding: dict[str, int] = {}  # venue order id -> looks its completion has waited
         self._catch_up: asyncio.Task[None] | None = None
         self._catch_up_from: int | None = None  # the cursor of the catch-up in progress
 
@@ -120,6 +129,36 @@ class VenueSync:
             else:
                 self.working.discard(vid)
         return report
+
+    def before_fills(self, report: OrderReport) -> OrderReport:
+        """A direct answer (a placement's, say) that the order is complete, before its fills have
+        come: told as placed, so the fills complete it."""
+        if self._fills_missing(report):
+            return msgspec.structs.replace(report, status=OrderStatus.PLACED)
+        return report
+
+    def _fills_missing(self, report: OrderReport) -> bool:
+        vid = report.venue_order_id
+        return (
+            report.status is OrderStatus.COMPLETED and vid is not None and report.filled_qty is not None
+            and self._delivered_qty.get(vid, Decimal(0)) < report.filled_qty
+        )
+
+    def _hold_completion(self, report: OrderReport) -> bool:
+        """Whether to keep a completion back for the next look, its fills still to come."""
+        vid = report.venue_order_id
+        if vid is None or not self._fills_missing(report):
+            return False
+        waited = self._holding.get(vid, 0)
+        if waited < HOLD_COMPLETION_LOOKS:
+            self._holding[vid] = waited + 1
+            self.working.add(vid)
+            self.stats.held_completions += 1
+            return True
+        self.stats.completions_without_fills += 1
+        log.warning("order completed without its fills", venue=self.venue, venue_order_id=vid,
+                    filled=str(report.filled_qty), fills_known=str(self._delivered_qty.get(vid, Decimal(0))))
+        return False
 
     def unknown_status(self, word: str, venue_order_id: str | None) -> None:
         """A status word the venue's table does not know: counted, logged once, asked about again."""
@@ -143,8 +182,12 @@ class VenueSync:
             state = self._state_of(report)
             if vid is not None and self._reported.get(vid) == state:
                 continue
+            if look.fills_read and self._hold_completion(report):
+                continue
             self.sink.on_order_report(report)
             self._mark_reported(report)
+            if vid is not None:
+                self._holding.pop(vid, None)
         for vid in look.gone:
             self.working.discard(vid)
 

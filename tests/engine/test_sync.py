@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from engine.events import Balance, Fill, OrderReport, OrderStatus, Side
-from engine.venue.sync import Look, VenueSync
+from engine.venue.sync import HOLD_COMPLETION_LOOKS, Look, VenueSync
 from tests.helpers import bounded, until
 
 S = OrderStatus
@@ -254,3 +254,33 @@ async def test_the_last_look_skips_fills_a_current_socket_pushes_and_never_raise
     sync, _, _ = make(venue)
     await sync.last_look(timeout_s=5, stream_current=True)
     assert venue.asked == [(0, frozenset(), False)]
+
+
+def test_a_completion_told_before_its_fills_waits_for_them() -> None:
+    sync, sink, _ = make()
+    sync.deliver(Look(reports=[report("v1", S.COMPLETED, "2")]))
+    assert sink.taken == [] and sync.stats.held_completions == 1 and "v1" in sync.working
+    sync.deliver(Look(fills=[fill(1, qty="2")], reports=[report("v1", S.COMPLETED, "2")]))
+    assert [type(e).__name__ for e in sink.taken] == ["Fill", "OrderReport"]  # the fills, then the completion
+
+
+def test_a_completion_whose_fills_never_come_is_delivered_after_a_few_looks() -> None:
+    sync, sink, _ = make()
+    for _ in range(HOLD_COMPLETION_LOOKS):
+        sync.deliver(Look(reports=[report("v1", S.COMPLETED, "2")]))
+    assert sink.taken == []
+    sync.deliver(Look(reports=[report("v1", S.COMPLETED, "2")]))
+    assert sink.taken == [report("v1", S.COMPLETED, "2")] and sync.stats.completions_without_fills == 1
+
+
+def test_a_look_that_read_no_fills_does_not_hold_a_completion() -> None:
+    sync, sink, _ = make()
+    sync.deliver(Look(reports=[report("v1", S.COMPLETED, "2")], fills_read=False))
+    assert sink.taken == [report("v1", S.COMPLETED, "2")]
+
+
+def test_a_direct_answer_of_complete_before_the_fills_is_told_as_placed() -> None:
+    sync, _, _ = make()
+    assert sync.before_fills(report("v1", S.COMPLETED, "2")).status is S.PLACED
+    sync.deliver(Look(fills=[fill(1, qty="2")]))
+    assert sync.before_fills(report("v1", S.COMPLETED, "2")).status is S.COMPLETED

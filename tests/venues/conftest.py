@@ -18,9 +18,9 @@ from adapters.simulation.exchange import FillRecord
 from engine.account.portfolio import Portfolio
 from engine.account.risk import RiskEngine, RiskLimits
 from engine.app.plugins import load_venue
-from engine.clock import RealtimeClock
+from engine.clock import Clock, RealtimeClock
 from engine.data.bus import Bus
-from engine.events import Fill, Order, OrderStatus, OrderType, OrderUpdate, Side
+from engine.events import Fill, Order, OrderStatus, OrderType, OrderUpdate, Side, TimeInForce
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
 from engine.venue.contract import Emulator, EmulatorInfo, Venue, VenueContext
@@ -81,6 +81,7 @@ class Rig:
             strategy_id=STRATEGY, instrument=self.driver.instrument, venue=self.driver.venue,
             side=Side(terms.side), qty=terms.qty, price=terms.price,
             type=OrderType.LIMIT if terms.price is not None else OrderType.MARKET,
+            **({"tif": TimeInForce(terms.tif)} if terms.tif else {}),
         )
 
     def order(self, client_order_id: str) -> Order:
@@ -106,14 +107,26 @@ class Rig:
             await bounded(self.emulator.stop())
 
 
-async def start_rig(driver: Driver, state_dir: Path, *, seed: int = 11, **overrides: Any) -> Rig:
+def venue_config(driver: Driver, **overrides: Any) -> Any:
+    """The driver's venue block as the venue's config Struct, on its emulator."""
     cls: type[Venue[Any]] = load_venue(driver.venue)
-    config = msgspec.convert({**driver.config, **overrides, "emulator": True}, cls.Config)
-    emulator = cls.make_emulator(config, seed)
-    assert emulator is not None, f"{driver.venue} has no emulator"
-    info = await bounded(emulator.start())
-    emulated_clock = getattr(emulator, "clock", None)
-    clock = EmulatorTime(emulated_clock) if emulated_clock is not None else RealtimeClock()
+    return msgspec.convert({**driver.config, **overrides, "emulator": True}, cls.Config)
+
+
+@dataclass
+class Engine:
+    """The engine's side of a rig: the venue behind an order manager on a journal, as the runner
+    builds them (also what `engine_process` runs in a process of its own)."""
+
+    venue: Venue[Any]
+    manager: OrderManager
+    journal: Journal
+    bus: Bus
+
+
+async def start_engine(driver: Driver, config: Any, info: EmulatorInfo, clock: Clock, state_dir: Path) -> Engine:
+    """Connect the venue to the emulator `info` tells of and recover from the journal in `state_dir`."""
+    cls: type[Venue[Any]] = load_venue(driver.venue)
     bus, portfolio, journal = Bus(), Portfolio(), Journal(state_dir / "journal.sqlite")
     manager = OrderManager(
         bus=bus, clock=clock, journal=journal, portfolio=portfolio, risk=RiskEngine(RiskLimits(), portfolio), venues={},
@@ -125,10 +138,28 @@ async def start_rig(driver: Driver, state_dir: Path, *, seed: int = 11, **overri
     for inst in [*await venue.instruments(), *driver.declared()]:
         portfolio.instruments[inst.id] = inst
     venue.register_instruments(list(portfolio.instruments.values()))
-    rig = Rig(driver, cls, emulator, info, venue, manager, journal)
-    bus.subscribe(OrderUpdate, rig.updates.append, keys=[STRATEGY], name="conformance.updates")
-    bus.subscribe(Fill, rig.fills.append, keys=[STRATEGY], name="conformance.fills")
-    await bounded(manager.recover())
+    return Engine(venue, manager, journal, bus)
+
+
+async def start_rig(driver: Driver, state_dir: Path, *, seed: int = 11, emulator: Emulator | None = None,
+                    **overrides: Any) -> Rig:
+    """A rig on a new emulator, or on `emulator` (already started: a restart on the same venue)."""
+    cls: type[Venue[Any]] = load_venue(driver.venue)
+    config = venue_config(driver, **overrides)
+    if emulator is None:
+        emulator = cls.make_emulator(config, seed)
+        assert emulator is not None, f"{driver.venue} has no emulator"
+        info = await bounded(emulator.start())
+    else:
+        assert isinstance(emulator, EmulatorServer)
+        info = emulator.info()
+    emulated_clock = getattr(emulator, "clock", None)
+    clock = EmulatorTime(emulated_clock) if emulated_clock is not None else RealtimeClock()
+    engine = await start_engine(driver, config, info, clock, state_dir)
+    rig = Rig(driver, cls, emulator, info, engine.venue, engine.manager, engine.journal)
+    engine.bus.subscribe(OrderUpdate, rig.updates.append, keys=[STRATEGY], name="conformance.updates")
+    engine.bus.subscribe(Fill, rig.fills.append, keys=[STRATEGY], name="conformance.fills")
+    await bounded(engine.manager.recover())
     return rig
 
 

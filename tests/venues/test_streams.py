@@ -32,6 +32,7 @@ async def fill(rig: Rig, order: Order, qty: Decimal) -> None:
 
 async def all_fills_known(rig: Rig, order: Order) -> None:
     """The engine knows every fill the venue made on `order`, each once."""
+    order = rig.order(order.client_order_id)  # as the venue's answers left it (its venue id)
     at_venue = [f for f in rig.fills_at_venue() if f.order_id == rig.control.sim_order_id(order.venue_order_id or "")]
     assert at_venue, "the scenario made no fill"
     await until(lambda: len(rig.fills) == len(at_venue))

@@ -100,6 +100,10 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
 
     # --- EmulatorServer -----------------------------------------------------------------------
 
+    def sim_order_id(self, venue_order_id: str) -> str:
+        order = self.orders.get(venue_order_id)
+        return order.sim.id if order is not None and order.sim is not None else venue_order_id
+
     def credentials(self) -> dict[str, str]:
         return {"api_key": self.api_key, "api_secret": self.api_secret, "client_id": OWNER, "funds_inr": str(self.funds)}
 
@@ -276,7 +280,7 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
             case OrderFilled(_, fill):
                 order = self._by_sim.get(fill.order_id)
                 if order is not None:
-                    order.fills.append(fill)
+                    self.add_fill(order, fill)
 
     async def _housekeeping(self) -> None:
         """After-market orders reach the exchange at the open; DAY orders expire at the close."""

@@ -106,6 +106,7 @@ class Gate:
         self.unauthorized = 0
         self.ip_refusals = 0
         self._revoked: set[str] = set()
+        self._lapsed: set[str] = set()  # sessions ended by `expire_sessions`
 
     def gate_middlewares(self) -> list[Any]:
         return [self._limits, self._refusals, self._auth, self._static_ip]
@@ -165,6 +166,9 @@ class Gate:
             if exc.reason == "expired":
                 return self._failure(401, "Session expired. Please generate a new session token")
             return self._failure(401, "Invalid session token")
+        if claims.get("jti") in self._lapsed:
+            self.unauthorized += 1
+            return self._failure(401, "Session expired. Please generate a new session token")
         if claims.get("jti") in self._revoked:
             self.unauthorized += 1
             return self._failure(401, "Session logged out. Please generate a new session token")
@@ -175,6 +179,11 @@ class Gate:
         return verdict if isinstance(verdict, web.Response) else None
 
     # --- session ------------------------------------------------------------------------------
+
+    def expire_sessions(self) -> bool:
+        """End every session issued so far, as Samco does at its daily expiry (the clock stays)."""
+        self._lapsed.update(self.issued)
+        return True
 
     async def session_token(self, request: web.Request) -> web.Response:
         try:

@@ -7,6 +7,8 @@ market order req received" and reaches the matching engine at the next open. A m
 accepted and shown Rejected with an RMS rejectionReason (`rms_after_ack`: answered PENDING, the RMS
 decides a tick later). `cancel_delay_s`: a cancel is accepted at once and carried out that much
 later on the emulator's clock. `minimal_trade_book`: rows without tradeNumber and tradeQuantity.
+`faults.hold_pushes`: trades made meanwhile stay out of the trade book (a trade book behind the
+order book) until `faults.release_pushes()`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from adapters.india import Exchange, TradingCalendar
 from adapters.samco import schemas as w
 from adapters.samco.emulator.gate import CLAIMS, NS, OWNER, Refused, reply
 from adapters.samco.emulator.market import ORDER_TYPES, EmuOrder, OrderNumbers, ScripSpec, details, order_row, trade_row
-from adapters.simulation.exchange import EmulatorClock, ExchangeError, SimExchange
+from adapters.simulation.emulation import Faults
+from adapters.simulation.exchange import EmulatorClock, ExchangeError, FillRecord, SimExchange
 from adapters.simulation.matching import SimOrder
 from engine.events import Side, TimeInForce
 
@@ -40,6 +43,7 @@ class OrderDesk:
     rms_after_ack: bool
     cancel_delay_s: float
     minimal_trade_book: bool
+    faults: Faults
     _numbers: OrderNumbers
     _by_sim: dict[str, EmuOrder]
 
@@ -155,7 +159,11 @@ class OrderDesk:
 
     async def trade_book(self, request: web.Request) -> web.Response:
         minimal = self.minimal_trade_book
-        rows = sorted(((f.id, trade_row(o, f, minimal=minimal)) for o in self.orders.values() for f in o.fills), key=lambda pair: pair[0])
+        withheld = self.faults.withheld
+        rows = sorted(
+            ((f.id, trade_row(o, f, minimal=minimal)) for o in self.orders.values() for f in o.fills if f.id not in withheld),
+            key=lambda pair: pair[0],
+        )
         return reply(w.TradeBookReply(**self._ok("Trade Book details retrieved successfully"), tradeBookDetails=[r for _, r in rows]))
 
     def _release_and_expire(self, now: int) -> None:
@@ -190,7 +198,13 @@ class OrderDesk:
         self._by_sim[sim.id] = order
         for fill in self.exchange.fills.get(OWNER, []):
             if fill.order_id == sim.id and fill not in order.fills:
-                order.fills.append(fill)  # fills made inside place(), before the order was known
+                self.add_fill(order, fill)  # fills made inside place(), before the order was known
+
+    def add_fill(self, order: EmuOrder, fill: FillRecord) -> None:
+        """A fill of our order; while `faults.hold_pushes`, the trade book does not show it yet."""
+        order.fills.append(fill)
+        if self.faults.hold_pushes:
+            self.faults.withheld.add(fill.id)
 
     def _rms_text(self, order: EmuOrder, exc: ExchangeError) -> str:
         account = self.exchange.account(OWNER)

@@ -56,6 +56,7 @@ from adapters.smallcase.emulator.market import (
     Transaction,
     iso,
 )
+from adapters.smallcase.parsing import parse_venue_order_id
 
 log = structlog.get_logger("tickbus.emulator.smallcase")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -132,6 +133,17 @@ class SmallcaseEmulator(EmulatorServer):
         return self.gate.api_secret
 
     # --- EmulatorServer -----------------------------------------------------------------------
+
+    def sim_order_id(self, venue_order_id: str) -> str:
+        """The exchange's id of the batch order behind `<transactionId>:<ticker>:<side>`."""
+        transaction_id, ticker, side = parse_venue_order_id(venue_order_id)
+        tx = self.gateway.transactions.get(transaction_id)
+        for batch in tx.batches if tx is not None else ():
+            for order in batch.orders:
+                if order.tradingsymbol.removesuffix(self.gateway.tradingsymbol_suffix) == ticker \
+                        and order.transactionType == side and order.exchangeOrderId:
+                    return order.exchangeOrderId
+        return venue_order_id
 
     def credentials(self) -> dict[str, str]:
         return {

@@ -18,11 +18,13 @@ SCENARIOS = (
 
 @dataclass(frozen=True)
 class OrderTerms:
-    """An order the scenario submits: side, quantity and limit price (None: a market order)."""
+    """An order the scenario submits: side, quantity, limit price (None: a market order) and time in
+    force (None: the engine's default)."""
 
     side: str
     qty: Decimal
     price: Decimal | None = None
+    tif: str | None = None
 
 
 @dataclass(frozen=True)

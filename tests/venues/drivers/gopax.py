@@ -29,5 +29,8 @@ class GopaxDriver(Driver):
 
 DRIVER = GopaxDriver(
     venue="gopax", place_route="POST /orders", symbol="ETH-KRW",
-    not_applicable={"modify": "GOPAX has no order amendment (cancel and place again); the venue refuses modify"},
+    not_applicable={
+        "modify": "GOPAX has no order amendment (cancel and place again); the venue refuses modify",
+        "session_expiry": "GOPAX has no session or token: every request is signed with the API secret",
+    },
 )

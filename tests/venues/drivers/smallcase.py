@@ -42,7 +42,6 @@ DRIVER = SmallcaseDriver(
     lost_placement="inert",
     streams=False,
     rests=False,  # a transaction's orders fill at the market when the user completes it
-    xfail={"duplicate_fill": "postback + poll double telling not yet seen in this rig (no 200 postback); unfinished"},
     not_applicable={
         "place_cancel": NO_CANCEL,
         "modify": NO_CANCEL,
