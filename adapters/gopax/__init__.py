@@ -4,9 +4,9 @@ Rooms: `config` (`GopaxConfig`), `schemas` (wire Structs and decoders), `auth` (
 schemes, nonces), `client` (REST, limits, typed errors, the private look over REST), `parsing`
 (the status table, the socket's numeric codes, wire rows -> reports / fills, the order request),
 `book` and `feed` (websocket and REST market data, private streams), `adapter` (`GopaxVenue`, on
-the venue-sync core), and the emulator in four parts: `emulator` (the app and its REST
-endpoints), `emulator_gate` (error bodies, rate limits, signature checks), `emulator_market` (the
-market as GOPAX shows it) and `emulator_ws` (the socket server).
+the venue-sync core), and `emulator/` in the kit's rooms: `app` (the server, its routes and public
+endpoints), `gate` (error bodies, rate limits, signature checks), `orders` (the private endpoints),
+`market` (the market as GOPAX shows it) and `ws` (the socket server).
 
 Where the sources were uncertain, what the adapter sends and what the emulator accepts:
 
