@@ -329,10 +329,7 @@ class Engine:
             except TimeoutError:
                 log.error("requests still in flight at stop")
             if self.plan.config.cancel_on_stop:
-                self.left_open = self.manager.open_orders()
-                for order in self.left_open:
-                    log.error("order left open at the venue after the stop", client_order_id=order.client_order_id,
-                              venue=order.venue, venue_order_id=order.venue_order_id, instrument=order.instrument)
+                self._name_left_open()
             await self._read_balances()
             for agg in self.aggregators.values():
                 agg.stop()
@@ -368,6 +365,19 @@ class Engine:
             if self.manager.open_count and stalled:
                 await asyncio.sleep(_STOP_ROUND_PAUSE_S)  # a refusal (a 429, a busy venue): again after a pause
         log.info("open orders cancelled at stop", rounds=rounds, still_open=self.manager.open_count)
+
+    def _name_left_open(self) -> None:
+        """Each order the stop's cancels did not end: logged, kept for the summary, and alerted."""
+        self.left_open = self.manager.open_orders()
+        named = []
+        for order in self.left_open:
+            log.error("order left open at the venue after the stop", client_order_id=order.client_order_id,
+                      venue=order.venue, venue_order_id=order.venue_order_id, instrument=order.instrument)
+            named.append({"client_order_id": order.client_order_id, "venue": order.venue,
+                          "venue_order_id": order.venue_order_id, "instrument": order.instrument})
+        alerter = self.ops.alerter if self.ops is not None else None
+        if named and alerter is not None:
+            alerter.notify("orders_left_open", {"orders": named})
 
     async def _read_balances(self) -> None:
         """The venues' balances after the last action (the stop's cancels free what they held)."""

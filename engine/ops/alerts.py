@@ -149,6 +149,11 @@ def render_text(run: str, kind: str, data: dict[str, Any]) -> str:
         return f"[{run}] feed stale: {data.get('venue')} {data.get('subscription') or ''}".rstrip()
     if kind == "kill_switch":
         return f"[{run}] KILL SWITCH: {data.get('reason')}"
+    if kind == "orders_left_open":
+        named = ", ".join(f"{o.get('venue')} {o.get('venue_order_id') or o.get('client_order_id')} {o.get('instrument')}"
+                          for o in data.get("orders", [])[:10])
+        more = len(data.get("orders", [])) - 10
+        return f"[{run}] ORDERS LEFT OPEN at the venue after the stop: {named}" + (f" and {more} more" if more > 0 else "")
     if kind == "run_ended":
         pnl = data.get("pnl", {})
         return (f"[{run}] run ended ({data.get('stop_reason')}): {data.get('orders_total')} orders, "

@@ -8,8 +8,10 @@ import msgspec
 
 from engine.log import register_secret
 
-EventKind = Literal["fill", "order_rejected", "strategy_stopped", "feed_stale", "kill_switch", "run_ended"]
-_DEFAULT_EVENTS: tuple[EventKind, ...] = ("order_rejected", "strategy_stopped", "feed_stale", "kill_switch", "run_ended")
+EventKind = Literal["fill", "order_rejected", "strategy_stopped", "feed_stale", "kill_switch", "orders_left_open", "run_ended"]
+_DEFAULT_EVENTS: tuple[EventKind, ...] = (
+    "order_rejected", "strategy_stopped", "feed_stale", "kill_switch", "orders_left_open", "run_ended",
+)
 
 
 class HttpConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

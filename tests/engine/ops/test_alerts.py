@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import structlog
 from aiohttp import web
 
 from engine.app.config import load_config
-from engine.app.runner import run_plan
+from engine.app.runner import Engine, run_plan
 from engine.events import FeedState, FeedStatus, Quote
 from engine.ops.alerts import Alerter
 from engine.ops.config import AlertsConfig, WebhookConfig
@@ -181,3 +182,41 @@ async def test_alerts_beyond_the_rate_limit_are_dropped_and_counted(receiver: An
     await asyncio.wait_for(alerter.close(), 20)
     assert [h["data"]["n"] for h in rec.hooks] == [0, 1]
     assert alerter.rate_limited == 3
+
+
+async def test_orders_a_stop_could_not_cancel_are_named_in_the_summary_and_alerted(tmp_path: Path, receiver: Any) -> None:
+    """GOPAX's emulator answers every request 503 from just before the stop: the stop's cancel
+    rounds end without progress, and each order still open is named, in the summary and an alert."""
+    rec, port = receiver
+    config = tmp_path / "left_open.yaml"
+    config.write_text(textwrap.dedent(f"""
+        mode: live
+        progress_s: 0
+        state_dir: {tmp_path / "var"}
+        venues:
+          gopax: {{type: gopax, emulator: true, emulator_seed: 32, pairs: ["BTC-KRW"]}}
+        strategies:
+          - {{name: grid, plugin: grid, instruments: ["gopax:BTC-KRW"], params: {{levels: 3, step_ticks: 20, qty: 0.001}}}}
+        risk: {{max_order_value: 5000000, max_open_orders: 20}}
+        alerts:
+          webhooks: [{{url: "http://127.0.0.1:{port}/hook", events: [orders_left_open]}}]
+          retries: 1
+          backoff_s: 0.05
+    """))
+    engine = Engine(load_config(config))
+    await asyncio.wait_for(engine.start(), 30)
+    try:
+        await until(lambda: len(engine.manager.open_orders()) >= 3, timeout=20)
+        faults = getattr(engine.emulators[0], "faults")  # noqa: B009 - the emulator's fault knobs
+        faults.burst_5xx = 1_000_000
+    finally:
+        await asyncio.wait_for(engine.stop(), 120)
+    summary = engine.summary()
+    assert engine.ops is not None
+    await engine.ops.finish(summary)
+
+    open_ids = sorted(o["client_order_id"] for o in summary["left_open"])
+    assert len(open_ids) >= 3 and open_ids == sorted(o.client_order_id for o in engine.left_open)
+    alert = [h for h in rec.hooks if h["kind"] == "orders_left_open"]
+    assert len(alert) == 1 and sorted(o["client_order_id"] for o in alert[0]["data"]["orders"]) == open_ids
+    assert all(o["venue"] == "gopax" and o["venue_order_id"] for o in alert[0]["data"]["orders"])
