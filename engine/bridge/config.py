@@ -44,6 +44,7 @@ class NatsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Order commands a strategy host could not get accepted by JetStream within this many
     # seconds are refused back to the strategy (a rejected order), never dropped silently.
     command_deadline_s: Annotated[float, Positive] = 30.0
+    core_check_s: Annotated[float, Positive] = 2.0  # how often a strategy host asks whether core answers
     duplicate_window_s: Annotated[float, Positive] = 600.0  # JetStream's de-duplication window
     events_max_age_s: Annotated[float, Positive] = 7 * 86400.0  # how long order events are kept
     storage: str = "file"  # "file" or "memory"

@@ -69,6 +69,7 @@ class StrategiesProcess:
         self.routes: dict[str, str] = {}
         self.market_received = 0
         self.market_malformed = 0
+        self.core_outages = 0  # times core stopped answering while the strategies ran
         self.nc: Any = None
         self.orders: RemoteOrders | None = None
 
@@ -123,6 +124,7 @@ class StrategiesProcess:
         for events in self.inbound:  # every order event missed, in order, before new market data
             await events.catch_up(CATCH_UP_S)
         self._tasks = [asyncio.get_running_loop().create_task(e.run(self.stop)) for e in self.inbound]
+        self._tasks.append(asyncio.get_running_loop().create_task(self._watch_core()))
         self.bus.subscribe(Quote, self.portfolio.on_quote, name="portfolio.marks")
         self.bus.subscribe(Trade, self.portfolio.on_trade, name="portfolio.marks")
         for inst in sorted({i for sp in self.selected for i in sp.config.instruments}):
@@ -140,6 +142,29 @@ class StrategiesProcess:
             return
         self.market_received += 1
         self.bus.publish(event, event.instrument)
+
+    async def _watch_core(self) -> None:
+        """Say when core stops answering (killed, say) and when it answers again; the strategies
+        wait meanwhile: no market data comes, and their order commands wait in the stream."""
+        request = encode(StateRequest([]))
+        silent_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while not self.stop.is_set():
+            try:
+                await self.nc.request(self.subjects.state, request, timeout=self.cfg.core_check_s)
+            except Exception as exc:  # noqa: BLE001 - no responder or a timeout: core is not there
+                if silent_since is None:
+                    silent_since = loop.time()
+                    self.core_outages += 1
+                    log.warning("core not answering: the strategies wait", reason=repr(exc))
+            else:
+                if silent_since is not None:
+                    log.info("core answering again", silent_s=round(loop.time() - silent_since, 1))
+                    silent_since = None
+            try:
+                await asyncio.wait_for(self.stop.wait(), self.cfg.core_check_s)
+            except TimeoutError:
+                pass
 
     def venue_for(self, instrument: str) -> str:
         return self.routes.get(instrument, instrument.partition(":")[0])
@@ -202,6 +227,6 @@ class StrategiesProcess:
             }
         return {
             "role": "strategies", "stop_reason": self.stop_reason, "strategies": per,
-            "market_received": self.market_received,
+            "market_received": self.market_received, "core_outages": self.core_outages,
             "commands": {} if self.orders is None else dict(self.orders.stats),
         }

@@ -4,6 +4,7 @@ in order, on JetStream)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from typing import Any
 
@@ -76,6 +77,9 @@ class EventsOut:
         self.published = 0
         self.retries = 0
         self._n = 0
+        # this process's events only: a core started again on the same session (a journalled
+        # account) numbers from 1 again, and the stream would drop those as repeats of the last life's
+        self._life = f"{session}:{time.time_ns():x}"
         self._subscriptions = [
             bus.subscribe(OrderUpdate, self.on_update, name="bridge.events"),
             bus.subscribe(Fill, self.on_fill, name="bridge.events"),
@@ -110,7 +114,7 @@ class EventsOut:
             while queue:
                 subject, data = queue[0]
                 self._n += 1
-                await self._publish(subject, data, f"{self.session}:{self._n}")
+                await self._publish(subject, data, f"{self._life}:{self._n}")
                 queue.popleft()
             self._idle.set()
 
