@@ -93,6 +93,7 @@ class Engine:
         self.stop_reason = "finished"
         self.left_open: list[Order] = []  # orders still open at a venue after the stop's cancels
         self.controls: list[dict[str, Any]] = []  # the operator's controls (engine/ops), for the summary
+        self.extension: Extension | None = None  # a part joined to the engine (the NATS bridge)
         self.ops: Ops | None = None
         self._http = http  # `--http HOST:PORT`, over the config's http.listen
 
@@ -434,6 +435,10 @@ class Extension(Protocol):
 
     def summary(self) -> dict[str, Any]: ...
 
+    def status(self) -> dict[str, Any]:
+        """Its state now, for the status page and the metrics."""
+        ...
+
 
 async def run_plan(
     plan: Plan,
@@ -455,6 +460,7 @@ async def run_plan(
                     show_progress=show_progress)
     if trades is not None:
         engine.record_fills()
+    engine.extension = extension
     loop = asyncio.get_running_loop()
     if handle_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -170,6 +170,19 @@ class CoreBridge:
             except Exception as exc:  # noqa: BLE001
                 log.warning("nats flush at stop failed", error=repr(exc))
 
+    def status(self) -> dict[str, Any]:
+        """The bridge now: connected or not, and how far order events lag behind the engine."""
+        events = self.events
+        return {
+            "connected": bool(self.nc is not None and self.nc.is_connected),
+            "session": self.session,
+            "events_backlog": 0 if events is None else events.backlog,  # announced, not yet in the stream
+            "events_published": 0 if events is None else events.published,
+            "events_retries": 0 if events is None else events.retries,
+            "market_published": 0 if self.market is None else self.market.published,
+            "commands": dict(self.commands),
+        }
+
     def summary(self) -> dict[str, Any]:
         engine = self.engine
         per: dict[str, dict[str, int]] = {}

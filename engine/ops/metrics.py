@@ -42,12 +42,28 @@ class EngineCollector(Collector):
         yield from self._strategies()
         yield from self._feeds()
         yield from self._alerts()
+        yield from self._bridge()
         e = self.engine
         yield _gauge("tickbus_kill_switch", "1 while the kill switch holds new orders", 1 if e.risk.halted else 0)
         yield _counter("tickbus_journal_records", "Records written to the order journal", e.journal.written)
         yield _counter("tickbus_journal_commits", "Journal commits (group commits)", e.journal.commits)
         yield _gauge("tickbus_pnl_net", "Net PnL of the run (all currencies added up)", float(e.portfolio.pnl().net))
         yield _counter("tickbus_controls", "Operator controls carried out", len(e.controls))
+
+    def _bridge(self) -> Iterator[Metric]:
+        extension = self.engine.extension
+        if extension is None:
+            return
+        st = extension.status()
+        yield _gauge("tickbus_bridge_connected", "1 while core is connected to NATS", 1 if st["connected"] else 0)
+        yield _gauge("tickbus_bridge_events_backlog", "Order events announced and not yet in the stream (the lag)",
+                     st["events_backlog"])
+        yield _counter("tickbus_bridge_events_published", "Order events put in the stream", st["events_published"])
+        yield _counter("tickbus_bridge_market_published", "Market data events sent to strategy hosts", st["market_published"])
+        commands = CounterMetricFamily("tickbus_bridge_commands", "Order commands from strategy hosts", labels=["outcome"])
+        for outcome, n in st["commands"].items():
+            commands.add_metric([outcome], n)
+        yield commands
 
     def _bus(self) -> Iterator[Metric]:
         stats = self.engine.bus.stats

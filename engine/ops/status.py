@@ -53,6 +53,7 @@ def build_status(engine: Engine, state: OpsState) -> dict[str, Any]:
         "risk": {"kill_switch": engine.risk.halted, "limits": msgspec.to_builtins(engine.risk.limits)},
         "bus": engine.bus.stats.as_dict(),
         "controls": list(engine.controls),
+        "bridge": engine.extension.status() if engine.extension is not None else None,
     }
 
 

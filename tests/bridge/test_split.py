@@ -3,6 +3,9 @@ strategies in others, unchanged strategy code trading across the bridge."""
 
 from __future__ import annotations
 
+import json
+import socket
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -17,16 +20,26 @@ def test_two_strategy_processes_trade_through_core_each_order_once_each_fill_to_
         "a": {"instrument": "sim:NSE:RELIANCE", "max_orders": 4, "every": 3},
         "b": {"instrument": "sim:NSE:INFY", "max_orders": 6, "every": 2},
     })
-    core = Role(tmp_path, "core", config, "--role", "core", "--duration", "120")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    core = Role(tmp_path, "core", config, "--role", "core", "--duration", "120", "--http", f"127.0.0.1:{port}")
     hosts = {n: Role(tmp_path, n, config, "--role", "strategies", "--only", n, "--duration", "120") for n in "ab"}
     try:
         for name, want in (("a", 4), ("b", 6)):
             hosts[name].wait_for(lambda: len(hosts[name].events("test fill")) >= want, f"{name}: {want} fills")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=10) as resp:  # core's page
+            status = json.load(resp)["bridge"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
         results = {n: h.stop() for n, h in hosts.items()}
         summary = core.stop()
     finally:
         for role in (core, *hosts.values()):
             role.cleanup()
+    assert status["connected"] is True and status["commands"]["applied"] == 10 and status["events_backlog"] >= 0
+    assert status["events_published"] >= 20  # each order's updates and its fill
+    assert "tickbus_bridge_connected 1.0" in metrics and 'tickbus_bridge_commands_total{outcome="applied"} 10.0' in metrics
     bridge = summary["bridge"]
     assert bridge["commands"]["applied"] == 10 and bridge["commands"]["duplicates"] == 0
     for name, want in (("a", 4), ("b", 6)):
