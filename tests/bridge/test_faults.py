@@ -98,13 +98,14 @@ def _ended(host: Role, coid: str) -> bool:
 
 
 def test_core_killed_mid_run_recovers_from_its_journal_and_the_strategies_resume(natsd: NatsServer, tmp_path: Path) -> None:
-    """The venue outlives core (GOPAX's emulator in a process of its own): core is SIGKILLed while
-    the strategy trades and started again on its journal; the host says it waits, then goes on with
-    no order lost, none placed twice, each fill told to the strategy once. (Before, the restarted
-    core's first order events carried the message ids of the last life's and the stream dropped
-    them as repeats: two fills never reached the strategy.)"""
+    """Two strategy hosts trading on GOPAX's emulator, which outlives core (it runs in a process of
+    its own): core is SIGKILLed mid-run and started again on its journal; each host says it waits,
+    then goes on with no order lost, none placed twice, each fill told to its strategy once.
+    (Before, the restarted core's first order events carried the message ids of its last life's and
+    the stream dropped them as repeats: fills never reached the strategy.)"""
     emulator = subprocess.Popen([sys.executable, "run.py", "emulate", "gopax", "--port", "0", "--seed", "9"],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    wants = {"a": ("gopax:BTC-KRW", "0.001", 8), "b": ("gopax:ETH-KRW", "0.01", 6)}
     try:
         assert emulator.stdout is not None
         info = json.loads(emulator.stdout.readline())
@@ -113,33 +114,37 @@ def test_core_killed_mid_run_recovers_from_its_journal_and_the_strategies_resume
         config.write_text(yaml.safe_dump({
             "mode": "live", "name": "corekill", "progress_s": 0, "state_dir": str(tmp_path / "var"),
             "journal": str(tmp_path / "var" / "journal.sqlite"),
-            "venues": {"gopax": {"type": "gopax", "url": info["url"], "ws_url": info["ws_url"], "pairs": ["BTC-KRW"],
+            "venues": {"gopax": {"type": "gopax", "url": info["url"], "ws_url": info["ws_url"], "pairs": ["BTC-KRW", "ETH-KRW"],
                                  "api_key": creds["api_key"], "secret": creds["secret"]}},
-            "strategies": [{"name": "a", "plugin": f"{TICKER}:Ticker", "instruments": ["gopax:BTC-KRW"],
-                            "params": {"max_orders": 8, "every": 3, "qty": "0.001"}}],
+            "strategies": [{"name": n, "plugin": f"{TICKER}:Ticker", "instruments": [inst],
+                            "params": {"max_orders": k, "every": 3, "qty": qty}} for n, (inst, qty, k) in wants.items()],
             "risk": {"max_order_value": 10_000_000},
             "bus": {"nats": {"url": natsd.url, "stream": "corekill"}},
         }))
         core = Role(tmp_path, "core1", config, "--role", "core", "--duration", "120")
-        host = Role(tmp_path, "a", config, "--role", "strategies", "--only", "a", "--duration", "120")
+        hosts = {n: Role(tmp_path, n, config, "--role", "strategies", "--only", n, "--duration", "120") for n in wants}
         second: Role | None = None
         try:
-            host.wait_for(lambda: len(fills_of(host)) >= 2, "trading across the bridge")
+            for host in hosts.values():
+                host.wait_for(lambda: len(fills_of(host)) >= 2, "trading across the bridge")  # noqa: B023
             core.kill()
-            host.wait_for(lambda: bool(host.events("core not answering: the strategies wait")), "the host says it waits")
+            for host in hosts.values():
+                host.wait_for(lambda: bool(host.events("core not answering: the strategies wait")), "the host says it waits")  # noqa: B023
             second = Role(tmp_path, "core2", config, "--role", "core", "--duration", "120")
-            host.wait_for(lambda: len(host.events("test sent")) == 8 and {f["client_order_id"] for f in fills_of(host)} == sent_by(host),
-                          "every order filled, across core's two lives")
-            host.wait_for(lambda: bool(host.events("core answering again")), "the host says core is back")
-            result = host.stop()
+            for name, host in hosts.items():
+                host.wait_for(lambda: len(host.events("test sent")) == wants[name][2]  # noqa: B023
+                              and {f["client_order_id"] for f in fills_of(host)} == sent_by(host),  # noqa: B023
+                              f"{name}: every order filled, across core's two lives")
+                host.wait_for(lambda: bool(host.events("core answering again")), "the host says core is back")  # noqa: B023
+            results = {n: h.stop() for n, h in hosts.items()}
             summary = second.stop()
         finally:
-            for role in (core, host, *([second] if second else [])):
+            for role in (core, *hosts.values(), *([second] if second else [])):
                 role.cleanup()
     finally:
         emulator.kill()
         emulator.wait(timeout=30)
-    assert max(Counter(f["fill_id"] for f in fills_of(host)).values()) == 1
-    assert result["core_outages"] == 1
-    assert summary["orders"] == {"completed": 8}  # the journal's and the new life's: each once
-    assert result["strategies"]["a"]["errors"] == 0
+    for name, host in hosts.items():
+        assert max(Counter(f["fill_id"] for f in fills_of(host)).values()) == 1
+        assert results[name]["core_outages"] == 1 and results[name]["strategies"][name]["errors"] == 0
+    assert summary["orders"] == {"completed": 14}  # the journal's and the new life's: each once
