@@ -11,16 +11,22 @@ boundary and IST inside.
 
 from __future__ import annotations
 
+import csv
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import NamedTuple
+
+import structlog
 
 from engine.clock import NS
 from engine.events import Instrument, Side, TimeInForce, instrument_id
 from engine.orders.slicing import freeze_slices
+
+log = structlog.get_logger("tickbus.india")
 
 # --- exchanges ---------------------------------------------------------------------------------
 
@@ -269,30 +275,25 @@ def _ns_at(day: int, t: time) -> int:
 
 # --- trading calendar --------------------------------------------------------------------------
 
-# NSE equity holidays 2026 — verify against the exchange circular. Source: NSE circular
-# CMTR71775 (12-Dec-2025, capital market segment), plus 15-Jan-2026 added by a later circular
-# (Maharashtra municipal elections). Weekend holidays (15-Feb, 21-Mar, 15-Aug, 8-Nov) are left out.
-# The F&O and currency segments follow it; MCX keeps its evening session on most of these days,
-# so using this list for MCX closes it for the whole day (conservative) unless `special_sessions`
-# says otherwise. Add later years here or through `extra_holidays`: after 2026 only weekends close.
-NSE_HOLIDAYS_2026: tuple[date, ...] = (
-    date(2026, 1, 15),  # Municipal Corporation elections, Maharashtra (special closure)
-    date(2026, 1, 26),  # Republic Day
-    date(2026, 3, 3),  # Holi
-    date(2026, 3, 26),  # Shri Ram Navami
-    date(2026, 3, 31),  # Shri Mahavir Jayanti
-    date(2026, 4, 3),  # Good Friday
-    date(2026, 4, 14),  # Dr. Baba Saheb Ambedkar Jayanti
-    date(2026, 5, 1),  # Maharashtra Day
-    date(2026, 5, 28),  # Bakri Id
-    date(2026, 6, 26),  # Muharram
-    date(2026, 9, 14),  # Ganesh Chaturthi
-    date(2026, 10, 2),  # Mahatma Gandhi Jayanti
-    date(2026, 10, 20),  # Dussehra
-    date(2026, 11, 10),  # Diwali-Balipratipada
-    date(2026, 11, 24),  # Prakash Gurpurb Sri Guru Nanak Dev
-    date(2026, 12, 25),  # Christmas
-)
+# NSE equity holidays by year, from adapters/data/nse_holidays.csv (the NSE circulars; see the
+# file). The F&O and currency segments follow it; MCX keeps its evening session on most of these
+# days, so using this list for MCX closes it for the whole day (conservative) unless
+# `special_sessions` says otherwise.
+HOLIDAYS_FILE = Path(__file__).with_name("data") / "nse_holidays.csv"
+
+
+def load_holidays(path: Path = HOLIDAYS_FILE) -> dict[int, tuple[date, ...]]:
+    """Year -> that year's holidays, from a `date,holiday` CSV (lines starting with # skipped)."""
+    by_year: dict[int, list[date]] = {}
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    for row in csv.DictReader(lines):
+        day = date.fromisoformat(row["date"])
+        by_year.setdefault(day.year, []).append(day)
+    return {year: tuple(sorted(days)) for year, days in by_year.items()}
+
+
+NSE_HOLIDAYS: dict[int, tuple[date, ...]] = load_holidays()
+NSE_HOLIDAYS_2026: tuple[date, ...] = NSE_HOLIDAYS.get(2026, ())
 
 # Normal-market hours in IST, open included, close excluded.
 SESSION_HOURS: dict[Exchange, tuple[time, time]] = {
@@ -321,18 +322,28 @@ _SEARCH_DAYS = 3660  # next_open gives up after ten years of closed days
 
 
 class TradingCalendar:
-    """IST sessions per exchange: weekends and holidays closed, special sessions honoured."""
+    """IST sessions per exchange: weekends and holidays closed, special sessions honoured.
+
+    `holidays` defaults to every year of the shipped list; `holiday_years` are the years it covers
+    (by default the years that list has). A day in a year not covered closes on weekends only, and
+    the first such day of each year is warned about once."""
 
     def __init__(
         self,
-        holidays: Iterable[date] = NSE_HOLIDAYS_2026,
+        holidays: Iterable[date] | None = None,
         *,
+        holiday_years: Iterable[int] | None = None,
         extra_holidays: Iterable[date] = (),
         sessions: Mapping[Exchange, tuple[time, time]] | None = None,
         square_off: Mapping[Exchange, time] | None = None,
         special_sessions: Mapping[tuple[Exchange, date], tuple[time, time] | None] | None = None,
     ) -> None:
+        if holidays is None:
+            holidays = [d for days in NSE_HOLIDAYS.values() for d in days]
+            holiday_years = NSE_HOLIDAYS.keys() if holiday_years is None else holiday_years
         self.holidays: frozenset[date] = frozenset(holidays)
+        self.holiday_years: frozenset[int] = frozenset(holiday_years if holiday_years is not None else {d.year for d in self.holidays})
+        self._warned_years: set[int] = set()
         self.extra_holidays: frozenset[date] = frozenset(extra_holidays)
         self.sessions: dict[Exchange, tuple[time, time]] = {**SESSION_HOURS, **(sessions or {})}
         self.square_off: dict[Exchange, time] = {**SQUARE_OFF_TIMES, **(square_off or {})}
@@ -354,6 +365,10 @@ class TradingCalendar:
 
     def is_trading_day(self, d: date) -> bool:
         """Whether `d` is a weekday that is not a holiday."""
+        if d.year not in self.holiday_years and d.year not in self._warned_years:
+            self._warned_years.add(d.year)
+            log.warning("no NSE holiday list for this year: only weekends are closed", year=d.year,
+                        covered=sorted(self.holiday_years), add_to=str(HOLIDAYS_FILE))
         return d.weekday() < 5 and d not in self.holidays and d not in self.extra_holidays
 
     def hours(self, exchange: ExchangeLike, d: date) -> tuple[time, time] | None:
@@ -429,7 +444,7 @@ _DEFAULT_CALENDAR = TradingCalendar()
 
 
 def default_calendar() -> TradingCalendar:
-    """The shared calendar (NSE 2026 holidays, standard hours); changes to it are seen by all."""
+    """The shared calendar (the shipped NSE holidays, standard hours); changes to it are seen by all."""
     return _DEFAULT_CALENDAR
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.india import (
+    HOLIDAYS_FILE,
     IST,
+    NSE_HOLIDAYS,
     NSE_HOLIDAYS_2026,
     NSE_INDEX_FNO,
     AmoPolicy,
@@ -26,6 +30,7 @@ from adapters.india import (
     default_calendar,
     is_lot_multiple,
     is_on_tick,
+    load_holidays,
     make_instrument,
     nse_equity,
     parse_product,
@@ -234,6 +239,31 @@ def test_weekends_and_holidays_closed(cal: TradingCalendar) -> None:
 def test_holiday_list_is_weekdays_only() -> None:
     assert len(NSE_HOLIDAYS_2026) == 16
     assert all(d.weekday() < 5 and d.year == 2026 for d in NSE_HOLIDAYS_2026)
+
+
+def test_the_shipped_holiday_list_covers_the_current_year() -> None:
+    """A reminder with teeth: each December NSE publishes next year's list; it goes in the file."""
+    year = date.today().year
+    assert year in NSE_HOLIDAYS, f"add NSE's {year} holidays to {HOLIDAYS_FILE} (from the exchange's circular)"
+    assert all(d.weekday() < 5 for days in NSE_HOLIDAYS.values() for d in days)
+
+
+def test_a_year_without_a_holiday_list_is_said_once_and_closes_weekends_only() -> None:
+    cal = TradingCalendar()
+    with structlog.testing.capture_logs() as logs:
+        assert cal.is_trading_day(date(2031, 1, 1)) and cal.is_trading_day(date(2031, 1, 2))
+        assert not cal.is_trading_day(date(2031, 1, 4))  # a Saturday
+        assert not cal.is_trading_day(date(2026, 12, 25))  # a covered year: no warning
+    warned = [e for e in logs if e["event"].startswith("no NSE holiday list")]
+    assert [e["year"] for e in warned] == [2031] and warned[0]["log_level"] == "warning"
+
+
+def test_holidays_load_from_a_csv_by_year(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("# comment\ndate,holiday\n2030-01-26,Republic Day\n2029-10-02,Gandhi Jayanti\n")
+    assert load_holidays(path) == {2030: (date(2030, 1, 26),), 2029: (date(2029, 10, 2),)}
+    cal = TradingCalendar(load_holidays(path)[2030], holiday_years=[2030])
+    assert not cal.is_trading_day(date(2030, 1, 26)) and cal.holiday_years == {2030}
 
 
 def test_add_holidays_invalidates_cache() -> None:
