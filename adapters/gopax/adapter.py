@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
@@ -157,12 +157,6 @@ class GopaxVenue(Venue[GopaxConfig]):
         else:
             self.private = Poller(f"{self.name}:private", self._poll, self.sync.deliver, interval_s=cfg.poll_interval_s)
             self.private.start()
-
-    def request_stats(self) -> dict[str, Any]:
-        if self.client is None:
-            return {}
-        used = {name: lim.stats() for name, lim in self.client.limiters.items() if lim.calls}
-        return {**self.client.request_counts(), "limiters": used}
 
     async def close(self) -> None:
         if self.private is not None:

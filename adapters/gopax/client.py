@@ -160,6 +160,9 @@ class GopaxClient(RestClient):
 
     # --- RestClient hooks ---------------------------------------------------------------------
 
+    def limiter_label(self, limiter: RateLimiter) -> str:
+        return next((name for name, lim in self.limiters.items() if lim is limiter), limiter.name)
+
     def sign(self, method: str, path: str, query: str, body: bytes) -> dict[str, str]:
         if self.auth is None or not is_private(path):
             return {}

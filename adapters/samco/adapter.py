@@ -155,6 +155,12 @@ class SamcoVenue(Venue[SamcoConfig]):
             )
             self.orders.start()
 
+    def session_state(self) -> str | None:
+        return None if self.client is None else str(self.client.auth.state)
+
+    def session_expiries(self) -> int:
+        return 0 if self.client is None else self.client.auth.expiries
+
     async def close(self) -> None:
         polling = self.orders is not None and self.orders.poller.running
         for part in (self.orders, self.quotes, self.feed):

@@ -114,6 +114,7 @@ class SamcoSession:
         self.logins = 0
         self.failures = 0
         self.rejections = 0
+        self.expiries = 0  # times the session expired (by its clock, or a token the venue refused)
         self.account = ""
         self._login = login
         self._now = now_ns
@@ -240,6 +241,8 @@ class SamcoSession:
         if state is not self.state:
             self.state = state
             self.history.append(state)
+            if state is SessionState.EXPIRED:
+                self.expiries += 1
 
     async def _watch(self) -> None:
         """Renew ahead of expiry even when no request comes (an idle engine at 07:50)."""

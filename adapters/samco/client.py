@@ -41,7 +41,7 @@ from engine.errors import (
     VenueUnavailable,
 )
 from engine.log import fingerprint
-from engine.venue.ratelimit import shared_limiter
+from engine.venue.ratelimit import RateLimiter, shared_limiter
 from engine.venue.rest import Response, RestClient
 
 T = TypeVar("T")
@@ -134,6 +134,9 @@ class SamcoClient(RestClient):
         host = URL(self.base_url).authority
         self.limiter = shared_limiter(f"samco:{fingerprint(api_key)}@{host}", requests_per_s, 1.0)
         self.ip_refusals = 0
+
+    def limiter_label(self, limiter: RateLimiter) -> str:
+        return "requests"  # our own budget, `requests_per_s`
 
     def error_for(self, status: int, body: bytes, headers: Mapping[str, str]) -> VenueError | None:
         return error_for(self.venue, status, body)

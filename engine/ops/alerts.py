@@ -147,6 +147,8 @@ def render_text(run: str, kind: str, data: dict[str, Any]) -> str:
         return f"[{run}] strategy stopped: {data.get('strategy')}: {data.get('reason')}"
     if kind == "feed_stale":
         return f"[{run}] feed stale: {data.get('venue')} {data.get('subscription') or ''}".rstrip()
+    if kind == "session_expired":
+        return f"[{run}] session expired at {data.get('venue')}: logging in again"
     if kind == "kill_switch":
         return f"[{run}] KILL SWITCH: {data.get('reason')}"
     if kind == "orders_left_open":

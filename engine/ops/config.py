@@ -8,9 +8,12 @@ import msgspec
 
 from engine.log import register_secret
 
-EventKind = Literal["fill", "order_rejected", "strategy_stopped", "feed_stale", "kill_switch", "orders_left_open", "run_ended"]
+EventKind = Literal[
+    "fill", "order_rejected", "strategy_stopped", "feed_stale", "session_expired", "kill_switch", "orders_left_open",
+    "run_ended",
+]
 _DEFAULT_EVENTS: tuple[EventKind, ...] = (
-    "order_rejected", "strategy_stopped", "feed_stale", "kill_switch", "orders_left_open", "run_ended",
+    "order_rejected", "strategy_stopped", "feed_stale", "session_expired", "kill_switch", "orders_left_open", "run_ended",
 )
 
 

@@ -43,12 +43,41 @@ class EngineCollector(Collector):
         yield from self._feeds()
         yield from self._alerts()
         yield from self._bridge()
+        yield from self._venues()
         e = self.engine
         yield _gauge("tickbus_kill_switch", "1 while the kill switch holds new orders", 1 if e.risk.halted else 0)
         yield _counter("tickbus_journal_records", "Records written to the order journal", e.journal.written)
         yield _counter("tickbus_journal_commits", "Journal commits (group commits)", e.journal.commits)
+        yield _counter("tickbus_journal_commit_seconds", "Time spent writing and committing the journal",
+                       e.journal.commit_seconds)
         yield _gauge("tickbus_pnl_net", "Net PnL of the run (all currencies added up)", float(e.portfolio.pnl().net))
         yield _counter("tickbus_controls", "Operator controls carried out", len(e.controls))
+
+    def _venues(self) -> Iterator[Metric]:
+        """Requests, answers by status, rate-limit headroom (each limiter's busiest window against its
+        limit) and the login session, per venue."""
+        requests = CounterMetricFamily("tickbus_venue_requests", "REST requests sent (retries included)", labels=["venue"])
+        answers = CounterMetricFamily("tickbus_venue_answers", "REST answers by HTTP status", labels=["venue", "status"])
+        peak = GaugeMetricFamily("tickbus_rate_limit_peak", "Most calls in one of the venue's windows so far",
+                                 labels=["venue", "limiter"])
+        limit = GaugeMetricFamily("tickbus_rate_limit_limit", "Calls the venue allows per window", labels=["venue", "limiter"])
+        waited = CounterMetricFamily("tickbus_rate_limit_waited_seconds", "Time calls waited for the limiter",
+                                     labels=["venue", "limiter"])
+        session = GaugeMetricFamily("tickbus_venue_session", "1 for the venue's session state", labels=["venue", "state"])
+        for name, venue in sorted(self.engine.venues.items()):
+            stats = venue.request_stats()
+            if stats:
+                requests.add_metric([name], stats.get("requests", 0))
+                for status, n in stats.get("statuses", {}).items():
+                    answers.add_metric([name, status], n)
+                for lim_name, lim in stats.get("limiters", {}).items():
+                    peak.add_metric([name, lim_name], lim["peak"])
+                    limit.add_metric([name, lim_name], lim["limit"])
+                    waited.add_metric([name, lim_name], lim["waited_s"])
+            state = venue.session_state()
+            if state is not None:
+                session.add_metric([name, state], 1)
+        yield from (requests, answers, peak, limit, waited, session)
 
     def _bridge(self) -> Iterator[Metric]:
         extension = self.engine.extension

@@ -42,6 +42,7 @@ class Ops:
             self.state.listeners.append(self.alerter.notify)
         self._task: asyncio.Task[None] | None = None
         self._halted: str | None = None
+        self._expiries: dict[str, int] = {}
 
     async def start(self) -> None:
         self.state.attach()
@@ -60,7 +61,17 @@ class Ops:
                 self._halted = halted
                 if halted is not None and self.alerter is not None:
                     self.alerter.notify("kill_switch", {"reason": halted})
+            self._watch_sessions()
             await asyncio.sleep(period)
+
+    def _watch_sessions(self) -> None:
+        """A venue's login session that expired since the last look is alerted (the venue logs in
+        again by itself)."""
+        for name, venue in self.engine.venues.items():
+            expiries = venue.session_expiries()
+            if expiries > self._expiries.get(name, 0) and self.alerter is not None:
+                self.alerter.notify("session_expired", {"venue": name, "expiries": expiries, "state": venue.session_state()})
+            self._expiries[name] = expiries
 
     async def stop(self) -> None:
         """The page and the sampling end (the engine is stopping); alerts go on until `finish`."""

@@ -16,6 +16,7 @@ import msgspec
 from engine.errors import NotSupported
 from engine.events import Balance, Fill, Instrument, Order, OrderReport, Position
 from engine.log import register_secret
+from engine.venue.rest import RestClient
 
 if TYPE_CHECKING:
     from engine.clock import Clock
@@ -165,8 +166,18 @@ class Venue(abc.ABC, Generic[ConfigT]):
 
     def request_stats(self) -> dict[str, Any]:
         """What the venue's REST traffic was: requests, answers by HTTP status, retries, and each
-        rate limiter's busiest window (the run's summary shows it); empty when it has none."""
-        return {}
+        rate limiter's busiest window (the run's summary shows it); empty when it has none.
+        Read from the venue's `client` when it is the kit's `RestClient`."""
+        client = getattr(self, "client", None)
+        return client.request_counts() if isinstance(client, RestClient) else {}
+
+    def session_state(self) -> str | None:
+        """Where the venue's login session is (e.g. "active", "expired"); None without sessions."""
+        return None
+
+    def session_expiries(self) -> int:
+        """How many times the venue's session has expired so far this run (each is logged in again)."""
+        return 0
 
     def market_is_open(self, instrument: Instrument, ts_ns: int) -> bool | None:
         """Whether the venue's market for `instrument` is open at `ts_ns`; None when unknown."""

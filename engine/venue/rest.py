@@ -64,6 +64,8 @@ class RestClient:
         self.requests = 0
         self.retried = 0
         self.statuses: dict[int, int] = {}
+        self.limiters_used: dict[str, RateLimiter] = {}  # label -> a limiter a request waited on
+        self._labels: dict[str, str] = {}  # limiter name -> its label
 
     async def start(self) -> None:
         if self._session is None:
@@ -86,6 +88,10 @@ class RestClient:
         """Auth headers for one attempt; `query` is the encoded query string without '?'."""
         return {}
 
+    def limiter_label(self, limiter: RateLimiter) -> str:
+        """The short name a limiter goes by in the summary and the metrics (its key holds the host)."""
+        return limiter.name
+
     def error_for(self, status: int, body: bytes, headers: Mapping[str, str]) -> VenueError | None:
         """The typed error this answer means, or None when it is a success."""
         if 200 <= status < 300:
@@ -102,9 +108,11 @@ class RestClient:
         return VenueError(self.venue, text, http_status=status)
 
     def request_counts(self) -> dict[str, Any]:
-        """Requests sent (retries included), answers by HTTP status, retries."""
+        """Requests sent (retries included), answers by HTTP status, retries, and each rate
+        limiter's figures (calls, waits, the busiest window against the limit: the headroom)."""
         return {"requests": self.requests, "retried": self.retried,
-                "statuses": {str(k): v for k, v in sorted(self.statuses.items())}}
+                "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+                "limiters": {name: lim.stats() for name, lim in sorted(self.limiters_used.items())}}
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -141,6 +149,10 @@ class RestClient:
         retry = (method == "GET") if idempotent is None else idempotent
         query = urlencode([(k, _text(v)) for k, v in _pairs(params)]) if params else ""
         url = URL(self.base_url + path + (f"?{query}" if query else ""), encoded=True)
+        for limiter in limiters:
+            if limiter.name not in self._labels:
+                self._labels[limiter.name] = self.limiter_label(limiter)
+                self.limiters_used[self._labels[limiter.name]] = limiter
         attempt = 0
         while True:
             attempt += 1
