@@ -137,7 +137,14 @@ class EngineCollector(Collector):
         refused = CounterMetricFamily("tickbus_strategy_refused_paused", "Orders refused while paused",
                                       labels=["strategy"])
         pnl = GaugeMetricFamily("tickbus_strategy_pnl_net", "Net PnL per strategy", labels=["strategy"])
+        feed = GaugeMetricFamily("tickbus_feed_to_strategy_seconds", "A quote's age when its strategy callback "
+                                 "starts (frame received -> callback), over the last sampled quotes",
+                                 labels=["strategy", "quantile"])
         for host in self.engine.hosts:
+            if host.feed_latency:
+                ages = sorted(host.feed_latency)
+                for q in (0.5, 0.99):
+                    feed.add_metric([host.strategy.id, str(q)], ages[min(len(ages) - 1, round(q * (len(ages) - 1)))] / 1e9)
             sid = host.strategy.id
             errors.add_metric([sid], host.errors)
             current = strategy_state(host)
@@ -145,7 +152,7 @@ class EngineCollector(Collector):
                 state.add_metric([sid, name], 1 if name == current else 0)
             refused.add_metric([sid], host.refused_while_paused)
             pnl.add_metric([sid], float(self.engine.portfolio.pnl(sid).net))
-        yield from (errors, state, refused, pnl)
+        yield from (errors, state, refused, pnl, feed)
 
     def _feeds(self) -> Iterator[Metric]:
         stale = GaugeMetricFamily("tickbus_feed_unhealthy", "Feed subscriptions (or connections) whose last status "

@@ -39,6 +39,8 @@ class OpsState:
         self._subscriptions: list[Any] = []
 
     def attach(self) -> None:
+        for host in self.engine.hosts:  # a quote in 64 timed from its frame to the strategy
+            host.sample_feed_latency()
         bus = self.engine.bus
         self._subscriptions = [
             bus.subscribe(Fill, self._on_fill, name="ops.fills"),

@@ -267,6 +267,7 @@ class StrategyHost:
         self.paused: str | None = None  # why new orders are refused (an operator's pause)
         self.refused_while_paused = 0
         self._recent: deque[int] = deque()
+        self.feed_latency: deque[int] | None = None  # see sample_feed_latency
         self._last_error: BaseException | None = None
         self._queue: QueuedSubscriber = self.ctx.bus.queued(
             f"strategy.{strategy.id}", self.dispatch, maxsize=queue_size, on_error=self._on_error
@@ -286,6 +287,25 @@ class StrategyHost:
     @property
     def queue(self) -> QueuedSubscriber:
         return self._queue
+
+    def sample_feed_latency(self, every: int = 64, keep: int = 4096) -> deque[int]:
+        """From now on, every `every`-th quote's age when its callback starts (engine clock now
+        minus the quote's `ts_recv`, ns) goes into the returned ring; off (and free) until asked."""
+        samples: deque[int] = deque(maxlen=keep)
+        on_quote = self._callbacks[Quote]
+        now_ns = self.ctx.clock.now_ns
+        seen = 0
+
+        def sampled(quote: Quote) -> Any:
+            nonlocal seen
+            seen += 1
+            if seen % every == 0:
+                samples.append(now_ns() - quote.ts_recv)
+            return on_quote(quote)
+
+        self._callbacks[Quote] = sampled
+        self.feed_latency = samples
+        return samples
 
     def dispatch(self, event: Any) -> Any:
         return self._callbacks[event.__class__](event)

@@ -37,6 +37,7 @@ async def test_metrics_count_events_orders_fills_latency_and_strategy_state(tmp_
         async with s.post(url(engine, "/api/strategies/rep/pause"), headers=auth()) as resp:
             assert resp.status == 200
         await until(lambda: engine.hosts[0].refused_while_paused >= 1, timeout=20)
+        await until(lambda: bool(engine.hosts[0].feed_latency), timeout=30)  # one quote in 64 is timed
         m = await scrape(engine, s)
         published = engine.bus.stats.published
     assert 0 < m[("tickbus_bus_events_total", ())] <= published
@@ -51,6 +52,8 @@ async def test_metrics_count_events_orders_fills_latency_and_strategy_state(tmp_
     assert m[("tickbus_controls_total", ())] == 1
     assert m[("tickbus_journal_records_total", ())] >= 1 and m[("tickbus_journal_commits_total", ())] >= 1
     assert ("tickbus_bus_conflated_total", ()) in m and ("tickbus_bus_handler_errors_total", ()) in m
+    age = m[("tickbus_feed_to_strategy_seconds", (("quantile", "0.99"), ("strategy", "rep")))]
+    assert 0 <= m[("tickbus_feed_to_strategy_seconds", (("quantile", "0.5"), ("strategy", "rep")))] <= age < 5
 
 
 async def test_rejects_are_counted_by_reason(tmp_path: Path) -> None:
