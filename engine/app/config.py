@@ -427,6 +427,8 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
     for vp in venues.values():  # an emulator's market clock starts where the run's does
         if vp.config.emulator and vp.config.emulator_start is None and config.start is not None:
             vp.config = msgspec.structs.replace(vp.config, emulator_start=config.start)
+        if vp.config.shadow and config.mode != "live":
+            raise ConfigError(file, f"venues.{vp.name}.shadow", f"a shadow paper account runs beside a live venue; this run is {config.mode}")
     paper = None
     if config.mode in ("paper", "backtest"):
         paper = _venue_plan(file, "paper", {"type": "paper", **config.paper}, field_path="paper")

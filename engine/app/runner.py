@@ -16,6 +16,7 @@ from engine.account.portfolio import Portfolio
 from engine.account.risk import RiskEngine
 from engine.app.backtest import VENUE_BARS, place_clock, run_backtest
 from engine.app.config import Plan
+from engine.app.shadow import Shadow, start_shadows
 from engine.app.summary import build_summary, write_trades
 from engine.clock import Clock, RealtimeClock, SimulatedClock
 from engine.data.bars import BarAggregator
@@ -94,6 +95,7 @@ class Engine:
         self.left_open: list[Order] = []  # orders still open at a venue after the stop's cancels
         self.controls: list[dict[str, Any]] = []  # the operator's controls (engine/ops), for the summary
         self.extension: Extension | None = None  # a part joined to the engine (the NATS bridge)
+        self.shadows: dict[str, Shadow] = {}  # venue -> its paper copy (`shadow: true`)
         self.ops: Ops | None = None
         self._http = http  # `--http HOST:PORT`, over the config's http.listen
 
@@ -128,6 +130,7 @@ class Engine:
             for inst in await venue.instruments():
                 self.portfolio.instruments[inst.id] = inst
         self._check_instruments()
+        self.shadows = await start_shadows(self)
         if self.backtest:
             place_clock(self)
             # ids from simulated time, not the wall clock: the same backtest gives the same trade list
@@ -332,6 +335,8 @@ class Engine:
             if self.plan.config.cancel_on_stop:
                 self._name_left_open()
             await self._read_balances()
+            for shadow in self.shadows.values():
+                await shadow.close()
             for agg in self.aggregators.values():
                 agg.stop()
             closing: list[Venue[Any] | Emulator] = [*self.venues.values(), *([self.paper] if self.paper else []), *self.emulators]

@@ -82,6 +82,7 @@ def build_summary(engine: Engine) -> dict[str, Any]:
         "recovery": engine.recovery,
         "controls": list(engine.controls),
         "reconciliation": reconcile(engine),
+        **({"shadow": {name: shadow.report() for name, shadow in engine.shadows.items()}} if engine.shadows else {}),
     }
 
 
@@ -166,6 +167,14 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(f"KILL SWITCH: {summary['kill_switch']}")
     for o in summary["left_open"]:
         lines.append(f"LEFT OPEN at {o['venue']}: {o['client_order_id']} ({o['venue_order_id']}) {o['instrument']} {o['status']}")
+    for name, sh in summary.get("shadow", {}).items():
+        ticks, later = sh["ticks_better_on_paper"], sh["paper_first_fill_ms_later"]
+        lines.append(
+            f"shadow  : {name} {sh['orders']} orders: {sh['both_filled']} filled on both, {sh['venue_only']} only at the venue, "
+            f"{sh['paper_only']} only on paper; paper/venue filled {sh['fill_ratio_paper_to_venue']}"
+            + (f"; paper {ticks['median']} ticks better (median)" if ticks else "")
+            + (f", first fill {later['median']} ms later on paper (median)" if later else "")
+        )
     for c in summary.get("controls", []):
         lines.append(f"control : {c['action']} {c['target'] or ''} by {c['by']}".rstrip())
     rec = summary["reconciliation"]

@@ -53,6 +53,9 @@ class VenueConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # where an emulator's market clock starts; left out, the run's `start:` (the two must agree
     # for market hours and token lifetimes to line up)
     emulator_start: datetime | None = None
+    # a live venue only: the engine's paper account runs beside it on the same quotes and orders,
+    # and the summary compares the two order by order (engine/app/shadow.py)
+    shadow: bool = False
 
 
 @dataclass
