@@ -25,7 +25,7 @@ from importlib import metadata
 
 from engine.app import commands
 
-COMMANDS = ("check", "strategies", "emulate", "run", "backtest")
+COMMANDS = ("check", "strategies", "emulate", "run", "backtest", "sweep")
 
 
 def program() -> str:
@@ -68,6 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help="end here, ISO-8601 with offset (default: --duration, else the data's end)")
     backtest.add_argument("--duration", type=float, default=None, help="simulated seconds to replay")
     backtest.add_argument("--trades", default=None, metavar="FILE", help="write every fill to FILE as CSV")
+    sweep = sub.add_parser("sweep", parents=[common], help="backtest every combination of parameters, ranked")
+    sweep.add_argument("config", help="the backtest's YAML")
+    sweep.add_argument("--param", action="append", default=[], metavar="PATH=SPEC",
+                       help="a value to vary, e.g. strategies[0].params.fast=3:10 (range), =3:10:2, =5,8,13 (list)")
+    sweep.add_argument("--metric", default="net", help="rank by: net (PnL, the default), realized, fees, fills")
+    sweep.add_argument("--out", default="sweep", help="folder for sweep.csv and sweep.html (default ./sweep)")
+    sweep.add_argument("--jobs", type=int, default=None, help="backtests at once (default: the machine's cores)")
+    sweep.add_argument("--sample", type=int, default=None, help="try N combinations drawn at random, not all")
+    sweep.add_argument("--seed", type=int, default=1, help="the seed of --sample's draw")
+    sweep.add_argument("--split", type=float, default=None,
+                       help="walk-forward: rank on the first fraction of --from..--to, show the rest beside it")
+    sweep.add_argument("--from", dest="start", default=None, metavar="T", help="the period's start, ISO-8601 with offset")
+    sweep.add_argument("--to", dest="end", default=None, metavar="T", help="the period's end, ISO-8601 with offset")
     check = sub.add_parser("check", parents=[common], help="validate a config, print the resolved plan")
     check.add_argument("config", help="the YAML to check")
     sub.add_parser("strategies", parents=[common], help="list strategies and venues")
@@ -98,6 +111,9 @@ def main(argv: list[str]) -> int:
         if args.command == "backtest":
             return commands.cmd_backtest(args.config, start=args.start, end=args.end, duration=args.duration,
                                          log_format=args.log_format, trades=args.trades)
+        if args.command == "sweep":
+            return commands.cmd_sweep(args.config, args.param, metric=args.metric, out=args.out, jobs=args.jobs,
+                                      sample=args.sample, seed=args.seed, split=args.split, start=args.start, end=args.end)
         if args.command == "strategies":
             return commands.cmd_strategies()
         if args.command == "emulate":

@@ -183,6 +183,25 @@ def cmd_backtest(
     return 0
 
 
+def cmd_sweep(config: str, params: list[str], *, metric: str, out: str, jobs: int | None, sample: int | None,
+              seed: int, split: float | None, start: str | None, end: str | None) -> int:
+    """`run.py sweep`: backtests of every combination across the cores, ranked (engine/app/sweep.py)."""
+    from engine.app.sweep import Sweep
+
+    load_config(config)  # the config's own mistakes first, as one line
+    sweep = Sweep(config, params, metric=metric, out=out, jobs=jobs, sample=sample, seed=seed, split=split,
+                  start=start, end=end)
+    trials = sweep.run()
+    names = [path for path, _ in sweep.grid]
+    for rank, t in enumerate(trials[:10], 1):
+        shown = ", ".join(f"{n.rsplit('.', 1)[-1]}={t.values[n]}" for n in names)
+        figure = t.error or f"net {t.figures['net']}, fills {t.figures['fills']}" + (
+            f"; out of sample net {t.out_of_sample['net']}" if t.out_of_sample else "")
+        print(f"{rank:>3}. {shown}: {figure}")
+    print(f"{len(trials)} backtests; the table: {Path(out) / 'sweep.csv'}, {Path(out) / 'sweep.html'}")
+    return 0 if any(t.error is None for t in trials) else 1
+
+
 def parse_speed(text: str | float | None) -> float:
     """`--speed`: how many emulated seconds to each wall second, a finite number above zero."""
     if text is None:
