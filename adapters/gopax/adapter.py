@@ -209,7 +209,7 @@ class GopaxVenue(Venue[GopaxConfig]):
                 report = self._report(await client.order(placed.id))
             except Exception as exc:  # noqa: BLE001 - the order is placed: the next look asks again
                 log.warning("asking about a placed order failed", venue=self.name, venue_order_id=placed.id, error=repr(exc))
-        return self.sync.track(report or self._submitted(placed))
+        return self.sync.track(self.sync.before_fills(report or self._submitted(placed)))  # its fills complete it
 
     async def cancel(self, order: Order) -> OrderReport | None:
         client = self._client()

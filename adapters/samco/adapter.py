@@ -214,7 +214,7 @@ class SamcoVenue(Venue[SamcoConfig]):
         report = report_from_reply(self.name, word, reply.orderNumber, reply.orderDetails, order, self.ctx.clock.now_ns(), self.words)
         if report.status is S.REJECTED:
             report = msgspec.structs.replace(report, reason=await self._rejection(reply.orderNumber, reply.statusMessage))
-        return self.sync.track(self.sync.before_fills(report))
+        return self.sync.track(self.sync.before_fills(report))  # its fills complete it
 
     async def cancel(self, order: Order) -> OrderReport | None:
         number = order.venue_order_id or await self._number_of(order)

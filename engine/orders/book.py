@@ -230,6 +230,7 @@ class OrderBook:
             status=status,
             reason=reason,
             pending=None if status.is_terminal else order.pending,
+            stop_pending=False,  # a stop that fills was triggered, whatever report is still to come
             updated_ns=now,
         )
         self.journal_rows(now, [("fill", coid, fill), ("order", coid, updated)])

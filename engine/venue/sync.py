@@ -49,6 +49,7 @@ from engine.venue.retry import Backoff
 
 log = structlog.get_logger("tickbus.venue.sync")
 HOLD_COMPLETION_LOOKS = 3  # looks a completion waits for its fills before it is delivered anyway
+HOLD_COMPLETION_S = 1.0  # how long a pushed completion waits for its pushed fills
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class VenueSync:
         hold_fills_ahead_of_reports: bool = False,
         state_of: Callable[[OrderReport], Hashable] = status_and_filled,
         backoff_s: tuple[float, float] = (0.5, 30.0),
+        hold_completion_s: float = HOLD_COMPLETION_S,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.venue = venue
@@ -115,6 +117,8 @@ class VenueSync:
         self._delivered_qty: dict[str, Decimal] = {}  # venue order id -> quantity of its fills delivered
         self._reported: dict[str, Hashable] = {}
         self._holding: dict[str, int] = {}  # venue order id -> looks its completion has waited
+        self._hold_completion_s = hold_completion_s
+        self._waiting: dict[str, OrderReport] = {}  # venue order id -> a pushed completion ahead of its fills
         self._catch_up: asyncio.Task[None] | None = None
         self._catch_up_from: int | None = None  # the cursor of the catch-up in progress
 
@@ -122,13 +126,16 @@ class VenueSync:
 
     def track(self, report: OrderReport) -> OrderReport:
         """Follow the order while the venue works it (call on every report handed to the engine)."""
+        self._follow(report)
+        return report
+
+    def _follow(self, report: OrderReport) -> None:
         vid = report.venue_order_id
         if vid is not None:
             if report.status.is_open:
                 self.working.add(vid)
             else:
                 self.working.discard(vid)
-        return report
 
     def before_fills(self, report: OrderReport) -> OrderReport:
         """A direct answer (a placement's, say) that the order is complete, before its fills have
@@ -188,6 +195,7 @@ class VenueSync:
             self._mark_reported(report)
             if vid is not None:
                 self._holding.pop(vid, None)
+                self._waiting.pop(vid, None)  # a look told it: a pushed copy waits no more
         for vid in look.gone:
             self.working.discard(vid)
 
@@ -206,7 +214,32 @@ class VenueSync:
         self._mark_fill(fill, position)
 
     def stream_report(self, report: OrderReport) -> None:
-        """An order update pushed by the socket; one the engine does not take is asked about again."""
+        """An order update pushed by the socket; one the engine does not take is asked about again.
+        A completion pushed before its fills waits for them (`hold_completion_s` at most)."""
+        vid = report.venue_order_id
+        if vid is not None and self._fills_missing(report):
+            if vid not in self._waiting:
+                self.stats.held_completions += 1
+                asyncio.get_running_loop().call_later(self._hold_completion_s, self._waited, vid)
+            self._waiting[vid] = report
+            self.working.add(vid)
+            return
+        self._take_report(report)
+
+    def _waited(self, vid: str, *, ask: bool = True) -> None:
+        """A pushed completion whose fills did not come in time: delivered, and (`ask`) the fills
+        asked for by a catch-up."""
+        report = self._waiting.pop(vid, None)
+        if report is None:
+            return
+        self.stats.completions_without_fills += 1
+        log.warning("order completed without its fills", venue=self.venue, venue_order_id=vid,
+                    filled=str(report.filled_qty), fills_known=str(self._delivered_qty.get(vid, Decimal(0))))
+        self._take_report(report)
+        if ask:
+            self.catch_up()
+
+    def _take_report(self, report: OrderReport) -> None:
         try:
             self.sink.on_order_report(report)
         except Exception as exc:  # noqa: BLE001 - not taken: the catch-up asks about the order again
@@ -230,15 +263,18 @@ class VenueSync:
 
     def _mark_fill(self, fill: Fill, position: int | None) -> None:
         self._fill_ids.add(fill.fill_id)
-        if fill.venue_order_id is not None:
-            self._delivered_qty[fill.venue_order_id] = self._delivered_qty.get(fill.venue_order_id, Decimal(0)) + fill.qty
+        vid = fill.venue_order_id
+        if vid is not None:
+            self._delivered_qty[vid] = self._delivered_qty.get(vid, Decimal(0)) + fill.qty
         if position is not None and position > self.cursor:
             self.cursor = position
+        if vid is not None and vid in self._waiting and not self._fills_missing(self._waiting[vid]):
+            self._take_report(self._waiting.pop(vid))
 
     def _mark_reported(self, report: OrderReport) -> None:
         if report.venue_order_id is not None:
             self._reported[report.venue_order_id] = self._state_of(report)
-        self.track(report)
+        self._follow(report)
 
     @staticmethod
     def _reported_filled(reports: Sequence[OrderReport]) -> dict[str, Decimal]:
@@ -301,13 +337,15 @@ class VenueSync:
         over REST only when a catch-up was still due or the socket was not up.
         """
         since = self._catch_up_from if self._catch_up_from is not None else self.cursor
-        fills = self.behind or not stream_current
+        fills = self.behind or not stream_current or bool(self._waiting)
         await self._stop_catch_up()
         try:
             look = await asyncio.wait_for(self.questions.look(since, frozenset(self.working), fills=fills), timeout_s)
             self.deliver(look)
         except Exception as exc:  # noqa: BLE001 - a venue error, a broken connection, the timeout: logged, not raised
             log.warning("last look failed", venue=self.venue, error=str(exc) or repr(exc))
+        for vid in list(self._waiting):  # what the last look did not settle: as the venue pushed it
+            self._waited(vid, ask=False)
 
     async def close(self) -> None:
         """Stop the catch-up in progress (its cursor is kept: `behind` stays true)."""

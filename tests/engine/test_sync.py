@@ -284,3 +284,23 @@ def test_a_direct_answer_of_complete_before_the_fills_is_told_as_placed() -> Non
     assert sync.before_fills(report("v1", S.COMPLETED, "2")).status is S.PLACED
     sync.deliver(Look(fills=[fill(1, qty="2")]))
     assert sync.before_fills(report("v1", S.COMPLETED, "2")).status is S.COMPLETED
+
+
+async def test_a_pushed_completion_waits_for_its_pushed_fills() -> None:
+    sync, sink, _ = make()
+    sync.stream_report(report("v1", S.COMPLETED, "2"))
+    assert sink.taken == [] and sync.stats.held_completions == 1
+    sync.stream_fill(fill(1, qty="1"))
+    assert [type(e).__name__ for e in sink.taken] == ["Fill"]  # 1 of 2: still waiting
+    sync.stream_fill(fill(2, qty="1"))
+    assert [type(e).__name__ for e in sink.taken] == ["Fill", "Fill", "OrderReport"]
+    assert sync.stats.completions_without_fills == 0
+
+
+async def test_a_pushed_completion_whose_fills_never_come_is_delivered_and_the_fills_asked_for() -> None:
+    venue = ScriptedVenue(Look(fills=[fill(7, qty="2")]))
+    sync, sink, _ = make(venue, hold_completion_s=0.01)
+    sync.stream_report(report("v1", S.COMPLETED, "2"))
+    await bounded(until(lambda: len(sink.taken) == 2))
+    assert [type(e).__name__ for e in sink.taken] == ["OrderReport", "Fill"] and sync.stats.completions_without_fills == 1
+    assert venue.asked  # a catch-up asked the venue for the fills
