@@ -26,6 +26,8 @@ from engine.ops.service import Ops, start_ops
 from engine.orders.ids import ClientOrderIds
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
+from engine.report.record import EquityRecorder
+from engine.report.runs import finish_report, start_recorder
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
 from engine.venue.contract import Channel, Emulator, Venue, VenueContext
 
@@ -95,6 +97,7 @@ class Engine:
         self.controls: list[dict[str, Any]] = []  # the operator's controls (engine/ops), for the summary
         self.extension: Extension | None = None  # a part joined to the engine (the NATS bridge)
         self.ops: Ops | None = None
+        self.recorder: EquityRecorder | None = None  # the report's equity series (engine/report)
         self._http = http  # `--http HOST:PORT`, over the config's http.listen
 
     # --- start --------------------------------------------------------------------------------
@@ -142,6 +145,7 @@ class Engine:
             await self._start_strategy(i, sp.cls, sp.params, sp.config)
         if not self.backtest:
             await self._subscribe_market_data()
+        self.recorder = start_recorder(self)
         self.ops = await start_ops(self, self._http)
 
     def _check_instruments(self) -> None:
@@ -319,6 +323,8 @@ class Engine:
         """Stop strategies, cancel (if asked), close venues and emulators; the journal is closed
         last whatever fails before it, so nothing it holds is lost."""
         try:
+            if self.recorder is not None:
+                self.recorder.pause()
             if self.ops is not None:
                 await self.ops.stop()
             for host in self.hosts:
@@ -341,6 +347,8 @@ class Engine:
                 except Exception as exc:
                     log.error("close failed", part=getattr(part, "name", type(part).__name__), error=repr(exc))
         finally:
+            if self.recorder is not None:
+                self.recorder.finish()
             self.journal.close()
             self.ended_wall = time.perf_counter()
 
@@ -503,6 +511,7 @@ async def run_plan(
     summary = engine.summary()
     if trades is not None and engine.fills is not None:
         write_trades(engine.fills, Path(trades))
+    finish_report(engine, summary)
     if extension is not None:
         await extension.stop()
         summary["bridge"] = extension.summary()
