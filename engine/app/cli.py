@@ -6,6 +6,9 @@
                                       offset); a progress line on a terminal; FILE: the fills as CSV
   python run.py CONFIG --role core|strategies [--only NAME,...]
                                       one side of a split over NATS JetStream (bus.nats)
+  python run.py report JOURNAL [--out FILE]
+                                      a past run's HTML report (and its trades CSV beside it)
+                                      again, from its journal alone
   python run.py check CONFIG          validate a config and print the resolved plan
   python run.py strategies            list the strategies and venues that can be loaded
   python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X] [--faults K=V,...]
@@ -25,7 +28,7 @@ from importlib import metadata
 
 from engine.app import commands
 
-COMMANDS = ("check", "strategies", "emulate", "run", "backtest")
+COMMANDS = ("check", "strategies", "emulate", "run", "backtest", "report")
 
 
 def program() -> str:
@@ -68,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="end here, ISO-8601 with offset (default: --duration, else the data's end)")
     backtest.add_argument("--duration", type=float, default=None, help="simulated seconds to replay")
     backtest.add_argument("--trades", default=None, metavar="FILE", help="write every fill to FILE as CSV")
+    report = sub.add_parser("report", parents=[common], help="a past run's HTML report again, from its journal")
+    report.add_argument("journal", help="the run's journal (SQLite), e.g. var/journal/paper_sma.sqlite")
+    report.add_argument("--out", default=None, metavar="FILE",
+                        help="the HTML file (default: beside the journal, <journal>.report.html); the CSV goes beside it")
     check = sub.add_parser("check", parents=[common], help="validate a config, print the resolved plan")
     check.add_argument("config", help="the YAML to check")
     sub.add_parser("strategies", parents=[common], help="list strategies and venues")
@@ -98,6 +105,10 @@ def main(argv: list[str]) -> int:
         if args.command == "backtest":
             return commands.cmd_backtest(args.config, start=args.start, end=args.end, duration=args.duration,
                                          log_format=args.log_format, trades=args.trades)
+        if args.command == "report":
+            from engine.report.runs import cmd_report
+
+            return cmd_report(args.journal, args.out)
         if args.command == "strategies":
             return commands.cmd_strategies()
         if args.command == "emulate":
