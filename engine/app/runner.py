@@ -522,6 +522,8 @@ async def run_plan(
 
 async def _abandon(engine: Engine) -> None:
     """A failed start: close whatever opened, keep the journal intact."""
+    if engine.recorder is not None:
+        engine.recorder.pause()
     for venue in [*engine.venues.values(), *([engine.paper] if engine.paper else [])]:
         try:
             await venue.close()
