@@ -15,6 +15,7 @@ from engine.report.metrics import Figures
 from engine.report.svg import COLORS, Line, Marker, chart
 
 MAX_TRADE_ROWS = 5000  # the page's trade list; the CSV has every one
+MAX_MARKERS = 5000  # fills marked on one price chart
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1em 2em; color: #222; background: #fafafa; }
@@ -105,12 +106,16 @@ def _price_charts(report: Report) -> str:
         rows = report.series.get((ALL, fig.scope), [])
         marks = [(r.ts_ns, r.mark) for r in rows if r.mark is not None]
         fills = [f for f in report.fills if f.instrument == fig.scope]
+        step = -(-len(fills) // MAX_MARKERS)  # past the cap, every step-th fill is marked
+        caption = f"{fig.scope}: mark (mid) and fills (▲ buy, ▼ sell)"
+        if step > 1:
+            caption += f", every {step}th of {len(fills)} fills"
         markers = [
             Marker(f.ts_event, float(f.price), f.side is Side.BUY,
                    f"{f.strategy_id or ''} {f.side.value} {f.qty} @ {f.price} ({_when(f.ts_event)})")
-            for f in fills
+            for f in fills[::max(step, 1)]
         ]
-        out.append(chart(f"price-chart-{k}", f"{fig.scope}: mark (mid) and fills (▲ buy, ▼ sell)",
+        out.append(chart(f"price-chart-{k}", caption,
                          [Line("mark", [(t, float(m)) for t, m in marks if m is not None], COLORS[0])], markers))
     return "".join(out) or "<p class='muted'>no instruments</p>"
 
