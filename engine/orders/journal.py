@@ -277,10 +277,10 @@ def read_record(path: str | Path) -> JournalRecord:
     file = Path(path)
     if not file.is_file():
         raise NotAJournal("no such file" if not file.exists() else "not a file")
-    try:
-        db = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise NotAJournal(f"cannot open ({exc})") from None
+    # read-write but only read: a read-only connection to a WAL file would leave its -wal and -shm behind
+    db = _connect(file, "rw") or _connect(file, "ro")
+    if db is None:
+        raise NotAJournal("cannot open it")
     try:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "events" not in tables:
@@ -290,6 +290,23 @@ def read_record(path: str | Path) -> JournalRecord:
         raise NotAJournal(f"not a tickbus journal ({exc})") from None
     finally:
         db.close()
+
+
+def _connect(file: Path, mode: str) -> sqlite3.Connection | None:
+    """An open connection, None if it cannot be opened in `mode`; `NotAJournal` if it is not SQLite."""
+    try:
+        db = sqlite3.connect(f"{file.resolve().as_uri()}?mode={mode}", uri=True)
+    except sqlite3.OperationalError:
+        return None
+    try:
+        db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return db
+    except sqlite3.OperationalError:  # cannot be read so (a read-only file, say)
+        db.close()
+        return None
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise NotAJournal(f"not a tickbus journal ({exc})") from None
 
 
 def record_summary(path: str | Path, started_ns: int, summary: str) -> None:
