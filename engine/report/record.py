@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import structlog
 
-from engine.clock import Clock, Repeating
+from engine.clock import NS, Clock, TimerHandle
 from engine.events import ZERO, Instrument, Position
 from engine.log import REDACTED, is_secret_key, scrub
 from engine.orders.journal import ALL, EquityRow, Journal, JournalRecord
@@ -74,12 +74,25 @@ class EquityRecorder:
         self.started_ns = clock.now_ns()
         self.samples = 0
         self.record: JournalRecord | None = None  # a journal in memory, read before it closed
-        self._timer: Repeating | None = None
+        self._timer: TimerHandle | None = None
+        self._due = 0  # the samples taken on the interval: the k-th is due at started_ns + k x interval
 
     def start(self, config: dict[str, Any]) -> None:
         self.journal.write_run(self.started_ns, json.dumps(config, sort_keys=True))
         self.sample()
-        self._timer = Repeating(self.clock, self.interval_s, self.sample)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """The next sample at its place on the interval (a late timer does not push the ones after it)."""
+        self._due += 1
+        at = self.started_ns + int(self._due * self.interval_s * NS)
+        self._timer = self.clock.call_later((at - self.clock.now_ns()) / NS, self._tick)
+
+    def _tick(self) -> None:
+        if self._timer is None:
+            return
+        self._schedule()
+        self.sample()
 
     def sample(self) -> None:
         rows = equity_rows(self.portfolio, self.clock.now_ns(), self.strategies, self.watched)

@@ -50,6 +50,9 @@ def test_a_backtest_writes_its_report_and_a_trades_csv_equal_to_the_journals_fil
                 got["fee"], got["ts_event"], got["strategy"]) == (
             f.fill_id, f.client_order_id, f.instrument, f.side.value, str(f.qty), str(f.price), str(f.fee),
             str(f.ts_event), f.strategy_id)
+    # sampled every 10 s of simulated time from the start, and once more at the end
+    times = [r.ts_ns for r in record.equity if (r.strategy, r.instrument) == (ALL, ALL)]
+    assert {b - a for a, b in zip(times[:-2], times[1:-1], strict=True)} == {10 * 10**9} and len(times) > 2000
     # the equity series ends where the summary does, and the journal keeps the summary
     last = [r for r in record.equity if (r.strategy, r.instrument) == (ALL, ALL)][-1]
     assert str(last.net) == summary["pnl"]["net"] and str(last.fees) == summary["pnl"]["fees"]
@@ -79,6 +82,24 @@ def test_report_rebuilds_the_same_trade_list_and_page_from_a_finished_runs_journ
     assert out.read_text() == Path(summary["report"]["html"]).read_text()
     proc = run_py("report", str(tmp_path / "bt.sqlite"))  # no --out: beside the journal
     assert proc.returncode == 0 and (tmp_path / "bt.report.html").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(("-wal", "-shm"))]  # the file left as it was
+
+
+def test_a_paper_run_writes_its_report_beside_its_journal(tmp_path: Path) -> None:
+    raw = yaml.safe_load((ROOT / "configs" / "paper_sma.yaml").read_text())
+    raw.update({"journal": str(tmp_path / "p.sqlite"), "state_dir": str(tmp_path / "state"),
+                "report": {"interval_s": 5, "capital": 250000}})
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    proc = run_py(str(path), "--duration", "3", "--log-format", "json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["report"] == {"html": str(tmp_path / "p.report.html"), "trades": str(tmp_path / "p.trades.csv")}
+    record = read_record(tmp_path / "p.sqlite")
+    run = json.loads(record.runs[-1].config)
+    assert (run["mode"], run["capital"], run["capital_from"], run["interval_s"]) == ("paper", "250000", "report.capital", 5)
+    assert len({r.ts_ns for r in record.equity}) >= 2  # the start and the end at least
+    assert len(csv_rows(tmp_path / "p.trades.csv")) == summary["fills"]
 
 
 def test_a_run_with_its_journal_in_memory_writes_the_report_in_state_dir_and_report_false_writes_none(
