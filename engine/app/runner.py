@@ -511,10 +511,10 @@ async def run_plan(
     summary = engine.summary()
     if trades is not None and engine.fills is not None:
         write_trades(engine.fills, Path(trades))
-    finish_report(engine, summary)
     if extension is not None:
         await extension.stop()
         summary["bridge"] = extension.summary()
+    finish_report(engine, summary)
     if engine.ops is not None:
         await engine.ops.finish(summary)
     return summary
