@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
+from typing import Any
 
 from engine.events import Fill, Side
 from engine.orders.journal import ALL
@@ -48,7 +49,7 @@ def render(report: Report) -> str:
         "<h2>By instrument</h2>", _figures_table("instruments", "instrument", report.instruments),
         f"<h2>Trades <span class='muted'>({len(report.fills)} fills, {len(report.trips)} round trips)</span></h2>",
         _trades_table(report.fills),
-        "<h2>Figures of the run</h2>", _pre("summary", report.summary or {"note": "the run has no summary (it did not end)"}),
+        "<h2>Figures of the run</h2>", _run_figures(report.summary),
         "<h2>Config</h2>", _pre("config", run.get("config", {})),
         "<h2>How the figures are made</h2>", _definitions(report),
     ]
@@ -154,6 +155,27 @@ def _trades_table(fills: Sequence[Fill]) -> str:
     return f"<table id='trades'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
 
+def _run_figures(summary: dict[str, Any] | None) -> str:
+    """The summary's headline figures as a table, the whole summary below it."""
+    if not summary:
+        return "<p class='muted'>the run has no summary: it did not end (killed, or still running)</p>"
+    bus = summary.get("bus", {})
+    checks = summary.get("orders_engine", {})
+    ledger = summary.get("reconciliation")
+    rows = [
+        ("stopped", summary.get("stop_reason")), ("wall time", f"{summary.get('wall_s')} s"),
+        ("orders", f"{summary.get('orders_total')} ({', '.join(f'{k} {v}' for k, v in summary.get('orders', {}).items())})"),
+        ("fills", summary.get("fills")), ("bus events", bus.get("published")), ("conflated", bus.get("conflated")),
+        ("refused by risk", checks.get("risk_rejected")), ("duplicate fills", checks.get("duplicate_fills")),
+        ("positions left", ", ".join(f"{p['instrument']} {p['qty']}" for p in summary.get("positions", [])) or "none"),
+        ("kill switch", summary.get("kill_switch") or "off"),
+        ("ledger", "—" if ledger is None else "consistent" if ledger.get("ok") else "INCONSISTENT"),
+    ]
+    table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+    return (f"<table id='run-figures'><tbody>{table}</tbody></table>"
+            f"<details><summary>the whole summary</summary>{_pre('summary', summary)}</details>")
+
+
 def _definitions(report: Report) -> str:
     capital = (f"{_money(report.capital, signed=False)} ({escape(str(report.run.get('capital_from')))})"
                if report.capital is not None else "none known (set report.capital): return and % not shown")
@@ -161,7 +183,8 @@ def _definitions(report: Report) -> str:
         ("samples", f"the engine records PnL, fees and exposure every {report.interval_s:g} s of engine time "
                     "(simulated time in a backtest), and once more at the end of the run"),
         ("capital", capital),
-        ("net PnL", "realised + unrealised (at the mark: the mid of the last quote, else the last trade) - fees"),
+        ("net PnL", "realised + unrealised (at the mark: the mid of the last quote, else the last trade) - fees; "
+                    "totals add the instruments' amounts as the summary does, each in its quote currency"),
         ("Sharpe, Sortino", "of the per-sample changes of net PnL over capital; mean / standard deviation (n-1), "
                             "Sortino over the downside deviation (target 0); annualised by √(365.25 × 86,400 / "
                             "interval) (calendar time), zero risk-free rate"),

@@ -95,7 +95,9 @@ class EquityRecorder:
         self.sample()
 
     def sample(self) -> None:
-        rows = equity_rows(self.portfolio, self.clock.now_ns(), self.strategies, self.watched)
+        # a run without strategies of its own (a split run's core): every instrument it has a mark for
+        watched = self.watched or list(self.portfolio.marks)
+        rows = equity_rows(self.portfolio, self.clock.now_ns(), self.strategies, watched)
         self.journal.write_equity(rows)
         self.samples += 1
         try:
