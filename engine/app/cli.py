@@ -6,6 +6,9 @@
                                       offset); a progress line on a terminal; FILE: the fills as CSV
   python run.py CONFIG --role core|strategies [--only NAME,...]
                                       one side of a split over NATS JetStream (bus.nats)
+  python run.py report JOURNAL [--out FILE]
+                                      a past run's HTML report (and its trades CSV beside it)
+                                      again, from its journal alone
   python run.py check CONFIG          validate a config and print the resolved plan
   python run.py strategies            list the strategies and venues that can be loaded
   python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X] [--faults K=V,...]
@@ -25,7 +28,7 @@ from importlib import metadata
 
 from engine.app import commands
 
-COMMANDS = ("check", "strategies", "emulate", "run", "backtest", "sweep")
+COMMANDS = ("check", "strategies", "emulate", "run", "backtest", "sweep", "report")
 
 
 def program() -> str:
@@ -81,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="walk-forward: rank on the first fraction of --from..--to, show the rest beside it")
     sweep.add_argument("--from", dest="start", default=None, metavar="T", help="the period's start, ISO-8601 with offset")
     sweep.add_argument("--to", dest="end", default=None, metavar="T", help="the period's end, ISO-8601 with offset")
+    report = sub.add_parser("report", parents=[common], help="a past run's HTML report again, from its journal")
+    report.add_argument("journal", help="the run's journal (SQLite), e.g. var/journal/paper_sma.sqlite")
+    report.add_argument("--out", default=None, metavar="FILE",
+                        help="the HTML file (default: beside the journal, <journal>.report.html); the CSV goes beside it")
     check = sub.add_parser("check", parents=[common], help="validate a config, print the resolved plan")
     check.add_argument("config", help="the YAML to check")
     sub.add_parser("strategies", parents=[common], help="list strategies and venues")
@@ -114,6 +121,10 @@ def main(argv: list[str]) -> int:
         if args.command == "sweep":
             return commands.cmd_sweep(args.config, args.param, metric=args.metric, out=args.out, jobs=args.jobs,
                                       sample=args.sample, seed=args.seed, split=args.split, start=args.start, end=args.end)
+        if args.command == "report":
+            from engine.report.runs import cmd_report
+
+            return cmd_report(args.journal, args.out)
         if args.command == "strategies":
             return commands.cmd_strategies()
         if args.command == "emulate":

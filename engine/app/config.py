@@ -59,6 +59,14 @@ class StrategyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     queue_size: Annotated[int, Positive] | None = None
 
 
+class ReportConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`report:` the HTML report and trade list every run ends with (engine/report)."""
+
+    interval_s: Annotated[float, Positive] = 10.0  # engine seconds between samples of the equity series
+    capital: Decimal | None = None  # the base of return and drawdown %; default: paper balance
+    path: str | None = None  # the HTML file ({name}); default beside the journal, else <state_dir>/reports/
+
+
 class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mode: Mode = "paper"
     name: str | None = None
@@ -78,6 +86,7 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     http: HttpConfig | None = None  # the status page, controls and /metrics; off unless given
     alerts: AlertsConfig | None = None
     bus: BusConfig | None = None  # `bus: {nats: ...}`: the split into core and strategy hosts
+    report: bool | ReportConfig = True  # false: no report at the end of the run
 
 
 @dataclass
@@ -111,6 +120,27 @@ class Plan:
         if journal is msgspec.UNSET:
             journal = None if self.config.mode == "backtest" else DEFAULT_JOURNAL
         return None if not journal else journal.format(name=self.name)
+
+    @property
+    def report(self) -> ReportConfig | None:
+        """The report's options, or None when `report: false`."""
+        report = self.config.report
+        if report is False:
+            return None
+        return ReportConfig() if report is True else report
+
+    @property
+    def report_path(self) -> Path | None:
+        """Where the run's HTML report goes: `report.path`, else beside the journal, else state_dir."""
+        report = self.report
+        if report is None:
+            return None
+        if report.path:
+            return Path(report.path.format(name=self.name))
+        journal = self.journal_path
+        if journal:
+            return Path(journal).with_suffix(".report.html")
+        return Path(self.config.state_dir) / "reports" / f"{self.name}.report.html"
 
     @property
     def name(self) -> str:
@@ -464,6 +494,13 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Plan:
             raise ConfigError(file, "journal", f"unknown placeholder {{{exc.args[0]}}}: only {{name}} may be used") from None
         except ValueError as exc:
             raise ConfigError(file, "journal", f"{exc}: only {{name}} may be used, braces doubled otherwise") from None
+    if isinstance(config.report, ReportConfig) and config.report.capital is not None and config.report.capital <= 0:
+        raise ConfigError(file, "report.capital", f"expected a positive amount, got {config.report.capital}")
+    if isinstance(config.report, ReportConfig) and config.report.path:
+        try:
+            config.report.path.format(name="x")
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(file, "report.path", "only {name} may be used, braces doubled otherwise") from None
     for source, target in config.route.items():
         if source not in venues:
             raise ConfigError(file, f"route.{source}", f"no venue {source!r} in venues (configured: {', '.join(sorted(venues))})")

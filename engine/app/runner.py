@@ -27,6 +27,8 @@ from engine.ops.service import Ops, start_ops
 from engine.orders.ids import ClientOrderIds
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
+from engine.report.record import EquityRecorder
+from engine.report.runs import finish_report, start_recorder
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
 from engine.venue.contract import Channel, Emulator, Venue, VenueContext
 
@@ -97,6 +99,7 @@ class Engine:
         self.extension: Extension | None = None  # a part joined to the engine (the NATS bridge)
         self.shadows: dict[str, Shadow] = {}  # venue -> its paper copy (`shadow: true`)
         self.ops: Ops | None = None
+        self.recorder: EquityRecorder | None = None  # the report's equity series (engine/report)
         self._http = http  # `--http HOST:PORT`, over the config's http.listen
 
     # --- start --------------------------------------------------------------------------------
@@ -145,6 +148,7 @@ class Engine:
             await self._start_strategy(i, sp.cls, sp.params, sp.config)
         if not self.backtest:
             await self._subscribe_market_data()
+        self.recorder = start_recorder(self)
         self.ops = await start_ops(self, self._http)
 
     def _check_instruments(self) -> None:
@@ -322,6 +326,8 @@ class Engine:
         """Stop strategies, cancel (if asked), close venues and emulators; the journal is closed
         last whatever fails before it, so nothing it holds is lost."""
         try:
+            if self.recorder is not None:
+                self.recorder.pause()
             if self.ops is not None:
                 await self.ops.stop()
             for host in self.hosts:
@@ -346,6 +352,8 @@ class Engine:
                 except Exception as exc:
                     log.error("close failed", part=getattr(part, "name", type(part).__name__), error=repr(exc))
         finally:
+            if self.recorder is not None:
+                self.recorder.finish()
             self.journal.close()
             self.ended_wall = time.perf_counter()
 
@@ -511,6 +519,7 @@ async def run_plan(
     if extension is not None:
         await extension.stop()
         summary["bridge"] = extension.summary()
+    finish_report(engine, summary)
     if engine.ops is not None:
         await engine.ops.finish(summary)
     return summary
@@ -518,6 +527,8 @@ async def run_plan(
 
 async def _abandon(engine: Engine) -> None:
     """A failed start: close whatever opened, keep the journal intact."""
+    if engine.recorder is not None:
+        engine.recorder.pause()
     for venue in [*engine.venues.values(), *([engine.paper] if engine.paper else [])]:
         try:
             await venue.close()

@@ -177,6 +177,10 @@ def render(summary: dict[str, Any]) -> str:
         )
     for c in summary.get("controls", []):
         lines.append(f"control : {c['action']} {c['target'] or ''} by {c['by']}".rstrip())
+    report = summary.get("report")
+    if report:
+        lines.append(f"report  : {report['html']} (trades {report['trades']})" if "html" in report
+                     else f"report  : NOT WRITTEN: {report.get('error')}")
     rec = summary["reconciliation"]
     if rec is not None:
         verdict = "consistent" if rec["ok"] else "INCONSISTENT"
@@ -216,14 +220,19 @@ TRADE_COLUMNS = ("ts_event", "strategy", "instrument", "side", "qty", "price", "
 
 
 def write_trades(fills: Sequence[Fill], path: Path) -> None:
-    """The run's fills as CSV, in the order they happened: the same run gives the same bytes."""
+    """`--trades FILE`: the run's fills as CSV; a file that cannot be written is one line."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(TRADE_COLUMNS)
-            for f in fills:
-                writer.writerow((f.ts_event, f.strategy_id or "", f.instrument, f.side.value, f.qty, f.price, f.fee,
-                                 f.fee_asset or "", f.liquidity or "", f.client_order_id or "", f.fill_id))
+        write_fills(fills, path)
     except OSError as exc:
         raise UserError(f"--trades: cannot write {path}: {exc.strerror}") from None
+
+
+def write_fills(fills: Sequence[Fill], path: Path) -> None:
+    """Fills as CSV, in the order they happened: the same run gives the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(TRADE_COLUMNS)
+        for f in fills:
+            writer.writerow((f.ts_event, f.strategy_id or "", f.instrument, f.side.value, f.qty, f.price, f.fee,
+                             f.fee_asset or "", f.liquidity or "", f.client_order_id or "", f.fill_id))

@@ -29,7 +29,26 @@ CREATE TABLE IF NOT EXISTS retired (
     body BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS retired_by_venue_id ON retired (venue, venue_order_id);
+CREATE TABLE IF NOT EXISTS equity (
+    ts_ns INTEGER NOT NULL,
+    strategy TEXT NOT NULL,
+    instrument TEXT NOT NULL,
+    realized TEXT NOT NULL,
+    unrealized TEXT NOT NULL,
+    fees TEXT NOT NULL,
+    qty TEXT NOT NULL,
+    exposure TEXT NOT NULL,
+    mark REAL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    started_ns INTEGER PRIMARY KEY,
+    config TEXT NOT NULL,
+    summary TEXT
+);
 """
+# `equity`: the run's PnL sampled on a fixed interval of engine time (engine/report/record.py),
+# one row per strategy and instrument, `*` for all of them; read only by the report. `runs`: each
+# run on this journal, its config (secrets masked) and, once it ended, its summary (JSON).
 # `seq` is the rowid: rows are never deleted, so it only grows (AUTOINCREMENT would cost a
 # second table update per row). No index: the journal is read once, in order, on restart.
 _INSERT = "INSERT INTO events (ts_ns, kind, client_order_id, body) VALUES (?, ?, ?, ?)"
@@ -38,6 +57,47 @@ _INSERT = "INSERT INTO events (ts_ns, kind, client_order_id, body) VALUES (?, ?,
 _RETIRE = "INSERT OR REPLACE INTO retired (client_order_id, venue, venue_order_id, body) VALUES (?, ?, ?, ?)"
 _RECALL_BY_CLIENT_ID = "SELECT body FROM retired WHERE client_order_id = ?"
 _RECALL_BY_VENUE_ID = "SELECT body FROM retired WHERE venue = ? AND venue_order_id = ?"
+_EQUITY = "INSERT INTO equity VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+ALL = "*"  # an equity row over every strategy, or every instrument
+
+
+class EquityRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One sample of the equity series: a strategy's (or all strategies') position and PnL in one
+    instrument (or all), at engine time `ts_ns`. `exposure` is the gross value held, |qty| x mark."""
+
+    ts_ns: int
+    strategy: str
+    instrument: str
+    realized: Decimal
+    unrealized: Decimal
+    fees: Decimal
+    qty: Decimal
+    exposure: Decimal
+    mark: float | None = None
+
+    @property
+    def net(self) -> Decimal:
+        return self.realized + self.unrealized - self.fees
+
+
+class RunRow(msgspec.Struct, frozen=True):
+    """A run on this journal: when it started (engine time), its config and its summary (JSON)."""
+
+    started_ns: int
+    config: str
+    summary: str | None
+
+
+class JournalRecord(msgspec.Struct):
+    """What a report needs from a journal: fills in order, the equity series, the runs."""
+
+    fills: list[Fill]
+    equity: list[EquityRow]
+    runs: list[RunRow]
+
+
+class NotAJournal(Exception):
+    """A file `read_record` cannot read as a tickbus journal (missing, not SQLite, no events)."""
 
 
 class Retired(msgspec.Struct):
@@ -79,6 +139,7 @@ class Journal:
         self.commits = 0
         self.commit_seconds = 0.0  # time spent in committed writes (the metrics' commit time)
         self._pending: list[tuple[int, str, str | None, bytes]] = []
+        self._equity: list[tuple[Any, ...]] = []
 
     def write(self, ts_ns: int, records: Iterable[tuple[str, str | None, Any]]) -> None:
         """Take (kind, client order id, struct) records; `commit()` makes them durable.
@@ -97,20 +158,30 @@ class Journal:
         self._pending.extend(rows)
         self.written += len(rows)
 
+    def write_equity(self, rows: Iterable[EquityRow]) -> None:
+        """Take one sample of the equity series; it is written with the next `commit()`."""
+        self._equity.extend(
+            (r.ts_ns, r.strategy, r.instrument, str(r.realized), str(r.unrealized), str(r.fees), str(r.qty),
+             str(r.exposure), r.mark)
+            for r in rows
+        )
+
     @property
     def uncommitted(self) -> bool:
-        return bool(self._pending)
+        return bool(self._pending or self._equity)
 
     def commit(self) -> None:
         """Write and commit everything pending; on failure the records stay pending for a retry."""
-        if not self._pending:
+        if not self._pending and not self._equity:
             return
         rows, self._pending = self._pending, []
+        equity, self._equity = self._equity, []
         db = self._db
         started = time.perf_counter()
         try:
             db.execute("BEGIN")
             db.executemany(_INSERT, rows)
+            db.executemany(_EQUITY, equity)
             db.execute("COMMIT")
         except BaseException:
             # a failed COMMIT (disk full, I/O error) must not leave the transaction open: the
@@ -118,6 +189,7 @@ class Journal:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             self._pending[:0] = rows
+            self._equity[:0] = equity
             raise
         self.commits += 1
         self.commit_seconds += time.perf_counter() - started
@@ -164,9 +236,84 @@ class Journal:
             row = self._db.execute(_RECALL_BY_VENUE_ID, (venue, venue_order_id)).fetchone()
         return None if row is None else self._retired_decoder.decode(row[0])
 
+    def write_run(self, started_ns: int, config: str) -> None:
+        """Record this run's start and its config (JSON, secrets masked); committed at once."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, NULL)", (started_ns, config))
+
+    def record(self) -> JournalRecord:
+        """Everything committed so far that a report reads (before `close()`, for a journal in memory)."""
+        self.commit()
+        return _read_record(self._db)
+
     def close(self) -> None:
         try:
             self.commit()
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._db.close()
+
+
+def _read_record(db: sqlite3.Connection) -> JournalRecord:
+    decode = msgspec.msgpack.Decoder(Fill).decode
+    fills = [decode(body) for (body,) in db.execute("SELECT body FROM events WHERE kind = 'fill' ORDER BY seq")]
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    equity: list[EquityRow] = []
+    runs: list[RunRow] = []
+    if "equity" in tables:  # a journal from before the equity series has fills only
+        equity = [
+            EquityRow(ts_ns=ts, strategy=s, instrument=i, realized=Decimal(r), unrealized=Decimal(u), fees=Decimal(f),
+                      qty=Decimal(q), exposure=Decimal(e), mark=m)
+            for ts, s, i, r, u, f, q, e, m in db.execute("SELECT * FROM equity ORDER BY rowid")
+        ]
+    if "runs" in tables:
+        runs = [RunRow(*row) for row in db.execute("SELECT started_ns, config, summary FROM runs ORDER BY started_ns")]
+    return JournalRecord(fills=fills, equity=equity, runs=runs)
+
+
+def read_record(path: str | Path) -> JournalRecord:
+    """A journal file read without changing it; `NotAJournal` says why it cannot be read."""
+    file = Path(path)
+    if not file.is_file():
+        raise NotAJournal("no such file" if not file.exists() else "not a file")
+    # read-write but only read: a read-only connection to a WAL file would leave its -wal and -shm behind
+    db = _connect(file, "rw") or _connect(file, "ro")
+    if db is None:
+        raise NotAJournal("cannot open it")
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "events" not in tables:
+            raise NotAJournal("an SQLite file but not a tickbus journal (no events table)")
+        return _read_record(db)
+    except sqlite3.DatabaseError as exc:
+        raise NotAJournal(f"not a tickbus journal ({exc})") from None
+    finally:
+        db.close()
+
+
+def _connect(file: Path, mode: str) -> sqlite3.Connection | None:
+    """An open connection, None if it cannot be opened in `mode`; `NotAJournal` if it is not SQLite."""
+    try:
+        db = sqlite3.connect(f"{file.resolve().as_uri()}?mode={mode}", uri=True)
+    except sqlite3.OperationalError:
+        return None
+    try:
+        db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return db
+    except sqlite3.OperationalError:  # cannot be read so (a read-only file, say)
+        db.close()
+        return None
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise NotAJournal(f"not a tickbus journal ({exc})") from None
+
+
+def record_summary(path: str | Path, started_ns: int, summary: str) -> None:
+    """Keep a finished run's summary (JSON) beside its config in the journal file."""
+    db = sqlite3.connect(str(path))
+    try:
+        with db:
+            db.execute("UPDATE runs SET summary = ? WHERE started_ns = ?", (summary, started_ns))
+    finally:
+        db.close()
