@@ -16,6 +16,7 @@ every body, the daily roll-over, rate limits, refusals.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
@@ -86,12 +87,14 @@ class Gate:
         self.vendor_code = f"{OWNER}_API"
         self.api_key = rng_bytes[26:42].hex()
         self.session_end = time(3, 0)
+        self.login_gate: asyncio.Event | None = None  # set by a test: logins wait for it
         self.rate_limit: tuple[int, float] | None = None
         self.rate_limited = 0
         self.logins = 0
         self.refused_logins: list[str] = []  # the name of each refusal
         self.unauthorized = 0
         self.sessions: dict[str, Session] = {}
+        self.issued: list[str] = []  # every jKey handed out, in order
         self._calls: deque[int] = deque()
 
     def gate_middlewares(self) -> list[Any]:
@@ -165,6 +168,8 @@ class Gate:
 
     async def login(self, request: web.Request) -> web.Response:
         body = request[BODY]
+        if self.login_gate is not None:
+            await self.login_gate.wait()
         problem = self._login_problem(body)
         if problem is not None:
             name, field, message = problem
@@ -173,6 +178,7 @@ class Gate:
         now = self.clock.now_ns()
         jkey = secrets.token_hex(32)
         self.sessions[jkey] = Session(now, next_session_end(now, self.session_end))
+        self.issued.append(jkey)
         self.logins += 1
         data = w.LoginData(actid=self.user_id, userName="Demo Firstock", susertoken=jkey, email="demo@example.invalid")
         return reply(w.LoginReply(status="success", message="Login successful", data=data))

@@ -128,6 +128,7 @@ class EmuOrder:
     amo: bool
     placed_ns: int
     remarks: str
+    session: str = ""  # the jKey it was placed with
     sim: SimOrder | None = None
     state: str = ""  # "" (the simulated order speaks) | "amo" | "rejected" | "cancelled"
     reason: str = ""

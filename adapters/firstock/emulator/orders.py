@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.firstock import schemas as w
-from adapters.firstock.emulator.gate import BODY, Refused, reply
+from adapters.firstock.emulator.gate import BODY, SESSION, Refused, reply
 from adapters.firstock.emulator.market import (
     OWNER,
     PRICE_TYPES,
@@ -69,12 +69,12 @@ class OrderDesk:
     # --- orders -------------------------------------------------------------------------------
 
     async def place_order(self, request: web.Request) -> web.Response:
-        return self._place(request[BODY], amo=False)
+        return self._place(request[BODY], request[SESSION], amo=False)
 
     async def place_amo(self, request: web.Request) -> web.Response:
-        return self._place(request[BODY], amo=True)
+        return self._place(request[BODY], request[SESSION], amo=True)
 
-    def _place(self, body: dict[str, Any], *, amo: bool) -> web.Response:
+    def _place(self, body: dict[str, Any], session: str, *, amo: bool) -> web.Response:
         spec = self._spec(_field(body, "exchange"), _field(body, "tradingSymbol"))
         side = SIDES.get(_field(body, "transactionType").upper())
         if side is None:
@@ -98,7 +98,7 @@ class OrderDesk:
         order = EmuOrder(
             number=self._numbers.next(now), spec=spec, side=side, price_type=price_type, product=product,
             retention=retention, qty=qty, price=price, trigger=trigger, amo=amo and not market_open, placed_ns=now,
-            remarks=_field(body, "remarks")[:64],
+            remarks=_field(body, "remarks")[:64], session=session,
         )
         self.orders[order.number] = order
         if market_open:

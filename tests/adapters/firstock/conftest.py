@@ -30,7 +30,8 @@ from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - 
 CONTRACT_SUMMARY = pytest.StashKey[str]()  # "N of M calls succeed", set by test_firstock_contract.py
 OPEN_FRIDAY = datetime(2026, 11, 20, 9, 20, tzinfo=IST)  # a trading day, the market open
 THURSDAY_EVENING = datetime(2026, 11, 19, 16, 0, tzinfo=IST)  # after the close
-SYMBOLS = ["NSE:RELIANCE", "NSE:SBIN", "NFO:NIFTY26NOVFUT"]
+SYMBOLS = ["NSE:RELIANCE", "NSE:SBIN", "NSE:INFY", "NSE:ITC", "NSE:TCS", "NSE:WIPRO", "NSE:LT", "NSE:AXISBANK",
+           "NFO:NIFTY26NOVFUT", "NFO:NIFTY26NOV26000CE"]
 FAST = {"poll_s": 0.2, "stale_after_s": 5.0, "requests_per_s": 100, "login_retry_s": 0.2}
 
 
