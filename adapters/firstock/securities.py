@@ -19,6 +19,7 @@ import structlog
 from adapters import india
 from adapters.firstock import schemas as w
 from adapters.firstock.parsing import bare_symbol
+from engine.errors import AuthError, UserError, VenueError, VenueUnavailable
 from engine.events import Instrument
 
 log = structlog.get_logger("tickbus.firstock")
@@ -73,9 +74,23 @@ async def resolve(venue: str, symbols: list[str], ask: Ask, cache: SecurityCache
     for symbol in symbols:
         info = cache.known.get(symbol)
         if info is None:
-            info = cache.known[symbol] = await ask(*ask_symbol(symbol))
+            info = cache.known[symbol] = await _asked(venue, symbol, ask)
             asked = True
         out.append(instrument(venue, info))
     if asked:
         await asyncio.to_thread(cache.save)
     return out
+
+
+async def _asked(venue: str, symbol: str, ask: Ask) -> w.SecurityInfo:
+    """securityInfo of one configured symbol; a symbol Firstock does not know is the user's one line."""
+    try:
+        exchange, trading_symbol = ask_symbol(symbol)
+    except ValueError as exc:
+        raise UserError(f"{venue}: symbols: {exc}") from None
+    try:
+        return await ask(exchange, trading_symbol)
+    except (AuthError, VenueUnavailable):
+        raise
+    except VenueError as exc:
+        raise UserError(f"{venue}: Firstock does not know {symbol} ({exchange} {trading_symbol}): {exc.text}") from None
