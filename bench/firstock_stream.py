@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from adapters.firstock import schemas as w  # noqa: E402
+from adapters.firstock import ticks  # noqa: E402
 from adapters.firstock.adapter import FirstockConfig, FirstockVenue  # noqa: E402
 from adapters.firstock.emulator import FirstockEmulator  # noqa: E402
 from adapters.firstock.emulator.market import EmuOrder, order_update  # noqa: E402
@@ -56,7 +57,7 @@ def emulator_frames(n: int, *, wrapped: bool = False) -> list[bytes]:
 
 
 def decode_times(frames: list[bytes]) -> list[float]:
-    decode = w.decode_tick
+    decode = ticks.decode_tick
     out = []
     clock = time.perf_counter_ns
     for frame in frames:

@@ -29,6 +29,7 @@ import structlog
 
 from adapters import india
 from adapters.firstock import schemas as w
+from adapters.firstock import ticks
 from adapters.firstock.auth import Credentials, parse_session_end
 from adapters.firstock.client import FirstockClient
 from adapters.firstock.config import FirstockConfig
@@ -302,7 +303,7 @@ class FirstockVenue(Venue[FirstockConfig]):
     def _deliver_books(self, books: Books) -> None:
         self.sync.deliver(self._look(books))
 
-    def on_order_update(self, update: w.OrderUpdate) -> None:
+    def on_order_update(self, update: ticks.OrderUpdate) -> None:
         """A socket order update: its fill (if it tells one) first, then the order's state."""
         iid = self._iid_of(update.exch, update.tsym)
         fill = fill_from_update(self.name, update, iid)

@@ -23,6 +23,7 @@ import aiohttp
 import structlog
 
 from adapters.firstock import schemas as w
+from adapters.firstock import ticks
 from adapters.firstock.auth import FirstockSession
 from adapters.firstock.client import FirstockClient
 from engine.clock import Clock
@@ -53,7 +54,7 @@ class FirstockFeed(WebSocketFeed):
         bus: Bus,
         clock: Clock,
         auth: FirstockSession,
-        on_order: Callable[[w.OrderUpdate], None],
+        on_order: Callable[[ticks.OrderUpdate], None],
         on_opened: Callable[[], None],
         **kw: Any,
     ) -> None:
@@ -100,19 +101,19 @@ class FirstockFeed(WebSocketFeed):
         self.on_opened()
 
     def subscribe_frames(self, keys: list[str]) -> list[Frame]:
-        return [w.encode(w.StreamRequest("subscribe", "|".join(keys))).decode()]
+        return [w.encode(ticks.StreamRequest("subscribe", "|".join(keys))).decode()]
 
     def unsubscribe_frames(self, keys: list[str]) -> list[Frame]:
-        return [w.encode(w.StreamRequest("unsubscribe", "|".join(keys))).decode()]
+        return [w.encode(ticks.StreamRequest("unsubscribe", "|".join(keys))).decode()]
 
     # --- frames (synchronous, no await per frame) ---------------------------------------------
 
     def on_message(self, data: str | bytes) -> None:
         raw = data if isinstance(data, bytes) else data.encode()
         if b'"norenordno"' in raw:
-            self.on_order(w.decode_order_update(raw))
+            self.on_order(ticks.decode_order_update(raw))
             return
-        tick = w.decode_tick(raw)
+        tick = ticks.decode_tick(raw)
         if tick.c_symbol:
             self._on_tick(tick, f"{tick.c_exch_seg}:{tick.c_symbol}")
             return
@@ -120,19 +121,19 @@ class FirstockFeed(WebSocketFeed):
             self.positions += 1
             return
         if b'"message"' in raw and b'"status"' in raw:
-            control = w.decode_control(raw)
+            control = ticks.decode_control(raw)
             self.controls.append(control.message)
             log.info("socket control frame", venue=self.venue, status=control.status, message=control.message[:200])
             return
         if b'"gamma"' in raw:
             return  # option greeks: not subscribed by this adapter
-        wrapped = w.decode_wrapped_ticks(raw)
+        wrapped = ticks.decode_wrapped_ticks(raw)
         if not wrapped:
             raise ValueError("an empty frame")
         for key, inner in wrapped.items():
             self._on_tick(inner, f"{inner.c_exch_seg}:{inner.c_symbol}" if inner.c_symbol else key)
 
-    def _on_tick(self, t: w.Tick, key: str) -> None:
+    def _on_tick(self, t: ticks.Tick, key: str) -> None:
         iid = self.ids.get(key)
         if iid is None:
             self.unknown += 1
@@ -140,8 +141,8 @@ class FirstockFeed(WebSocketFeed):
         self.mark(key)
         now = self.clock.now_ns()
         ts = t.i_feed_time * NS if t.i_feed_time else now
-        bid = t.best_buy[0] if t.best_buy else w.Level()
-        ask = t.best_sell[0] if t.best_sell else w.Level()
+        bid = t.best_buy[0] if t.best_buy else ticks.Level()
+        ask = t.best_sell[0] if t.best_sell else ticks.Level()
         last = t.i_last_traded_price / 100 if t.i_last_traded_price else None
         publish = self.bus.publish
         publish(Quote(iid, bid.price / 100, ask.price / 100, float(bid.quantity), float(ask.quantity), ts, now, last), iid)

@@ -25,6 +25,7 @@ from typing import Final
 
 from adapters import india
 from adapters.firstock import schemas as w
+from adapters.firstock import ticks
 from engine.errors import InvalidOrder
 from engine.events import Fill, Instrument, Order, OrderReport, OrderStatus, OrderType, Side
 
@@ -212,26 +213,22 @@ def report_from_row(venue: str, row: w.OrderRow, iid: str, ts: int, words: Statu
     )
 
 
-def report_from_update(venue: str, u: w.OrderUpdate, iid: str, ts: int, words: StatusWords) -> OrderReport | None:
-    """The engine's view of one socket order update; None for an unknown word."""
-    filled = w.dec(u.fillshares)
-    mapped = words.map(u.status, filled, u.norenordno)
-    if mapped is None:
-        return None
-    status, flag = mapped
-    kind = order_type_of(u.prctyp)
-    return OrderReport(
-        venue=venue, status=status, client_order_id=u.remarks or None, venue_order_id=u.norenordno,
-        filled_qty=filled, avg_price=w.dec(u.avgprc) if filled else None, qty=w.dec(u.qty),
-        price=w.dec(u.prc) if kind in PRICED_TYPES else None,
-        trigger_price=w.dec(u.trgprc) if kind in STOP_TYPES else None,
-        reason=(u.rejreason or None) if status in (S.REJECTED, S.CANCELLED) else None,
-        stop_pending=(flag is Flag.STOP) if kind in STOP_TYPES else None,
-        instrument=iid, side=side_of(u.trantype), ts_event=w.ist_ns(u.norentm) or ts,
+def row_of_update(u: ticks.OrderUpdate) -> w.OrderRow:
+    """A socket order update in the order book's words (Noren's short names -> Firstock's)."""
+    return w.OrderRow(
+        orderNumber=u.norenordno, userId=u.uid, exchange=u.exch, tradingSymbol=u.tsym, token=u.token,
+        transactionType=u.trantype, priceType=u.prctyp, product=u.prd, retention=u.ret, quantity=u.qty, price=u.prc,
+        triggerPrice=u.trgprc, fillShares=u.fillshares, averagePrice=u.avgprc, status=u.status, rejectReason=u.rejreason,
+        orderTime=u.norentm, remarks=u.remarks, exchangeOrderNum=u.exchordid, exchangeTime=u.exch_tm, reportType=u.reporttype,
     )
 
 
-def fill_from_update(venue: str, u: w.OrderUpdate, iid: str) -> Fill | None:
+def report_from_update(venue: str, u: ticks.OrderUpdate, iid: str, ts: int, words: StatusWords) -> OrderReport | None:
+    """The engine's view of one socket order update; None for an unknown word."""
+    return report_from_row(venue, row_of_update(u), iid, ts, words)
+
+
+def fill_from_update(venue: str, u: ticks.OrderUpdate, iid: str) -> Fill | None:
     """The fill a socket order update of report type Fill tells, or None."""
     if u.reporttype.strip().lower() != "fill" or not u.flid:
         return None

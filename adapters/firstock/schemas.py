@@ -3,7 +3,7 @@
 REST: every request is a JSON body carrying `userId` and `jKey`; every answer is the envelope
 {"status": "success" | "failed", "message", "data"} or, failed, {"code", "name", "error": {"field",
 "message"}}. Numbers travel as strings ("1290.50"); `dec` makes them Decimal at the boundary.
-The socket's ticks carry integers in paise. Answers hold no JSON true/false/null: the public client
+The socket's Structs are ticks.py's. Answers hold no JSON true/false/null: the public client
 reads them with `ast.literal_eval`, so every field here is a string, a number or a list.
 """
 
@@ -456,80 +456,6 @@ class SeriesReply(Envelope, kw_only=True, omit_defaults=True):
     data: list[Candle] = []
 
 
-# --- the V2 socket -----------------------------------------------------------------------------
-
-
-class Level(Struct, gc=False):
-    price: int = 0  # paise
-    quantity: int = 0
-    orders: int = 0
-
-
-class Tick(Struct, gc=False):
-    """A market tick; prices are integers in paise, times epoch seconds."""
-
-    c_symbol: str = ""  # the token
-    c_exch_seg: str = ""
-    i_last_traded_price: int = 0
-    i_open_price: int = 0
-    i_high_price: int = 0
-    i_low_price: int = 0
-    i_closing_price: int = 0
-    i_average_trade_price: int = 0
-    i_last_trade_quantity: int = 0
-    i_last_trade_time: int = 0
-    i_volume_traded_today: int = 0
-    i_total_buy_quantity: int = 0
-    i_total_sell_quantity: int = 0
-    i_total_open_interest: int = 0
-    i_upper_circuit_limit: int = 0
-    i_lower_circuit_limit: int = 0
-    i_feed_time: int = 0
-    best_buy: list[Level] = []
-    best_sell: list[Level] = []
-
-
-class OrderUpdate(Struct, kw_only=True, gc=False):
-    """A Noren-style order update, recognised by `norenordno`; every value a string."""
-
-    norenordno: str
-    uid: str = ""
-    actid: str = ""
-    exch: str = ""
-    tsym: str = ""
-    token: str = ""
-    trantype: str = ""
-    qty: str = ""
-    prc: str = ""
-    trgprc: str = ""
-    prd: str = ""
-    prctyp: str = ""
-    ret: str = ""
-    status: str = ""
-    reporttype: str = ""
-    fillshares: str = ""
-    avgprc: str = ""
-    flqty: str = ""
-    flprc: str = ""
-    flid: str = ""
-    fltm: str = ""
-    rejreason: str = ""
-    remarks: str = ""
-    exchordid: str = ""
-    norentm: str = ""
-    exch_tm: str = ""
-
-
-class Control(Struct):
-    status: str = ""
-    message: str = ""
-
-
-class StreamRequest(Struct):
-    action: str  # subscribe | unsubscribe | subscribe-option-greeks | unsubscribe-option-greeks
-    tokens: str  # "NSE:2885|NSE:26000"
-
-
 encode = msgspec.json.Encoder().encode
 decode_envelope = msgspec.json.Decoder(Envelope).decode
 decode_login = msgspec.json.Decoder(LoginReply).decode
@@ -546,7 +472,3 @@ decode_multi_quote = msgspec.json.Decoder(MultiQuoteReply).decode
 decode_search = msgspec.json.Decoder(SearchReply).decode
 decode_security = msgspec.json.Decoder(SecurityInfoReply).decode
 decode_series = msgspec.json.Decoder(SeriesReply).decode
-decode_tick = msgspec.json.Decoder(Tick).decode
-decode_wrapped_ticks = msgspec.json.Decoder(dict[str, Tick]).decode
-decode_order_update = msgspec.json.Decoder(OrderUpdate).decode
-decode_control = msgspec.json.Decoder(Control).decode

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from adapters.firstock import schemas as w
+from adapters.firstock import ticks
 from adapters.india import NSE_INDEX_FNO, TradingCalendar, ist_date, make_instrument
 from adapters.simulation.account import FeeSchedule
 from adapters.simulation.exchange import EmulatorClock, FillRecord, PublicTrade, SimExchange
@@ -221,13 +222,13 @@ def trade_row(o: EmuOrder, fill: FillRecord) -> w.TradeRow:
     )
 
 
-def order_update(o: EmuOrder, report_type: str, now_ns: int, fill: FillRecord | None = None) -> w.OrderUpdate:
+def order_update(o: EmuOrder, report_type: str, now_ns: int, fill: FillRecord | None = None) -> ticks.OrderUpdate:
     """The socket's order update (Noren's field names), for a state change or one fill."""
     through = sum((f.qty for f in o.fills if fill is None or f.id <= fill.id), ZERO)
     word = o.word()
     if fill is not None:
         word = "COMPLETE" if through >= o.qty else "OPEN"
-    return w.OrderUpdate(
+    return ticks.OrderUpdate(
         norenordno=o.number, uid=OWNER, actid=OWNER, exch=o.spec.exchange, tsym=o.spec.trading_symbol,
         token=o.spec.token, trantype="B" if o.side is Side.BUY else "S", qty=qty_text(o.qty), prc=money(o.price),
         trgprc=money(o.trigger), prd=o.product, prctyp=o.price_type, ret=o.retention, status=word,
@@ -270,9 +271,9 @@ def paise(value: float) -> int:
 Levels = list[tuple[Decimal, Decimal]]
 
 
-def tick(spec: ScripSpec, quote: Quote, day: DayStats, bids: Levels, asks: Levels, now_ns: int) -> w.Tick:
+def tick(spec: ScripSpec, quote: Quote, day: DayStats, bids: Levels, asks: Levels, now_ns: int) -> ticks.Tick:
     last = day.last or (quote.bid + quote.ask) / 2
-    return w.Tick(
+    return ticks.Tick(
         c_symbol=spec.token, c_exch_seg=spec.exchange, i_last_traded_price=paise(last),
         i_open_price=paise(day.open or last), i_high_price=paise(day.high or last), i_low_price=paise(day.low or last),
         i_closing_price=paise(day.prev_close), i_average_trade_price=paise(last), i_last_trade_quantity=int(day.last_qty),
@@ -280,8 +281,8 @@ def tick(spec: ScripSpec, quote: Quote, day: DayStats, bids: Levels, asks: Level
         i_total_buy_quantity=int(sum(q for _, q in bids)), i_total_sell_quantity=int(sum(q for _, q in asks)),
         i_upper_circuit_limit=paise(day.prev_close * 1.2), i_lower_circuit_limit=paise(day.prev_close * 0.8),
         i_feed_time=now_ns // NS,
-        best_buy=[w.Level(paise(float(p)), int(q), 1) for p, q in bids[:5]] or [w.Level(paise(quote.bid), int(quote.bid_size), 1)],
-        best_sell=[w.Level(paise(float(p)), int(q), 1) for p, q in asks[:5]] or [w.Level(paise(quote.ask), int(quote.ask_size), 1)],
+        best_buy=[ticks.Level(paise(float(p)), int(q), 1) for p, q in bids[:5]] or [ticks.Level(paise(quote.bid), int(quote.bid_size), 1)],
+        best_sell=[ticks.Level(paise(float(p)), int(q), 1) for p, q in asks[:5]] or [ticks.Level(paise(quote.ask), int(quote.ask_size), 1)],
     )
 
 

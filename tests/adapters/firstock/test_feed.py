@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.firstock import schemas as w
+from adapters.firstock import ticks
 from adapters.firstock.client import FirstockClient
 from adapters.firstock.emulator import FirstockEmulator
 from adapters.firstock.emulator.market import trade_row
@@ -35,7 +35,7 @@ class Seen:
         self.quotes: list[Quote] = []
         self.trades: list[Trade] = []
         self.status: list[FeedStatus] = []
-        self.orders: list[w.OrderUpdate] = []
+        self.orders: list[ticks.OrderUpdate] = []
         bus.subscribe(Quote, self.quotes.append, name="test.quotes")
         bus.subscribe(Trade, self.trades.append, name="test.trades")
         bus.subscribe(FeedStatus, self.status.append, name="test.status")

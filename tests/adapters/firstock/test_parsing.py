@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.firstock import schemas as w
+from adapters.firstock import ticks
 from adapters.firstock.client import error_for
 from adapters.firstock.parsing import (
     STATUS,
@@ -96,7 +97,7 @@ def test_rows_and_socket_updates_become_reports_with_the_client_id_from_remarks(
     report = report_from_row("firstock", row, INST.id, 0, words)
     assert report is not None and (report.status, report.filled_qty, report.avg_price, report.client_order_id) == (
         S.UPDATED, Decimal(2), Decimal("950.40"), "tbabc001")
-    update = w.OrderUpdate(norenordno="1", status="REJECTED", rejreason="RMS:Margin Exceeds", prctyp="LMT", trantype="S")
+    update = ticks.OrderUpdate(norenordno="1", status="REJECTED", rejreason="RMS:Margin Exceeds", prctyp="LMT", trantype="S")
     rejected = report_from_update("firstock", update, INST.id, 0, words)
     assert rejected is not None and rejected.status is S.REJECTED and rejected.reason == "RMS:Margin Exceeds"
     assert report_from_row("firstock", w.OrderRow(orderNumber="9", status="PARKED"), INST.id, 0, words) is None
@@ -104,11 +105,11 @@ def test_rows_and_socket_updates_become_reports_with_the_client_id_from_remarks(
 
 
 def test_a_fill_frame_is_one_fill_and_other_frames_none() -> None:
-    frame = w.OrderUpdate(norenordno="1", reporttype="Fill", flid="100000007", flqty="3", flprc="950.35", trantype="B",
+    frame = ticks.OrderUpdate(norenordno="1", reporttype="Fill", flid="100000007", flqty="3", flprc="950.35", trantype="B",
                           remarks="tbabc001", fltm="09:20:05 20-11-2026", status="OPEN")
     fill = fill_from_update("firstock", frame, INST.id)
     assert fill is not None and (fill.fill_id, fill.qty, fill.price, fill.client_order_id) == ("100000007", Decimal(3), Decimal("950.35"), "tbabc001")
-    assert fill_from_update("firstock", w.OrderUpdate(norenordno="1", reporttype="New", status="OPEN"), INST.id) is None
+    assert fill_from_update("firstock", ticks.OrderUpdate(norenordno="1", reporttype="New", status="OPEN"), INST.id) is None
 
 
 def test_codes_are_read_in_short_and_long_forms() -> None:
