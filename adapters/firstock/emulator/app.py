@@ -105,6 +105,7 @@ class FirstockEmulator(Gate, OrderDesk, EmulatorServer):
         self._by_sim: dict[str, EmuOrder] = {}
         self._days = {s.key: DayStats(prev_close=s.price) for s in scrips}
         self._keeper: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[int]] = set()
         self._unlisten: Callable[[], None] | None = None
 
     # --- EmulatorServer -----------------------------------------------------------------------
@@ -158,7 +159,9 @@ class FirstockEmulator(Gate, OrderDesk, EmulatorServer):
 
     def expire_sessions(self) -> bool:
         super().expire_sessions()
-        asyncio.get_running_loop().create_task(self.stream.close_lapsed())
+        task = asyncio.get_running_loop().create_task(self.stream.close_lapsed())
+        self._closing.add(task)  # kept until done: a bare task may be collected mid-flight
+        task.add_done_callback(self._closing.discard)
         return True
 
     # --- account ------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ async def test_reads_are_retried_through_a_5xx_burst_and_writes_never_are(client
 
 async def test_over_the_rate_limit_firstock_answers_429_reads_wait_writes_do_not(client: FirstockClient, emulator: FirstockEmulator) -> None:
     await bounded(client.auth.start())
-    emulator.rate_limit = (2, 0.2)  # on the emulator's clock, which runs with the wall's
+    emulator.rate_limit = (2, 0.05)  # on the emulator's clock, which runs with the wall's: shorter than the backoff
     for _ in range(4):
         await bounded(client.order_book())  # a 429 read is retried after its backoff
     emulator.faults.burst_status, emulator.faults.burst_5xx = 429, 1

@@ -53,7 +53,8 @@ async def test_a_limit_order_goes_placed_then_updated_then_completed(venue: Harn
     venue.manager.modify(coid, price=Decimal(repr(quote.ask)))  # takes what the touch offers
     await until(lambda: venue.order(coid).status is S.UPDATED and venue.order(coid).filled_qty > 0)
     partial = venue.order(coid).filled_qty
-    venue.manager.modify(coid, price=ticks_away(emulator, key, 200))  # now takes the rest
+    venue.manager.modify(coid, price=ticks_away(emulator, key, 200))  # now takes the rest ...
+    emulator.exchange.start()  # ... from this quote's depth and, should it not be enough, the next quotes'
     await until(lambda: venue.order(coid).status is S.COMPLETED and venue.order(coid).filled_qty == 6000)
 
     seen = statuses(venue, coid)
