@@ -9,6 +9,8 @@
                                       one side of a split over NATS JetStream (bus.nats)
   python run.py check CONFIG          validate a config and print the resolved plan
   python run.py strategies            list the strategies and venues that can be loaded
+  python run.py login VENUE CONFIG    a venue's interactive login (a broker's SSO): serves its
+                                      redirect on 127.0.0.1, prints the link, stores the session
   python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X] [--faults K=V,...]
                                       serve a venue emulator on 127.0.0.1, its clock from
                                       ISO-TIME (with offset, e.g. 2026-12-07T10:00:00+05:30)
@@ -24,7 +26,7 @@ import sys
 
 from engine.app import commands
 
-COMMANDS = ("check", "strategies", "emulate", "run", "backtest")
+COMMANDS = ("check", "strategies", "emulate", "run", "backtest", "login")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -53,6 +55,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     check = sub.add_parser("check", parents=[common], help="validate a config, print the resolved plan")
     check.add_argument("config")
     sub.add_parser("strategies", parents=[common], help="list strategies and venues")
+    login = sub.add_parser("login", parents=[common], help="a venue's interactive login (SSO); stores the session")
+    login.add_argument("venue")
+    login.add_argument("config")
     emulate = sub.add_parser("emulate", parents=[common], help="serve a venue emulator on 127.0.0.1")
     emulate.add_argument("venue")
     emulate.add_argument("--port", type=int, default=0)
@@ -77,6 +82,8 @@ def main(argv: list[str]) -> int:
                                          log_format=args.log_format, trades=args.trades)
         if args.command == "strategies":
             return commands.cmd_strategies()
+        if args.command == "login":
+            return commands.cmd_login(args.venue, args.config)
         if args.command == "emulate":
             return commands.cmd_emulate(
                 args.venue, port=args.port, seed=args.seed, start=args.start, speed=args.speed, faults=args.faults

@@ -121,7 +121,7 @@ class OrderDesk:
         for ref in refs:
             order = self._order(s(ref.brokerOrderId))
             if order.complexity not in ("BO", "CO") or s(ref.orderComplexity).upper() != order.complexity:
-                raise Refused("Exit is only for a bracket or cover order (orderComplexity BO or CO)")
+                raise Refused("Invalid exit: only a bracket or cover order (orderComplexity BO or CO) is exited")
             if order.is_open:
                 self._cancel_now(order)
             results.append({"brokerOrderId": order.number, "requestTime": self._request_time()})
@@ -193,9 +193,9 @@ class OrderDesk:
         if complexity not in COMPLEXITIES:
             raise Refused("Invalid order complexity: REGULAR, AMO, CO or BO")
         if complexity == "BO" and not (s(req.targetLegPrice) and s(req.slLegPrice)):
-            raise Refused("A bracket order needs targetLegPrice and slLegPrice")
+            raise Refused("Invalid bracket order: it needs targetLegPrice and slLegPrice")
         if complexity == "CO" and not (s(req.slLegPrice) or s(req.slTriggerPrice)):
-            raise Refused("A cover order needs slLegPrice or slTriggerPrice")
+            raise Refused("Invalid cover order: it needs slLegPrice or slTriggerPrice")
         now = self.clock.now_ns()
         market_open = self.calendar.is_open(spec.exchange, now)
         if not market_open and complexity != "AMO":
