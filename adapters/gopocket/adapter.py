@@ -46,8 +46,9 @@ from adapters.gopocket.parsing import (
     report_from_noren,
     report_from_row,
 )
-from engine.errors import InvalidOrder, OrderNotFound, UserError, VenueError
+from engine.errors import InvalidOrder, MarketClosed, OrderNotFound, UserError, VenueError
 from engine.events import ZERO, Balance, Fill, Instrument, Order, OrderReport, OrderStatus, Position
+from engine.log import register_secret
 from engine.venue.contract import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
 from engine.venue.sync import Look, VenueSync
 
@@ -154,8 +155,10 @@ class GopocketVenue(Venue[GopocketConfig]):
     async def _start_webhook(self) -> None:
         cfg, client = self.config.webhook, self._client()
         assert client.auth is not None
+        key = cfg.key or secrets.token_urlsafe(24)
+        register_secret(key)
         receiver = self.webhook = WebhookReceiver(
-            self.name, key=cfg.key or secrets.token_urlsafe(24), auth=client.auth, on_update=self.on_push,
+            self.name, key=key, auth=client.auth, on_update=self.on_push,
             host=cfg.host, port=cfg.port, path=cfg.path,
         )
         await receiver.start()
@@ -167,7 +170,8 @@ class GopocketVenue(Venue[GopocketConfig]):
             assert client.auth is not None
             self.feed = NorenFeed(
                 self.name, self.config.ws_url, bus=self.ctx.bus, clock=self.ctx.clock, auth=client.auth,
-                user_id=self.config.user_id, on_order=self.on_push, stale_after_s=self.config.stale_after_s,
+                user_id=self.config.user_id, on_order=self.on_push, on_opened=self.sync.stream_opened,
+                stale_after_s=self.config.stale_after_s,
             )
         return self.feed
 
@@ -207,8 +211,20 @@ class GopocketVenue(Venue[GopocketConfig]):
 
     # --- execution ------------------------------------------------------------------------------
 
+    def _pretrade(self, order: Order, inst: Instrument) -> None:
+        """india's rules, before anything is sent: lot multiple, price and trigger on the tick, the
+        market open unless the order is an after-market one."""
+        if not india.is_lot_multiple(order.qty, inst.lot_size):
+            raise InvalidOrder(self.name, f"quantity {order.qty} is not a multiple of the lot size {inst.lot_size}")
+        for what, price in (("price", order.price), ("trigger price", order.trigger_price)):
+            if price is not None and not india.is_on_tick(price, inst.tick_size):
+                raise InvalidOrder(self.name, f"{what} {price} is not a multiple of the tick size {inst.tick_size}")
+        if not order.after_market and self.market_is_open(inst, self.ctx.clock.now_ns()) is False:
+            raise MarketClosed(self.name, f"the market is closed for {inst.symbol}: send it as an after-market order")
+
     async def place(self, order: Order) -> OrderReport:
         inst = self._inst(order.instrument)
+        self._pretrade(order, inst)
         request = build_request(order, inst, self._product(order, inst))
         try:
             placed = await self._client().place(request)
@@ -357,10 +373,8 @@ class GopocketVenue(Venue[GopocketConfig]):
         except VenueError as exc:
             log.warning("order book unavailable", venue=self.name, order_number=number, error=str(exc))
             return None
-        for row in rows:
-            if row.brokerOrderId == number:
-                return self._reports([row])[0] if self._reports([row]) else None
-        return None
+        reports = self._reports([row for row in rows if row.brokerOrderId == number])
+        return reports[0] if reports else None
 
     def _client(self) -> GopocketClient:
         if self.client is None:

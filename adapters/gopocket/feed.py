@@ -194,12 +194,14 @@ class NorenFeed(WebSocketFeed):
 
     def __init__(
         self, venue: str, url: str, *, bus: Bus, clock: Clock, auth: GopocketSession, user_id: str,
-        on_order: Callable[[w.NorenOrder], None] | None = None, app_heartbeat_s: float = 30.0, **kw: Any,
+        on_order: Callable[[w.NorenOrder], None] | None = None, on_opened: Callable[[], None] | None = None,
+        app_heartbeat_s: float = 30.0, **kw: Any,
     ) -> None:
         super().__init__(venue, url, bus=bus, clock=clock, **kw)
         self.auth = auth
         self.user_id = user_id.upper()
         self.on_order = on_order
+        self.on_opened = on_opened  # each (re)open: the sync core catches up what the socket missed
         self.app_heartbeat_s = app_heartbeat_s
         self.ids: dict[str, str] = {}  # "NSE|3045" -> instrument id
         self.refusals: list[str] = []
@@ -253,7 +255,10 @@ class NorenFeed(WebSocketFeed):
         elif kind == "om":
             if self.on_order is not None:
                 self.on_order(w.decode_noren_order(data))
-        elif kind == "ck" and frame.s.upper() != "OK":
+        elif kind == "ck" and frame.s.upper() == "OK":
+            if self.on_opened is not None:
+                self.on_opened()
+        elif kind == "ck":
             self.refusals.append(frame.emsg or frame.s)
             log.warning("socket session refused", venue=self.venue, reason=frame.emsg or frame.s)
             if self._token is not None:

@@ -11,7 +11,7 @@ import pytest
 from adapters.gopocket import schemas as w
 from adapters.gopocket.client import GopocketClient
 from adapters.gopocket.emulator import GopocketEmulator
-from engine.errors import InvalidOrder, OrderNotFound
+from engine.errors import InvalidOrder, MarketClosed, OrderNotFound
 from engine.events import OrderStatus as S
 from engine.events import OrderType, Side, TimeInForce
 from tests.helpers import bounded, until
@@ -164,3 +164,30 @@ async def test_every_endpoint_answers_in_the_envelope(emulator: GopocketEmulator
     assert squared is not None and squared.brokerOrderId
     assert await bounded(client.trade_book())
     assert await bounded(client.positions())
+
+
+async def test_the_emulator_itself_refuses_a_regular_order_after_the_close(make_emulator: object) -> None:
+    from .conftest import make_client
+
+    emulator: GopocketEmulator = await make_emulator(start=MONDAY_EVENING)  # type: ignore[operator]
+    client = make_client(emulator)
+    await client.start()
+    try:
+        with pytest.raises(MarketClosed):
+            await bounded(client.place(w.OrderRequest(
+                instrumentId="3045", exchange="NSE", transactionType="BUY", quantity="1", orderComplexity="REGULAR",
+                product="CNC", orderType="MARKET", price="0", validity="DAY")))
+    finally:
+        await client.close()
+
+
+async def test_india_rules_refuse_before_anything_is_sent(emulator: GopocketEmulator, tmp_path: Path) -> None:
+    h = await start_venue(emulator, tmp_path)
+    try:
+        before = emulator.answered("POST /open-api/order/v1/orders/placeorder")
+        coid = submit(h, 1, ticks_away(emulator, "NSE:SBIN", -40) + Decimal("0.01"))
+        refused = await h.reaches(coid, S.REJECTED)
+        assert refused.reason and "tick" in refused.reason
+        assert emulator.answered("POST /open-api/order/v1/orders/placeorder") == before
+    finally:
+        await h.close()
