@@ -128,3 +128,22 @@ async def test_with_neither_push_the_order_book_is_polled(emulator: GopocketEmul
         assert poller is not None and poller.book_requests > 0 and poller.trade_requests <= poller.book_requests
     finally:
         await h.close()
+
+
+async def test_a_malformed_socket_frame_is_counted_and_dropped(emulator: GopocketEmulator, tmp_path: Path) -> None:
+    h = await start_venue(emulator, tmp_path)
+    try:
+        await bounded(h.venue.subscribe(["gopocket:NSE:SBIN"], [Channel.QUOTES]))
+        feed = h.venue.feed
+        assert feed is not None
+        await until(lambda: feed.connected and bool(emulator.socket.clients))
+        before, messages = feed.malformed, feed.messages
+        for client in emulator.socket.clients:  # the venue's socket sends what it should not
+            client.writer.push("{not json")
+            client.writer.push('{"t":"tf","e":"NSE","tk":"3045","lp":[1]}')
+            client.writer.push('{"t":"tf","e":"NSE","tk":"99999","lp":"1.00"}')
+        await until(lambda: feed.malformed == before + 2 and feed.unknown >= 1)
+        await until(lambda: feed.messages > messages + 3)  # and the socket reads on
+        assert feed.connected
+    finally:
+        await h.close()

@@ -113,3 +113,22 @@ async def test_a_redirects_auth_code_works_once(emulator: GopocketEmulator) -> N
             await bounded(c.exchange(checksum(emulator.user_id, query["authCode"], emulator.api_secret)))
     finally:
         await c.close()
+
+
+async def test_rate_limits_are_data_and_a_429_read_is_retried(emulator: GopocketEmulator) -> None:
+    from adapters.gopocket.config import RateLimit
+
+    c = GopocketClient("gopocket", emulator.url + "/", user_id="RL1",
+                       rate_limits=[RateLimit(calls=50, per_s=1.0), RateLimit(calls=2, per_s=1.0, paths=["orders/placeorder"])])
+    assert [paths for paths, _ in c.limiters] == [(), ("orders/placeorder",)]
+    assert len(c._limiters("orders/placeorder")) == 2 and len(c._limiters("orders/book")) == 1
+    c.auth = GopocketSession("gopocket", c.exchange, user_id=emulator.user_id, api_secret=emulator.api_secret,
+                             auth_code=emulator.auth_code)
+    await c.start()
+    try:
+        await bounded(c.limits())
+        emulator.faults.burst_status, emulator.faults.burst_5xx = 429, 1
+        assert await bounded(c.order_book()) == []  # a read: retried after the 429
+        assert c.statuses.get(429) == 1
+    finally:
+        await c.close()
