@@ -339,7 +339,7 @@ class GopocketVenue(Venue[GopocketConfig]):
         """A webhook delivery or a socket `om`: its fill, then its report, through the core."""
         self.pushed += 1
         iid = self._iid(msg.exch, msg.token, msg.tsym)
-        coid = self._coids.get(msg.norenordno)
+        coid = self._coids.get(msg.norenordno) or msg.remarks or None  # Noren echoes the tag as remarks [I]
         fill = fill_from_noren(self.name, msg, iid, coid)
         if fill is not None:
             self.sync.stream_fill(fill)
