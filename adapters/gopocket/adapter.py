@@ -133,7 +133,8 @@ class GopocketVenue(Venue[GopocketConfig]):
         )
         client.auth = GopocketSession(
             self.name, client.exchange, user_id=cfg.user_id, api_secret=cfg.api_secret, auth_code=cfg.auth_code,
-            session_token=cfg.session_token, store=SessionStore(session_file(cfg, self.ctx.state_dir)),
+            session_token=cfg.session_token,
+            store=None if cfg.emulator else SessionStore(session_file(cfg, self.ctx.state_dir)),  # a demo session is not kept
             config_file=self.ctx.config_file,
         )
         await client.start()

@@ -5,7 +5,7 @@ Columns the SDK reads [SDK]: Exch, Token, Symbol, Trading Symbol, Lot Size, Expi
 Codifi master's [I]. An equity's engine symbol is `Symbol` ("NSE:SBIN", its Trading Symbol
 "SBIN-EQ"); a derivative's is its Trading Symbol. `Token` is the numeric instrument id orders
 (`instrumentId`) and the socket (`NSE|3045`) use. Fetched once per IST day and kept as
-`<state_dir>/gopocket/contracts-<host>-<EXCH>-<date>.csv`; older days are deleted.
+`<state_dir>/gopocket/contracts-<host>-<EXCH>-<date>.csv` (the host without its port, so an emulator on a new port each run reuses the day's file); older days are deleted.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class ContractCache:
 
     def __init__(self, folder: Path, source_url: str) -> None:
         self.folder = folder
-        self.host = (URL(source_url).host or "local").replace(":", "_") + f"_{URL(source_url).port or ''}"
+        self.host = (URL(source_url).host or "local").replace(":", "_")
 
     def path(self, exchange: str, day: date) -> Path:
         return self.folder / f"contracts-{self.host}-{exchange}-{day.isoformat()}.csv"

@@ -109,3 +109,11 @@ def test_the_paper_config_checks_without_credentials() -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["venues"]["gopocket"]["class"] == "adapters.gopocket.adapter:GopocketVenue"
+
+
+def test_login_for_a_venue_without_one_or_on_an_emulator_is_one_line() -> None:
+    for args, code in ((["login", "samco", "configs/samco_paper.yaml"], 1), (["login", "gopocket", "configs/gopocket_emulated.yaml"], 2)):
+        proc = subprocess.run([sys.executable, "run.py", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == code, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert "needs no login" in proc.stderr
