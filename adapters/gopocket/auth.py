@@ -103,6 +103,7 @@ class GopocketSession:
         self._proven: set[str] = set()  # sessions a call has succeeded with
         self._fresh: str | None = None  # the last exchanged session, until a call succeeds with it
         self._stuck = False
+        self._told = False  # the how-to-log-in line was logged
         self._lock = asyncio.Lock()
         for secret in (api_secret, auth_code, session_token):
             register_secret(secret)
@@ -155,6 +156,14 @@ class GopocketSession:
 
     # --- internals ----------------------------------------------------------------------------
 
+    def _ended(self, text: str) -> AuthError:
+        """The session cannot be had without the user: said once in the log (every call that needs
+        it raises the same one-line error)."""
+        if self.refusals and not self._told:
+            self._told = True
+            log.error(text, venue=self.venue)
+        return AuthError(self.venue, text)
+
     def _use(self, token: str) -> None:
         register_secret(token)
         self.known.add(token)
@@ -168,14 +177,13 @@ class GopocketSession:
             if stored is not None:
                 return stored
         if not self._auth_code or not self._secret:
-            raise AuthError(self.venue, f"no GoPocket session for {self.user_id or 'this user'}: {self._hint}")
+            raise self._ended(f"no GoPocket session for {self.user_id or 'this user'}: {self._hint}")
         if self._stuck:
-            raise AuthError(self.venue, f"a new session was refused before it ever worked; {self._hint}")
+            raise self._ended(f"a new session was refused before it ever worked; {self._hint}")
         try:
             token = await self._exchange(checksum(self.user_id, self._auth_code, self._secret))
         except VenueError as exc:
-            raise AuthError(self.venue, f"the session exchange was refused ({exc.text}); {self._hint}",
-                            http_status=exc.http_status) from None
+            raise self._ended(f"the session exchange was refused ({exc.text}); {self._hint}") from None
         self.exchanges += 1
         self._fresh = token
         if self._store is not None:

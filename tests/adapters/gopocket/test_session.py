@@ -132,3 +132,25 @@ async def test_rate_limits_are_data_and_a_429_read_is_retried(emulator: Gopocket
         assert c.statuses.get(429) == 1
     finally:
         await c.close()
+
+
+async def test_a_session_refused_mid_run_is_said_once_with_how_to_log_in(emulator: GopocketEmulator, tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    c = make_client(emulator)
+    await c.start()
+    token = await bounded(c.exchange(checksum(emulator.user_id, emulator.auth_code, emulator.api_secret)))
+    await c.close()
+    h = await start_venue(emulator, tmp_path, mode="paper", config=venue_config(emulator, auth_code="", session_token=token))
+    client = h.venue.client
+    assert client is not None
+    try:
+        emulator.expire_sessions()
+        with capture_logs() as logs:
+            for _ in range(3):
+                with pytest.raises(AuthError):
+                    await bounded(client.limits())
+        told = [e for e in logs if e["log_level"] == "error"]
+        assert len(told) == 1 and "python run.py login gopocket" in told[0]["event"]
+    finally:
+        await h.close()
