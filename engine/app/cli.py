@@ -11,6 +11,8 @@
                                       again, from its journal alone
   python run.py check CONFIG          validate a config and print the resolved plan
   python run.py strategies            list the strategies and venues that can be loaded
+  python run.py login VENUE CONFIG    a venue's interactive login (a broker's SSO): serves its
+                                      redirect on 127.0.0.1, prints the link, stores the session
   python run.py emulate VENUE [--port N] [--seed S] [--start ISO-TIME] [--speed X] [--faults K=V,...]
                                       serve a venue emulator on 127.0.0.1, its clock from
                                       ISO-TIME (with offset, e.g. 2026-12-07T10:00:00+05:30)
@@ -28,7 +30,7 @@ from importlib import metadata
 
 from engine.app import commands
 
-COMMANDS = ("check", "strategies", "emulate", "run", "backtest", "sweep", "report")
+COMMANDS = ("check", "strategies", "emulate", "run", "backtest", "sweep", "report", "login")
 
 
 def program() -> str:
@@ -91,8 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", parents=[common], help="validate a config, print the resolved plan")
     check.add_argument("config", help="the YAML to check")
     sub.add_parser("strategies", parents=[common], help="list strategies and venues")
+    login = sub.add_parser("login", parents=[common], help="a venue's interactive login (SSO); stores the session")
+    login.add_argument("venue", help="a venue whose login is interactive, e.g. gopocket")
+    login.add_argument("config", help="the run's YAML holding the venue's block")
     emulate = sub.add_parser("emulate", parents=[common], help="serve a venue emulator on 127.0.0.1")
-    emulate.add_argument("venue", help="a venue with an emulator: gopax, samco, smallcase")
+    emulate.add_argument("venue", help="a venue with an emulator: gopax, samco, smallcase, firstock, gopocket")
     emulate.add_argument("--port", type=int, default=0, help="the port on 127.0.0.1 (default 0: a free one)")
     emulate.add_argument("--seed", type=int, default=1, help="the seed of its market and demo credentials")
     emulate.add_argument("--start", default=None, help="the emulator clock's start, ISO-8601 with offset")
@@ -127,6 +132,8 @@ def main(argv: list[str]) -> int:
             return cmd_report(args.journal, args.out)
         if args.command == "strategies":
             return commands.cmd_strategies()
+        if args.command == "login":
+            return commands.cmd_login(args.venue, args.config)
         if args.command == "emulate":
             return commands.cmd_emulate(
                 args.venue, port=args.port, seed=args.seed, start=args.start, speed=args.speed, faults=args.faults

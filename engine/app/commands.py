@@ -294,6 +294,26 @@ def cmd_emulate(
     return 0
 
 
+def cmd_login(venue: str, config: str) -> int:
+    """`run.py login VENUE CONFIG`: the venue's interactive login for the block of CONFIG named (or of
+    type) VENUE; the session it stores is what later runs of CONFIG use."""
+    plan = load_config(config)
+    cls = load_venue(venue)
+    blocks = [vp for vp in plan.venues.values() if vp.name == venue] or [vp for vp in plan.venues.values() if vp.cls is cls]
+    if len(blocks) != 1:
+        names = ", ".join(sorted(plan.venues)) or "none"
+        raise UserError(f"{config}: {'no' if not blocks else 'more than one'} venue block for {venue} (venues: {names})")
+    block = blocks[0]
+    if block.config.emulator:
+        raise UserError(f"{config}: venues.{block.name} runs on its emulator (emulator: true), which needs no login")
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    run_loop(lambda: block.cls.login(block.config, state_dir=Path(plan.config.state_dir), config_file=plan.file, say=say))
+    return 0
+
+
 def setup_logging(fmt: str, level: str) -> None:
     try:
         configure(fmt, level)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -128,6 +128,12 @@ class Venue(abc.ABC, Generic[ConfigT]):
     def with_emulator(cls, config: VenueConfig, info: EmulatorInfo) -> VenueConfig:
         """The config pointed at a running emulator (its URLs and demo credentials)."""
         raise NotSupported(info.venue, "this venue has no emulator")
+
+    @classmethod
+    async def login(cls, config: VenueConfig, *, state_dir: Path, config_file: str, say: Callable[[str], None]) -> Path:
+        """An interactive login (a broker's SSO: `python run.py login VENUE CONFIG`) whose session
+        later runs use; returns where the session was stored. Venues that need none refuse."""
+        raise NotSupported(cls.__name__, "this venue has no interactive login")
 
     @classmethod
     def known_symbols(cls, config: VenueConfig) -> Collection[str] | None:
