@@ -202,8 +202,10 @@ class GopaxFeed(WebSocketFeed):
         try:
             frame = w.decode_frame(data)
         except msgspec.ValidationError:
-            name = w.decode_named(data).n  # a kind GOPAX added: counted, not an error
-            self.unknown[name] = self.unknown.get(name, 0) + 1
+            name = w.decode_named(data).n
+            if name in w.FRAME_NAMES:
+                raise  # a kind we know, with a value GOPAX does not define: malformed (counted, logged, dropped)
+            self.unknown[name] = self.unknown.get(name, 0) + 1  # a kind GOPAX added: counted, not an error
             return
         self._dispatch[frame.__class__](frame)
 
