@@ -13,6 +13,9 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 from msgspec import Struct
 
+from engine.venue.values import Checked
+from engine.venue.values import iso_ns as _iso_ns
+
 T = TypeVar("T")
 ZERO = Decimal(0)
 NS = 1_000_000_000
@@ -52,8 +55,9 @@ def epoch_ns(dt: datetime) -> int:
 
 
 def iso_ns(text: str) -> int:
-    """Epoch nanoseconds of an ISO-8601 timestamp (naive = UTC); ValueError if it is not one."""
-    return epoch_ns(datetime.fromisoformat(text))
+    """Epoch nanoseconds of an ISO-8601 timestamp (naive = UTC); ValueError if it is not one (the
+    shared rule, engine/venue/values.py; the Structs carrying one check it on decode)."""
+    return _iso_ns(text)
 
 
 # --- the envelope --------------------------------------------------------------------------------
@@ -113,7 +117,9 @@ class TransactionError(Struct):
     code: int | None = None
 
 
-class TransactionDetails(Struct):
+class TransactionDetails(Checked):
+    iso_times = ("createdAt",)
+
     status: str
     intent: str | None = None
     createdAt: str | None = None
@@ -130,7 +136,9 @@ class TransactionData(Struct):
 # --- order details (also the SDK result and the postback payload) --------------------------------
 
 
-class BatchOrder(Struct, kw_only=True):
+class BatchOrder(Checked, kw_only=True):
+    non_negative = ("quantity", "filledQuantity", "averagePrice")
+
     tradingsymbol: str
     transactionType: str
     quantity: Decimal
@@ -145,7 +153,7 @@ class BatchOrder(Struct, kw_only=True):
     statusMessage: str | None = None
 
 
-class OrderBatch(Struct, kw_only=True):
+class OrderBatch(Checked, kw_only=True):
     batchId: str
     status: str
     transactionId: str | None = None
@@ -169,7 +177,7 @@ class OrderDetails(Struct, kw_only=True):
 # --- holdings ------------------------------------------------------------------------------------
 
 
-class HoldingAmount(Struct):
+class HoldingAmount(Checked):
     quantity: Decimal
     averagePrice: Decimal = ZERO
 
