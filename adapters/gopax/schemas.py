@@ -236,17 +236,6 @@ class Book(Struct):
     bid: list[BookLevel]
     sequence: int | None = None
 
-    def __post_init__(self) -> None:
-        """Entry ids and millisecond times are digits in strings: checked on decode (a ValueError
-        is msgspec's ValidationError), so loading the book never meets one that is not."""
-        for level in (*self.ask, *self.bid):
-            if not (_digits(level[0], 20) and _digits(level[3], 15)):
-                raise ValueError(f"book level {level[0][:30]!r}, {level[3][:30]!r}: id and time must be digits")
-
-
-def _digits(text: str, most: int) -> bool:
-    return 0 < len(text) <= most and text.isascii() and text.isdigit()
-
 
 class PublicTrade(Struct, gc=False):
     time: datetime

@@ -34,6 +34,7 @@ from engine.clock import Clock
 from engine.data.bus import Bus
 from engine.events import ZERO, BookSnapshot, Quote, Trade
 from engine.venue.poller import Poller
+from engine.venue.values import NotANumber
 from engine.venue.websocket import Frame, WebSocketFeed
 
 log = structlog.get_logger("tickbus.samco.feed")
@@ -94,7 +95,7 @@ class SamcoFeed(WebSocketFeed):
             if line.strip():
                 try:
                     self._on_frame(self._decode(line))
-                except (msgspec.MsgspecError, ValueError) as exc:
+                except (msgspec.MsgspecError, NotANumber) as exc:
                     self._malformed(line, exc)
 
     def _on_frame(self, frame: ticks.TickFrame) -> None:
@@ -141,7 +142,7 @@ class SamcoFeed(WebSocketFeed):
             bid, ask, bid_size, ask_size = num(t.bPr), num(t.aPr), num(t.bSz), num(t.aSz)
             last = num(t.ltp) or None
         if not isfinite(bid + ask + bid_size + ask_size + (last or 0.0)):  # "nan", "inf", "1e999"
-            raise ValueError("a quote tick with a number that is not a finite one")
+            raise NotANumber("a quote tick with a number that is not a finite one")
         publish = self.bus.publish
         publish(Quote(iid, bid, ask, bid_size, ask_size, ts, now, last), iid)
         if t.vol and last:

@@ -15,7 +15,7 @@ import msgspec
 from msgspec import Struct
 
 from adapters.india import IST
-from engine.venue.values import Checked, decimal_problem, finite_decimal
+from engine.venue.values import Checked, NotANumber, decimal_problem, finite_decimal
 
 NS = 1_000_000_000
 _EMPTY = frozenset({"", "--", "NA", "N/A", "null"})
@@ -25,7 +25,7 @@ _EMPTY = frozenset({"", "--", "NA", "N/A", "null"})
 
 def number(text: str) -> Decimal | None:
     """Samco's string number as a finite Decimal; None for "", "--", "NA" and the like; ValueError
-    for anything else (the answer Structs check theirs with it on decode)."""
+    (`NotANumber`) for anything else (the answer Structs check theirs with it on decode)."""
     text = text.strip().replace(",", "")
     return None if text in _EMPTY else finite_decimal(text)
 
@@ -47,14 +47,17 @@ def dec(text: str | None) -> Decimal | None:
 
 def num(text: str) -> float:
     """A tick's string number as a float (0.0 when empty); thousands separators tolerated;
-    ValueError for one that is not a finite number."""
+    `NotANumber` for one that is not a finite number."""
     try:
         value = float(text)
     except ValueError:
         text = text.replace(",", "").strip()
-        value = float(text) if text and text not in _EMPTY else 0.0
+        try:
+            value = float(text) if text and text not in _EMPTY else 0.0
+        except ValueError:
+            raise NotANumber(f"{text[:40]!r} is not a number") from None
     if not isfinite(value):
-        raise ValueError(f"{text[:40]!r} is not a finite number")
+        raise NotANumber(f"{text[:40]!r} is not a finite number")
     return value
 
 

@@ -27,7 +27,7 @@ from yarl import URL
 
 from adapters.india import NSE_INDEX_FNO, Exchange, make_instrument
 from engine.events import Instrument
-from engine.venue.values import finite_decimal
+from engine.venue.values import NotANumber, finite_decimal
 
 log = structlog.get_logger("tickbus.samco.scrip")
 SCRIP_MASTER_URL = "https://developers.stocknote.com/doc/ScripMaster.csv"
@@ -82,12 +82,12 @@ class Scrip:
 
 
 def _decimal(value: str, default: Decimal) -> Decimal:
-    """A positive lot or tick; `default` when the cell is empty; ValueError for anything else."""
+    """A positive lot or tick; `default` when the cell is empty; `NotANumber` for anything else."""
     if not value:
         return default
     parsed = finite_decimal(value)
     if parsed <= 0:
-        raise ValueError(f"{value[:40]!r} is not positive")
+        raise NotANumber(f"{value[:40]!r} is not positive")
     return parsed
 
 
@@ -119,7 +119,7 @@ def parse_counted(text: str) -> tuple[list[Scrip], int]:
         try:
             lot = _decimal(row.get("lotSize", ""), Decimal(1))
             tick = _decimal(row.get("tickSize", ""), DEFAULT_TICK)
-        except ValueError:
+        except NotANumber:
             dropped += 1
             continue
         rows.append(

@@ -13,7 +13,8 @@ here, on decode, so nothing after a successful decode meets a value it cannot co
 `Checked` is the Struct base that does it: its `__post_init__` raises `ValueError`, which msgspec
 turns into a `ValidationError`, which the REST client turns into the project's `VenueError` and a
 feed counts and drops as a malformed frame. Numeric ranges msgspec checks itself go through
-`Meta` (`EpochSeconds`, `Scale`). A value found bad later, by a parser, is `BadValue`.
+`Meta` (`EpochSeconds`, `Scale`). A value found bad later, by a parser, is `BadValue`; text that
+is no number, `NotANumber`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ Scale = Annotated[int, msgspec.Meta(ge=0, le=18)]
 """A number of decimal places (an asset's scale): 10**-scale stays exact at Decimal's precision."""
 
 
+class NotANumber(ValueError):
+    """Text that should hold a finite number of sane magnitude and does not (a ValueError, so a
+    Struct's check is msgspec's ValidationError; a feed counts and drops the message it is in)."""
+
+
 class BadValue(VenueError):
     """A value a venue sent that means nothing (a side it does not define, a time that is none):
     the answer is refused, or the message counted, logged and dropped."""
@@ -56,10 +62,10 @@ def finite_decimal(text: str) -> Decimal:
     try:
         value = Decimal(text)
     except (InvalidOperation, ValueError, TypeError):
-        raise ValueError(f"{text[:40]!r} is not a number") from None
+        raise NotANumber(f"{text[:40]!r} is not a number") from None
     problem = decimal_problem(value)
     if problem is not None:
-        raise ValueError(f"{text[:40]!r} is {problem}")
+        raise NotANumber(f"{text[:40]!r} is {problem}")
     return value
 
 

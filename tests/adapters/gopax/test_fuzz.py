@@ -10,6 +10,7 @@ one regression test per defect the campaign found.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -89,11 +90,30 @@ def test_balances_with_a_non_finite_amount_raise_the_venue_error(gopax: dict[str
         gopax["rest balances"].run(b'[{"asset":"KRW","avail":1,"hold":"sNaN"}]')
 
 
-def test_a_book_level_whose_id_or_time_is_no_number_is_refused() -> None:
-    for level in ('["84000011",50010000.0,0.5,"12abc"]', '["x",50010000.0,0.5,"1796000000000"]', f'["1",1.0,1.0,"{"9" * 400}"]'):
-        with pytest.raises(msgspec.ValidationError):
-            w.decode_book(f'{{"ask":[{level}],"bid":[]}}'.encode())
-    LocalBook("BTC-KRW").load_rest(w.decode_book(b'{"ask":[["84000011",50010000.0,0.5,"1796000000000"]],"bid":[]}'))
+@pytest.mark.parametrize("level", ['["84000011",50010000.0,0.5,"12abc"]', '["x",50010000.0,0.5,"1796000000000"]',
+                                   f'["1",1.0,1.0,"{"9" * 400}"]', f'["{"9" * 5000}",1.0,1.0,"1"]'])
+def test_a_rest_book_level_whose_id_or_time_is_no_number_raises_the_venue_error(gopax: dict[str, Target], level: str) -> None:
+    with pytest.raises(VenueError):  # int() raised ValueError, int / 1000 OverflowError
+        gopax["rest book"].run(f'{{"ask":[{level}],"bid":[]}}'.encode())
+
+
+class _Books:
+    """A client whose GET /book answers with a level that is no number, then a good book."""
+
+    def __init__(self) -> None:
+        self.answers = [b'{"ask":[["84000011",50010000.0,0.5,"12abc"]],"bid":[]}',
+                        b'{"ask":[["84000011",50010000.0,0.5,"1796000000000"]],"bid":[["84000012",49990000.0,1.0,"1796000000000"]]}']
+
+    async def book(self, pair: str, level: int | None = None) -> w.Book:
+        return w.decode_book(self.answers.pop(0))
+
+
+async def test_a_resync_that_gets_a_bad_rest_book_asks_again_instead_of_dying() -> None:
+    feed = GopaxFeed("gopax", "ws://127.0.0.1:9", bus=_Bus(), clock=_Clock(), client=_Books(),  # type: ignore[arg-type]
+                     resync_backoff_s=(0.001, 0.001))
+    book = feed.books["BTC-KRW"] = LocalBook("BTC-KRW", "gopax:BTC-KRW")
+    await asyncio.wait_for(feed._resync(book), timeout=10)  # the task died on the ValueError before
+    assert book.synced and book.top() == (49990000.0, 1.0, 50010000.0, 0.5) and feed.resyncs == 2
 
 
 @pytest.mark.parametrize("pairs", [
