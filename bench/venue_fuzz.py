@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import itertools
 import os
 import random
 import sys
@@ -389,6 +391,22 @@ def canned(cls: type[T]) -> type[T]:
     return Canned
 
 
+ERROR_STATUSES = (200, 400, 401, 403, 404, 409, 429, 500, 503)
+
+
+def error_target(name: str, seeds: list[bytes], error_for: Callable[[int, bytes], VenueError | None]) -> Target:
+    """An answer's error envelope: the client's `error_for` must give the typed error (or None for a
+    success) whatever the body, at every status."""
+    statuses = itertools.cycle(ERROR_STATUSES)  # one status after another
+
+    def run(data: bytes) -> None:
+        found = error_for(next(statuses), data)
+        if found is not None:
+            raise found
+
+    return Target(name, seeds, run)
+
+
 def order(venue: str, instrument: str, side: Side = Side.BUY, qty: str = "1", price: str | None = "100", **kw: Any) -> Order:
     return Order(
         client_order_id=kw.pop("coid", "c-1"), strategy_id="s", instrument=instrument, venue=venue, side=side,
@@ -573,6 +591,9 @@ def gopax_targets(tmp: Path) -> tuple[list[Target], Callable[[], None]]:
         Target("rest public trades", [public_trades], run_public_trades),
         Target("rest candles", [candles], run_candles),
         Target("socket frames", frames, run_frame, counters=dropped, socket=True),
+        error_target("error answers", [b'{"errorMessage":"Invalid Order Id","errorCode":202,"errorData":null}',
+                                       b'{"errorMessage":"Rate Limit Exceeded","errorCode":10105}'],
+                     lambda status, body: client.error_for(status, body, {})),
     ]
 
     def finish() -> None:
@@ -742,6 +763,19 @@ def samco_targets(tmp: Path) -> tuple[list[Target], Callable[[], None]]:
     def run_tick(data: bytes) -> None:
         feed.on_message(data)
 
+    claims = enc({"exp": NOW_NS // NS + 8 * 3600, "iat": NOW_NS // NS, "sub": "DEMO1"})
+    login_seed = claims + b"\n" + enc({**ok, "sessionToken": "@token", "validity": "2026-12-02T02:30:00Z", "accountID": "DEMO1",
+                                          "exchangeList": ["NSE", "BSE"], "serverTime": "01/12/2026 10:00:00"})
+    login_jwt_seed = claims + b"\n" + enc({"status": "Success", "sessionToken": "@token", "accountID": "DEMO1"})  # the JWT's times
+
+    def run_login(data: bytes) -> None:  # the session token's expiry: the reply's validity, else the JWT's claims
+        from adapters.samco.auth import expiry_of
+
+        first, _, rest = data.partition(b"\n")
+        token = "eyJhbGciOiJIUzI1NiJ9." + base64.urlsafe_b64encode(first).decode().rstrip("=") + ".c2ln"
+        client.answers = {"/session/token": rest.replace(b'"@token"', msgspec.json.encode(token))}
+        expiry_of(drive(client.login()), NOW_NS)
+
     def dropped() -> int:
         return sum(venue.unknown_statuses.values()) + feed.unknown + len(feed.refusals) + feed.malformed + dropped_rows[0]
 
@@ -756,6 +790,10 @@ def samco_targets(tmp: Path) -> tuple[list[Target], Callable[[], None]]:
         Target("rest quote", [enc(quote)], run_quote),
         Target("scrip master csv", [csv_seed], run_scrips, mutate=mutate_csv, counters=dropped),
         Target("stream ticks", tick_frames, run_tick, counters=dropped, socket=True),
+        Target("login reply (session expiry)", [login_seed, login_jwt_seed], run_login),
+        error_target("error answers", [enc({**ok, "status": "Failure", "statusMessage": "Insufficient funds", "errorCode": "E1"}),
+                                       enc({"status": "Failure", "statusMessage": "Session Expired. Please login again."})],
+                     lambda status, body: client.error_for(status, body, {})),
     ]
     return targets, lambda: None
 
@@ -888,6 +926,9 @@ def smallcase_targets(tmp: Path) -> tuple[list[Target], Callable[[], None]]:
         Target("postback (endpoint)", postback_seeds, run_postback, counters=refused),
         Target("holdings", [holdings], run_holdings),
         Target("create transaction answer", [created_seed], run_created),
+        error_target("error answers", [enc({"success": False, "errors": ["invalid_transactionId"], "data": None}),
+                                       enc({"success": False, "errors": [{"message": "transaction_expired", "code": 1012}], "data": None})],
+                     lambda status, body: client.error_for(status, body, {})),
     ]
     return targets, lambda: None
 

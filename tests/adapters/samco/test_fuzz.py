@@ -9,6 +9,7 @@ regression test per defect the campaign found.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.samco import scrip
+from adapters.samco.auth import expiry_of, session_expiry_ns
 from adapters.samco.feed import SamcoFeed
+from adapters.samco.schemas import LoginReply
 from bench.venue_fuzz import Target, inputs, outcome, samco_targets
 from engine.errors import VenueError
 from engine.events import Quote
@@ -141,3 +144,11 @@ async def test_a_quote_tick_with_a_non_finite_number_is_dropped_and_counted(bid:
     feed, bus = _feed()
     feed.on_message(_tick("2885_NSE", bid=bid))
     assert not [e for e in bus.events if isinstance(e, Quote)] and feed.malformed == 1
+
+
+@pytest.mark.parametrize("exp", ["Infinity", "NaN", "1e400", "-1e308", "true"])
+def test_a_session_token_whose_expiry_claim_is_no_time_falls_back_to_the_daily_expiry(exp: str) -> None:
+    claims = base64.urlsafe_b64encode(f'{{"exp":{exp},"sub":"DEMO1"}}'.encode()).decode().rstrip("=")
+    reply = LoginReply(sessionToken=f"eyJhbGciOiJIUzI1NiJ9.{claims}.c2ln")
+    now = _Clock().now_ns()
+    assert expiry_of(reply, now) == session_expiry_ns(now)  # int(inf) raised OverflowError out of the login
