@@ -152,3 +152,11 @@ def test_a_session_token_whose_expiry_claim_is_no_time_falls_back_to_the_daily_e
     reply = LoginReply(sessionToken=f"eyJhbGciOiJIUzI1NiJ9.{claims}.c2ln")
     now = _Clock().now_ns()
     assert expiry_of(reply, now) == session_expiry_ns(now)  # int(inf) raised OverflowError out of the login
+
+
+def test_a_trade_row_with_no_side_or_price_is_counted_and_logged_not_dropped_unseen(samco: dict[str, Target]) -> None:
+    target = samco["rest trade book (fills_since, poll)"]
+    rows = [_trade(), _trade(tradeNumber="50003", transactionType="X"), _trade(tradeNumber="50004", tradePrice="")]
+    before = target.counters()
+    target.run(msgspec.json.encode({**OK, "tradeBookDetails": rows}))  # fills_since and a poll: each row counted once
+    assert target.counters() == before + 2
