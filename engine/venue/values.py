@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, get_args
 
 import msgspec
 
@@ -93,9 +93,12 @@ class Checked(msgspec.Struct):
         return finite_decimal(text) if text else None
 
     def __post_init__(self) -> None:
-        for name in self.__struct_fields__:
+        names = _DECIMAL_FIELDS.get(self.__class__)
+        if names is None:
+            names = _DECIMAL_FIELDS[self.__class__] = _decimal_fields(self.__class__)
+        for name in names:
             value = getattr(self, name)
-            if value.__class__ is Decimal:
+            if value.__class__ is Decimal:  # None, or an int a caller built the Struct with, needs no check
                 problem = decimal_problem(value)
                 if problem is not None:
                     raise ValueError(f"{name}: {problem}")
@@ -111,3 +114,11 @@ class Checked(msgspec.Struct):
                 value = self.read_number(value)
             if value is not None and value < 0:
                 raise ValueError(f"{name}: negative")
+
+
+_DECIMAL_FIELDS: dict[type, tuple[str, ...]] = {}  # a Checked class -> its Decimal fields, found once
+
+
+def _decimal_fields(cls: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The fields of `cls` typed Decimal (or Decimal | None)."""
+    return tuple(f.name for f in msgspec.structs.fields(cls) if f.type is Decimal or Decimal in get_args(f.type))
