@@ -2,6 +2,10 @@
 
 REST money fields decode to Decimal (exact, straight from the JSON number's text); public market
 data decodes to float (speed). Websocket frames decode in one pass into a tagged union on `n`.
+Values are checked on decode (engine/venue/values.py's `Checked`): every Decimal finite and of sane
+magnitude, ISO times that parse, fill sizes and prices not negative, socket times in seconds within
+datetime's range, asset scales 0..18, sides the engine's `Side`; a value outside that fails the
+decode (the REST client's `VenueError`, a feed's malformed frame), never the code after it.
 """
 
 from __future__ import annotations

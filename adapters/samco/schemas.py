@@ -1,8 +1,12 @@
 """Samco wire messages as msgspec Structs, field names as Samco spells them; decoders built once.
 
 REST values are strings throughout, numbers included ("1290.50", "10"), with "", "--" and "NA" for
-nothing; `dec` turns them into Decimal at the boundary. Stream ticks decode into one Struct
-whatever their shape (flat, as the v3.2 docs show quotes, or wrapped in {"response": {...}}).
+nothing; `dec` turns them into Decimal at the boundary. The answer Structs check on decode that
+the string numbers their parsers read hold one (`Row.text_numbers`, engine/venue/values.py), so an
+answer with "NaN", "1e999999" or "abc" there is the REST client's `VenueError`, never a crash after
+the decode. Stream ticks decode into one Struct whatever their shape (flat, as the v3.2 docs show
+quotes, or wrapped in {"response": {...}}); `num` refuses a tick number that is none
+(`NotANumber`: the feed counts and drops that tick).
 """
 
 from __future__ import annotations

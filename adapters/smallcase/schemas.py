@@ -1,7 +1,10 @@
 """smallcase Gateway wire messages as msgspec Structs, field names as smallcase spells them.
 
 Every REST answer is the envelope `{"success", "errors", "data"}`; quantities and prices are JSON
-numbers and decode to Decimal (exact, from the number's text). Decoders are built once.
+numbers and decode to Decimal (exact, from the number's text), checked on decode (finite, of
+sane magnitude, fill sizes and prices not negative, times ISO-8601: engine/venue/values.py), so a
+bad one is the client's `VenueError` or a postback refused 400, never a crash after the decode.
+Decoders are built once.
 """
 
 from __future__ import annotations
