@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from msgspec import Struct
@@ -148,6 +148,7 @@ class Order(OrderRequest, kw_only=True):
 
     id: str
     side: Side  # typed: a word GOPAX does not send fails the decode (a VenueError), not a parser
+    type: Literal["limit", "market"]  # typed too: a market buy's amount is quote currency, read by it
     status: str | None = None
     forcedCompletionReason: str | None = None
     remaining: Decimal | None = None
@@ -246,7 +247,7 @@ class PublicTrade(Struct, gc=False):
     id: int
     price: float
     amount: float
-    side: str
+    side: Literal["buy", "sell"]  # any other word is refused, not read as a sell
     date: int | None = None
 
 

@@ -71,6 +71,7 @@ def _order(**changes: Any) -> dict[str, Any]:
     {"amount": "sNaN"},  # decimal.InvalidOperation in the filled quantity
     {"remaining": "NaN"},
     {"amount": "1e999999999", "remaining": 1},  # decimal.Overflow
+    {"type": "MARKET", "side": "buy", "amount": 100000, "remaining": 0},  # read as a limit: 100,000 BTC "filled"
 ])
 def test_open_orders_with_an_odd_value_raise_the_venue_error(gopax: dict[str, Target], changes: dict[str, Any]) -> None:
     with pytest.raises(VenueError):
@@ -83,6 +84,12 @@ def test_own_trades_with_a_malformed_timestamp_raise_the_venue_error(gopax: dict
     for name in ("rest own trades (fills_since)", "rest look (trades since connect)"):
         with pytest.raises(VenueError):
             gopax[name].run(msgspec.json.encode([trade]))
+
+
+def test_a_public_trade_with_a_side_word_gopax_does_not_send_is_refused_not_read_as_a_sell(gopax: dict[str, Target]) -> None:
+    trade = {"time": "2026-12-01T00:00:00.000Z", "id": 5001, "price": 50000000, "amount": 0.01, "side": "BUY"}
+    with pytest.raises(VenueError):
+        gopax["rest public trades"].run(msgspec.json.encode([trade]))
 
 
 def test_balances_with_a_non_finite_amount_raise_the_venue_error(gopax: dict[str, Target]) -> None:
