@@ -1,7 +1,8 @@
 """Fuzz campaign over every venue's wire boundary: GOPAX, Samco and smallcase answers, mutated.
 
-For each venue it starts from realistic valid payloads (the answer Structs each venue's emulator
-sends, built with the venue's own schemas; Samco's scrip master CSV as its emulator renders it),
+For each venue it starts from realistic valid payloads (built here with the venue's own answer
+Structs, in the shapes and with the values its emulator sends; Samco's scrip master CSV rendered by
+`scrip.render`, as the emulator serves it),
 mutates them (a value's type changed; odd strings such as "SELL", "", "NaN", "Infinity", "1e999",
 "-0", very long digits; huge and negative numbers; fields dropped or added; null; nested junk;
 truncated JSON; enum words in the wrong case) and pushes each input through the venue's real
