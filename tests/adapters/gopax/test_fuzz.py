@@ -65,7 +65,7 @@ def _order(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("changes", [
-    {"side": "SELL"},  # typed as the engine's Side already (the issue's first case)
+    {"side": "SELL"},  # typed as the engine's Side already before this change (the issue's first case)
     {"updatedAt": "2026-13-45T99:99:99Z"},  # iso_ns raised ValueError out of recovery
     {"createdAt": "garbage", "updatedAt": None},
     {"amount": "sNaN"},  # decimal.InvalidOperation in the filled quantity
@@ -168,9 +168,7 @@ class _Private:
                                     "occurredAt": 1e300, "tradingPairName": "BTC-KRW"}},
     {"n": "OrderEvent", "o": _ws_order(price="Infinity")},
 ])
-async def test_a_socket_frame_with_an_odd_number_is_malformed_not_a_crash_nor_an_unknown_kind(
-    frame: dict[str, Any], gopax: dict[str, Target]
-) -> None:
+async def test_a_socket_frame_with_an_odd_number_is_malformed_not_a_crash_nor_an_unknown_kind(frame: dict[str, Any]) -> None:
     private = _Private()
     feed = GopaxFeed("gopax", "ws://127.0.0.1:9", bus=_Bus(), clock=_Clock(), client=None, private=private)  # type: ignore[arg-type]
     feed.ids["BTC-KRW"] = "gopax:BTC-KRW"
@@ -180,6 +178,7 @@ async def test_a_socket_frame_with_an_odd_number_is_malformed_not_a_crash_nor_an
 
 
 async def test_an_order_event_with_an_undefined_side_is_dropped_and_counted(gopax: dict[str, Target]) -> None:
+    """Already so before this change (BadMessage): kept as the issue's `SIDE_CODES[...]` case."""
     target = gopax["socket frames"]
     before = target.counters()
     target.run(msgspec.json.encode({"n": "OrderEvent", "o": _ws_order(side=7)}))
