@@ -19,6 +19,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 
 from adapters.gopax.schemas import Book, BookEntry
+from engine.venue.values import BadValue
 
 
 class LocalBook:
@@ -71,10 +72,14 @@ class LocalBook:
         self.synced = True
         return all(self.apply(held_asks, held_bids, lenient=lenient_replay) for held_asks, held_bids in held)
 
-    def load_rest(self, book: Book) -> bool:
-        """Load GET /book (ids and millisecond times as strings): its floor is its largest entry id."""
-        asks = [BookEntry(int(i), px, vol, int(ms) / 1000) for i, px, vol, ms in book.ask]
-        bids = [BookEntry(int(i), px, vol, int(ms) / 1000) for i, px, vol, ms in book.bid]
+    def load_rest(self, book: Book, venue: str = "gopax") -> bool:
+        """Load GET /book (ids and millisecond times as strings): its floor is its largest entry id.
+        `BadValue` (nothing changed) for a level whose id or time is not a number."""
+        try:
+            asks = [BookEntry(int(i), px, vol, int(ms) / 1000) for i, px, vol, ms in book.ask]
+            bids = [BookEntry(int(i), px, vol, int(ms) / 1000) for i, px, vol, ms in book.bid]
+        except (ValueError, OverflowError):
+            raise BadValue(venue, f"GET /book of {self.pair}: a level whose id or time is not a number") from None
         largest = max((e.entryId for e in (*asks, *bids)), default=0)
         if book.sequence is None or book.sequence < largest:
             self.sequence_mismatches += 1

@@ -46,6 +46,7 @@ from engine.data.bus import Bus
 from engine.events import Bar, BookSnapshot, FeedState, FeedStatus, Quote, Side, Trade
 from engine.venue.poller import Poller
 from engine.venue.retry import Backoff
+from engine.venue.values import BadValue
 from engine.venue.websocket import Frame, WebSocketFeed
 
 log = structlog.get_logger("tickbus.gopax.feed")
@@ -202,8 +203,10 @@ class GopaxFeed(WebSocketFeed):
         try:
             frame = w.decode_frame(data)
         except msgspec.ValidationError:
-            name = w.decode_named(data).n  # a kind GOPAX added: counted, not an error
-            self.unknown[name] = self.unknown.get(name, 0) + 1
+            name = w.decode_named(data).n
+            if name in w.FRAME_NAMES:
+                raise  # a kind we know, with a value GOPAX does not define: malformed (counted, logged, dropped)
+            self.unknown[name] = self.unknown.get(name, 0) + 1  # a kind GOPAX added: counted, not an error
             return
         self._dispatch[frame.__class__](frame)
 
@@ -394,7 +397,15 @@ class GopaxFeed(WebSocketFeed):
                 if book.generation != generation or book.synced:
                     return  # a socket snapshot got there first
                 self.resyncs += 1
-                if book.load_rest(snapshot):
+                try:
+                    loaded = book.load_rest(snapshot, self.venue)
+                except BadValue as exc:  # a level that is no number: asked for again, like a failed read
+                    failures += 1
+                    if failures <= 3 or failures % 50 == 0:
+                        log.warning("book resync failed", venue=self.venue, pair=book.pair, error=exc.text, failures=failures)
+                    await asyncio.sleep(backoff.next())
+                    continue
+                if loaded:
                     self._back_in_sync(book)
                     self._publish_book(book, self.clock.now_ns())
                     return

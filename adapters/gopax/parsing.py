@@ -19,8 +19,9 @@ from decimal import Decimal
 from typing import Final, NamedTuple
 
 from adapters.gopax import schemas as w
-from engine.errors import InvalidOrder, VenueError
+from engine.errors import InvalidOrder
 from engine.events import Fill, Order, OrderReport, OrderStatus, OrderType, Side, TimeInForce
+from engine.venue.values import BadValue
 
 NS = 1_000_000_000
 S = OrderStatus
@@ -57,7 +58,7 @@ PROTECTION_CODES: Final[Mapping[int, str]] = {1: "no", 2: "yes"}
 FORCED_CODES: Final[Mapping[int, str | None]] = {0: None, 1: "timeInForce", 2: "protection"}
 
 
-class BadMessage(VenueError):
+class BadMessage(BadValue):
     """A socket message with a value GOPAX does not define (e.g. a side number): dropped, counted."""
 
 

@@ -2,18 +2,24 @@
 
 REST money fields decode to Decimal (exact, straight from the JSON number's text); public market
 data decodes to float (speed). Websocket frames decode in one pass into a tagged union on `n`.
+Values are checked on decode (engine/venue/values.py's `Checked`): every Decimal finite and of sane
+magnitude, ISO times that parse, fill sizes and prices not negative, socket times in seconds within
+datetime's range, asset scales 0..18, sides the engine's `Side`; a value outside that fails the
+decode (the REST client's `VenueError`, a feed's malformed frame), never the code after it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from msgspec import Struct
 
 from engine.events import Side
+from engine.venue.values import Checked, EpochSeconds, Scale
+from engine.venue.values import iso_ns as _iso_ns
 
 ZERO = Decimal(0)
 NS = 1_000_000_000
@@ -25,8 +31,9 @@ def dt_ns(dt: datetime) -> int:
 
 
 def iso_ns(text: str) -> int:
-    """GOPAX's ISO-8601 UTC time ("2018-03-14T03:50:41.184Z") in epoch nanoseconds."""
-    return dt_ns(datetime.fromisoformat(text))
+    """GOPAX's ISO-8601 UTC time ("2018-03-14T03:50:41.184Z") in epoch nanoseconds; ValueError if
+    it is none (the Structs carrying one check it on decode, so a decoded time always converts)."""
+    return _iso_ns(text)
 
 
 def ns_iso(ts_ns: int) -> str:
@@ -96,7 +103,7 @@ ERROR_TEXT: dict[int, str] = {
 # --- REST: account and orders ------------------------------------------------------------------
 
 
-class Balance(Struct):
+class Balance(Checked):
     asset: str
     avail: Decimal
     hold: Decimal
@@ -104,12 +111,12 @@ class Balance(Struct):
     lastUpdatedAt: str | None = None
 
 
-class FeeSplit(Struct):
+class FeeSplit(Checked):
     taking: Decimal = ZERO
     making: Decimal = ZERO
 
 
-class BalanceChange(Struct):
+class BalanceChange(Checked):
     baseGross: Decimal = ZERO
     baseFee: FeeSplit = msgspec.field(default_factory=FeeSplit)
     baseNet: Decimal = ZERO
@@ -118,7 +125,7 @@ class BalanceChange(Struct):
     quoteNet: Decimal = ZERO
 
 
-class OrderRequest(Struct, omit_defaults=True, kw_only=True):
+class OrderRequest(Checked, omit_defaults=True, kw_only=True):
     """The body of POST /orders."""
 
     tradingPairName: str
@@ -137,8 +144,11 @@ class Order(OrderRequest, kw_only=True):
     the current API; the seed's list rows lack it, read then as "placed" (`rest_status`). No default
     word here: with omit_defaults a default "placed" would be left off the emulator's answers."""
 
+    iso_times = ("createdAt", "updatedAt")
+
     id: str
     side: Side  # typed: a word GOPAX does not send fails the decode (a VenueError), not a parser
+    type: Literal["limit", "market"]  # typed too: a market buy's amount is quote currency, read by it
     status: str | None = None
     forcedCompletionReason: str | None = None
     remaining: Decimal | None = None
@@ -147,8 +157,11 @@ class Order(OrderRequest, kw_only=True):
     balanceChange: BalanceChange | None = None
 
 
-class OwnTrade(Struct):
+class OwnTrade(Checked):
     """One row of GET /trades: a fill of one of our orders."""
+
+    iso_times = ("timestamp",)
+    non_negative = ("baseAmount", "price")
 
     id: int
     orderId: int | str
@@ -166,7 +179,7 @@ class OwnTrade(Struct):
 # --- REST: public ------------------------------------------------------------------------------
 
 
-class Asset(Struct, omit_defaults=True):
+class Asset(Checked, omit_defaults=True):
     id: str
     name: str
     englishName: str | None = None
@@ -175,7 +188,7 @@ class Asset(Struct, omit_defaults=True):
     withdrawalAmountMin: Decimal | None = None
 
 
-class AmountMin(Struct):
+class AmountMin(Checked):
     amount: Decimal
     unit: str
 
@@ -187,7 +200,7 @@ class OrderAmountMin(Struct):
     marketBid: AmountMin
 
 
-class TradingPair(Struct):
+class TradingPair(Checked):
     """A row of GET /trading-pairs; every field is always sent (ccxt reads the scales as its
     precision), so no omit_defaults here."""
 
@@ -195,15 +208,15 @@ class TradingPair(Struct):
     baseAsset: str
     quoteAsset: str
     id: int | None = None
-    baseAssetScale: int = 8
-    quoteAssetScale: int = 0
+    baseAssetScale: Scale = 8
+    quoteAssetScale: Scale = 0
     priceMin: Decimal | None = None
     restApiOrderAmountMin: OrderAmountMin | None = None
     makerFeePercent: Decimal | None = None
     takerFeePercent: Decimal | None = None
 
 
-class TickSize(Struct):
+class TickSize(Checked):
     startPrice: Decimal
     tickSize: Decimal
 
@@ -234,7 +247,7 @@ class PublicTrade(Struct, gc=False):
     id: int
     price: float
     amount: float
-    side: str
+    side: Literal["buy", "sell"]  # any other word is refused, not read as a sell
     date: int | None = None
 
 
@@ -289,7 +302,7 @@ class BookEntry(Struct, gc=False):
     entryId: int
     price: float
     volume: float
-    updatedAt: float
+    updatedAt: EpochSeconds
 
 
 class BookData(Reply):
@@ -305,7 +318,7 @@ class PublicTradeData(Struct, gc=False):
     quoteAmount: float
     price: float
     isBuy: bool
-    occurredAt: float
+    occurredAt: EpochSeconds
     tradingPairName: str
 
 
@@ -313,7 +326,7 @@ class TickersData(Reply):
     data: list[TickerRow] = []
 
 
-class WsOrder(Struct, omit_defaults=True):
+class WsOrder(Checked, omit_defaults=True):
     """An order on the socket: numeric enums, times in seconds (see parsing.py's *_CODES tables)."""
 
     orderId: int
@@ -323,8 +336,8 @@ class WsOrder(Struct, omit_defaults=True):
     price: Decimal
     orgAmount: Decimal
     remainAmount: Decimal
-    createdAt: float
-    updatedAt: float
+    createdAt: EpochSeconds
+    updatedAt: EpochSeconds
     tradingPairName: str
     tradedBaseAmount: Decimal = ZERO
     tradedQuoteAmount: Decimal = ZERO
@@ -344,7 +357,7 @@ class OrdersData(Reply):
     data: list[WsOrder] = []
 
 
-class WsBalance(Struct, omit_defaults=True):
+class WsBalance(Checked, omit_defaults=True):
     isoAlpha3: str
     avail: Decimal
     hold: Decimal
@@ -358,8 +371,10 @@ class BalancesData(Reply):
     data: list[WsBalance] = []
 
 
-class WsTrade(Struct, omit_defaults=True):
+class WsTrade(Checked, omit_defaults=True):
     """A fill of one of our orders on the socket (TradeEvent)."""
+
+    non_negative = ("baseAmount", "price")
 
     tradeId: int
     orderId: int
@@ -368,7 +383,7 @@ class WsTrade(Struct, omit_defaults=True):
     quoteAmount: Decimal
     fee: Decimal
     price: Decimal
-    occurredAt: float
+    occurredAt: EpochSeconds
     tradingPairName: str
     type: int = 1
     feeAssetName: str | None = None
@@ -446,6 +461,11 @@ AnyFrame = (
     | BalanceEvent
     | TradesReply
     | TradeEvent
+)
+
+
+FRAME_NAMES: frozenset[str] = frozenset(
+    str(kind.__struct_config__.tag) for kind in AnyFrame.__args__ if kind is not str
 )
 
 

@@ -100,6 +100,8 @@ class SamcoVenue(Venue[SamcoConfig]):
         self.sync = VenueSync(self.name, ctx.sink, self, state_of=order_state)
         self.words = StatusWords(self.sync.unknown_status)
         self.held_fills = 0  # fills kept back because the order book did not show them yet
+        self.bad_trade_rows = 0  # trade book rows with a size but no price or side: no fill, counted and logged once
+        self._bad_rows: set[tuple[str, str, str]] = set()
 
     @property
     def unknown_statuses(self) -> dict[str, int]:
@@ -294,7 +296,7 @@ class SamcoVenue(Venue[SamcoConfig]):
     async def fills_since(self, since_ns: int) -> Sequence[Fill]:
         client = self._client()
         book = {row.orderNumber: w.dec(row.filledQuantity) or ZERO for row in await client.order_book()}
-        fills, _ = within_book(fills_from_trades(self.name, await client.trade_book(), self._iids, book), book)
+        fills, _ = within_book(fills_from_trades(self.name, await client.trade_book(), self._iids, book, self._bad_trade), book)
         return [self._with_coid(f) for f in fills if not f.ts_event or f.ts_event >= since_ns]
 
     async def balances(self) -> Sequence[Balance]:
@@ -344,7 +346,7 @@ class SamcoVenue(Venue[SamcoConfig]):
         if not fills:
             return Look(reports=reports, fills_read=False)
         book = {row.orderNumber: w.dec(row.filledQuantity) or ZERO for row in rows}
-        shown, held = within_book(fills_from_trades(self.name, trades, self._iids, book), book)
+        shown, held = within_book(fills_from_trades(self.name, trades, self._iids, book, self._bad_trade), book)
         self.held_fills += held
         return Look(fills=[self._with_coid(f) for f in shown], reports=reports)
 
@@ -409,6 +411,19 @@ class SamcoVenue(Venue[SamcoConfig]):
         except VenueError as exc:
             log.warning("rejection reason unavailable", venue=self.name, order_number=number, error=str(exc))
         return fallback or "rejected by Samco"
+
+    def _bad_trade(self, row: w.TradeRow, why: str) -> None:
+        """A trade book row that is no fill: counted and logged the first time it is seen (the
+        trade book is read again on every poll)."""
+        key = (row.orderNumber, row.tradeNumber, row.tradeTime)
+        if key in self._bad_rows:
+            return
+        if len(self._bad_rows) >= 10_000:  # bounded: a day's bad rows, at most
+            self._bad_rows.clear()
+        self._bad_rows.add(key)
+        self.bad_trade_rows += 1
+        log.warning("trade book row dropped", venue=self.name, why=why, order_number=row.orderNumber,
+                    trade_number=row.tradeNumber, side=row.transactionType[:20], price=row.tradePrice[:20])
 
     def _with_coid(self, fill: Fill) -> Fill:
         coid = self.attributions.get(fill.venue_order_id or "")

@@ -36,6 +36,7 @@ from adapters.india import IST, ist_date, to_ist, to_ns
 from adapters.samco.schemas import LoginReply, ist_ns
 from engine.errors import AuthError, VenueError
 from engine.log import register_secret
+from engine.venue.values import MAX_EPOCH_S
 
 log = structlog.get_logger("tickbus.samco.session")
 NS = 1_000_000_000
@@ -56,7 +57,8 @@ def session_expiry_ns(issued_ns: int) -> int:
 
 
 def jwt_claim_ns(token: str, claim: str) -> int | None:
-    """A time claim ("exp", "iat") of a JWT, read without verifying (the server verifies)."""
+    """A time claim ("exp", "iat") of a JWT, read without verifying (the server verifies); None when
+    it is missing or is no time in epoch seconds."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
@@ -65,7 +67,9 @@ def jwt_claim_ns(token: str, claim: str) -> int | None:
     except (ValueError, UnicodeDecodeError):
         return None
     value = payload.get(claim) if isinstance(payload, dict) else None
-    return int(value * NS) if isinstance(value, (int, float)) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_EPOCH_S:
+        return None  # no time (NaN, Infinity, 1e400 and true parse as JSON numbers): as if the claim were absent
+    return int(value * NS)
 
 
 def expiry_of(reply: LoginReply, issued_ns: int) -> int:

@@ -18,9 +18,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from math import isfinite
 from typing import Any
 
 import aiohttp
+import msgspec
 import structlog
 
 from adapters.samco import schemas as w
@@ -32,6 +34,7 @@ from engine.clock import Clock
 from engine.data.bus import Bus
 from engine.events import ZERO, BookSnapshot, Quote, Trade
 from engine.venue.poller import Poller
+from engine.venue.values import NotANumber
 from engine.venue.websocket import Frame, WebSocketFeed
 
 log = structlog.get_logger("tickbus.samco.feed")
@@ -83,14 +86,17 @@ class SamcoFeed(WebSocketFeed):
     # --- ticks (synchronous, no await per frame) ----------------------------------------------
 
     def on_message(self, data: str | bytes) -> None:
+        """One tick, or several a line each: a line that does not decode, or holds a number that is
+        not a finite one, is counted, logged and dropped (`malformed`) without the lines after it."""
         newline: Any = "\n" if isinstance(data, str) else b"\n"
         cut = data.find(newline)
-        if cut < 0 or not data[cut:].strip():  # one tick (JSON allows the trailing newline)
-            self._on_frame(self._decode(data))
-            return
-        for line in data.split(newline):
+        lines = (data,) if cut < 0 or not data[cut:].strip() else data.split(newline)  # one tick, or several
+        for line in lines:
             if line.strip():
-                self._on_frame(self._decode(line))
+                try:
+                    self._on_frame(self._decode(line))
+                except (msgspec.MsgspecError, NotANumber) as exc:
+                    self._malformed(line, exc)
 
     def _on_frame(self, frame: ticks.TickFrame) -> None:
         response = frame.response
@@ -131,10 +137,12 @@ class SamcoFeed(WebSocketFeed):
         try:  # the common case: plain numbers, converted inline
             bid, ask, bid_size, ask_size = float(t.bPr), float(t.aPr), float(t.bSz), float(t.aSz)
             last = float(t.ltp) if t.ltp else None
-        except ValueError:  # "", "--", "1,234"
+        except ValueError:  # "", "--", "1,234" (num raises for what is no number at all)
             num = w.num
             bid, ask, bid_size, ask_size = num(t.bPr), num(t.aPr), num(t.bSz), num(t.aSz)
             last = num(t.ltp) or None
+        if not isfinite(bid + ask + bid_size + ask_size + (last or 0.0)):  # "nan", "inf", "1e999"
+            raise NotANumber("a quote tick with a number that is not a finite one")
         publish = self.bus.publish
         publish(Quote(iid, bid, ask, bid_size, ask_size, ts, now, last), iid)
         if t.vol and last:

@@ -216,11 +216,14 @@ def fills_from_trades(
     rows: Iterable[w.TradeRow],
     iid_of: Mapping[tuple[str, str], str],
     book_filled: Mapping[str, Decimal] | None = None,
+    on_bad: Callable[[w.TradeRow, str], None] | None = None,
 ) -> list[Fill]:
     """Fills from trade book rows, oldest first; ids are tradeNumbers or "<order>:<cumulative>".
 
     `book_filled` (order number -> the order book's filledQuantity) tells how to read rows without
     `tradeQuantity`: if an order's rows add up to more than it, their filledQuantity is cumulative.
+    A row with a size but no price, or a side that is neither BUY nor SELL, is no fill: it goes to
+    `on_bad(row, why)` (the venue counts and logs it), never dropped unseen.
     """
     by_order: dict[str, list[tuple[int, w.TradeRow]]] = {}
     for r in rows:
@@ -231,7 +234,11 @@ def fills_from_trades(
         total = ZERO
         for (ts, r), size in zip(group, sizes, strict=False):
             price, side = w.dec(r.tradePrice), side_of(r.transactionType)
-            if not size or price is None or side is None:
+            if not size:
+                continue  # nothing of its own (a cumulative row that adds nothing)
+            if price is None or side is None:
+                if on_bad is not None:
+                    on_bad(r, "no price" if price is None else "no side")
                 continue
             total += size
             fills.append(

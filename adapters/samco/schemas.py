@@ -1,19 +1,25 @@
 """Samco wire messages as msgspec Structs, field names as Samco spells them; decoders built once.
 
 REST values are strings throughout, numbers included ("1290.50", "10"), with "", "--" and "NA" for
-nothing; `dec` turns them into Decimal at the boundary. Stream ticks decode into one Struct
-whatever their shape (flat, as the v3.2 docs show quotes, or wrapped in {"response": {...}}).
+nothing; `dec` turns them into Decimal at the boundary. The answer Structs check on decode that
+the string numbers their parsers read hold one (`Row.text_numbers`, engine/venue/values.py), so an
+answer with "NaN", "1e999999" or "abc" there is the REST client's `VenueError`, never a crash after
+the decode. Stream ticks decode into one Struct whatever their shape (flat, as the v3.2 docs show
+quotes, or wrapped in {"response": {...}}); `num` refuses a tick number that is none
+(`NotANumber`: the feed counts and drops that tick).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from math import isfinite
 
 import msgspec
 from msgspec import Struct
 
 from adapters.india import IST
+from engine.venue.values import Checked, NotANumber, decimal_problem, finite_decimal
 
 NS = 1_000_000_000
 _EMPTY = frozenset({"", "--", "NA", "N/A", "null"})
@@ -21,26 +27,50 @@ _EMPTY = frozenset({"", "--", "NA", "N/A", "null"})
 # --- conversions -------------------------------------------------------------------------------
 
 
+def number(text: str) -> Decimal | None:
+    """Samco's string number as a finite Decimal; None for "", "--", "NA" and the like; ValueError
+    (`NotANumber`) for anything else (the answer Structs check theirs with it on decode)."""
+    text = text.strip().replace(",", "")
+    return None if text in _EMPTY else finite_decimal(text)
+
+
 def dec(text: str | None) -> Decimal | None:
-    """Samco's string number as a Decimal; None for "", "--", "NA" and the like."""
+    """Samco's string number as a Decimal; None for "", "--", "NA" and the like (and for what is
+    not a finite number: a decoded answer has none of those, its Structs refuse them)."""
     if text is None:
         return None
     text = text.strip().replace(",", "")
     if text in _EMPTY:
         return None
     try:
-        return Decimal(text)
+        value = Decimal(text)
     except InvalidOperation:
         return None
+    return value if decimal_problem(value) is None else None
 
 
 def num(text: str) -> float:
-    """A tick's string number as a float (0.0 when empty); thousands separators tolerated."""
+    """A tick's string number as a float (0.0 when empty); thousands separators tolerated;
+    `NotANumber` for one that is not a finite number."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         text = text.replace(",", "").strip()
-        return float(text) if text and text not in _EMPTY else 0.0
+        try:
+            value = float(text) if text and text not in _EMPTY else 0.0
+        except ValueError:
+            raise NotANumber(f"{text[:40]!r} is not a number") from None
+    if not isfinite(value):
+        raise NotANumber(f"{text[:40]!r} is not a finite number")
+    return value
+
+
+class Row(Checked, kw_only=True):
+    """A Samco answer Struct: the string numbers it names (`text_numbers`) are checked on decode."""
+
+    @classmethod
+    def read_number(cls, text: str) -> Decimal | None:
+        return number(text)
 
 
 def text(value: Decimal | int | None) -> str:
@@ -91,7 +121,7 @@ def utc_tick_text(ts_ns: int) -> str:
 # --- the envelope ------------------------------------------------------------------------------
 
 
-class Envelope(Struct, kw_only=True):
+class Envelope(Row, kw_only=True):
     """What every answer carries; a failure is `status: "Failure"` with the reason in text."""
 
     serverTime: str = ""
@@ -187,7 +217,9 @@ class ModifyRequest(Struct, kw_only=True, omit_defaults=True):
     parentOrderId: str = ""
 
 
-class OrderDetails(Struct, kw_only=True):
+class OrderDetails(Row, kw_only=True):
+    text_numbers = ("filledQuantity", "avgExecutionPrice")
+
     pendingQuantity: str = ""
     avgExecutionPrice: str = ""
     orderPlacedBy: str = ""
@@ -226,8 +258,12 @@ class CancelReply(Envelope, kw_only=True):
     orderNumber: str = ""
 
 
-class OrderRow(Struct, kw_only=True):
+class OrderRow(Row, kw_only=True):
     """One row of GET /order/orderBook (`totalQuanity` is Samco's spelling)."""
+
+    text_numbers = ("orderPrice", "triggerPrice", "quantity", "totalQuanity", "totalQuantity", "filledQuantity",
+                    "fillPrice", "averagePrice")
+    non_negative = ("filledQuantity", "averagePrice", "fillPrice")
 
     orderNumber: str = ""
     exchange: str = ""
@@ -272,8 +308,11 @@ class OrderBookReply(Envelope, kw_only=True):
     orderBookDetails: list[OrderRow] = []
 
 
-class TradeRow(Struct, kw_only=True):
+class TradeRow(Row, kw_only=True):
     """One own trade; `tradeQuantity` (the emulator's) or `filledQuantity` is the trade's size."""
+
+    text_numbers = ("filledQuantity", "tradeQuantity", "tradePrice")
+    non_negative = ("filledQuantity", "tradeQuantity", "tradePrice")
 
     orderNumber: str = ""
     exchange: str = ""
@@ -315,7 +354,9 @@ class TradeBookReply(Envelope, kw_only=True):
 # --- account -----------------------------------------------------------------------------------
 
 
-class PositionRow(Struct, kw_only=True):
+class PositionRow(Row, kw_only=True):
+    text_numbers = ("netQuantity", "averagePrice", "averageBuyPrice", "averageSellPrice", "realizedGainAndLoss")
+
     tradingSymbol: str = ""
     exchange: str = ""
     productCode: str = ""
@@ -358,7 +399,9 @@ class HoldingsReply(Envelope, kw_only=True):
     holdingDetails: list[HoldingRow] = []
 
 
-class Limit(Struct, kw_only=True):
+class Limit(Row, kw_only=True):
+    text_numbers = ("marginUsed", "netAvailableMargin")
+
     grossAvailableMargin: str = ""
     payInToday: str = ""
     notionalCash: str = ""
@@ -374,13 +417,17 @@ class LimitsReply(Envelope, kw_only=True):
 # --- market data over REST ---------------------------------------------------------------------
 
 
-class Level(Struct, kw_only=True):
+class Level(Row, kw_only=True):
+    text_numbers = ("quantity", "price")
+
     number: str = ""
     quantity: str = ""
     price: str = ""
 
 
 class QuoteReply(Envelope, kw_only=True):
+    text_numbers = ("lastTradedPrice",)
+
     symbolName: str = ""
     tradingSymbol: str = ""
     exchange: str = ""

@@ -19,7 +19,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import structlog
@@ -27,6 +27,7 @@ from yarl import URL
 
 from adapters.india import NSE_INDEX_FNO, Exchange, make_instrument
 from engine.events import Instrument
+from engine.venue.values import NotANumber, finite_decimal
 
 log = structlog.get_logger("tickbus.samco.scrip")
 SCRIP_MASTER_URL = "https://developers.stocknote.com/doc/ScripMaster.csv"
@@ -81,21 +82,45 @@ class Scrip:
 
 
 def _decimal(value: str, default: Decimal) -> Decimal:
-    try:
-        parsed = Decimal(value.strip())
-    except (InvalidOperation, AttributeError):
+    """A positive lot or tick; `default` when the cell is empty; `NotANumber` for anything else."""
+    if not value:
         return default
-    return parsed if parsed > 0 else default
+    parsed = finite_decimal(value)
+    if parsed <= 0:
+        raise NotANumber(f"{value[:40]!r} is not positive")
+    return parsed
 
 
 def parse(text: str) -> list[Scrip]:
-    """The rows of a scrip master CSV (rows without a symbol or exchange are skipped)."""
-    rows = []
-    for raw in csv.DictReader(io.StringIO(text)):
-        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+    """The rows of a scrip master CSV (rows without a symbol or exchange are skipped; rows with a
+    lot or tick that is no positive number, or that the CSV reader refuses, are dropped and
+    counted in one warning)."""
+    return parse_counted(text)[0]
+
+
+def parse_counted(text: str) -> tuple[list[Scrip], int]:
+    """`parse`, and how many rows were dropped as malformed."""
+    rows: list[Scrip] = []
+    dropped = 0
+    reader = csv.DictReader(io.StringIO(text))
+    for _ in range(text.count("\n") + text.count("\r") + 2):  # bounded: each turn reads at least a line
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:  # e.g. a field beyond the reader's limit
+            dropped += 1
+            continue
+        row = {k.strip(): (v or "").strip() for k, v in raw.items() if isinstance(k, str) and isinstance(v, (str, type(None)))}
         exchange = row.get("exchange", "").upper()
         exchange = EXCHANGE_ALIASES.get(exchange, exchange)
         if not exchange or not row.get("tradingSymbol") or not row.get("symbolCode"):
+            continue
+        try:
+            lot = _decimal(row.get("lotSize", ""), Decimal(1))
+            tick = _decimal(row.get("tickSize", ""), DEFAULT_TICK)
+        except NotANumber:
+            dropped += 1
             continue
         rows.append(
             Scrip(
@@ -104,15 +129,17 @@ def parse(text: str) -> list[Scrip]:
                 trading_symbol=row["tradingSymbol"],
                 name=row.get("name", ""),
                 instrument=row.get("instrument", ""),
-                lot=_decimal(row.get("lotSize", ""), Decimal(1)),
-                tick=_decimal(row.get("tickSize", ""), DEFAULT_TICK),
+                lot=lot,
+                tick=tick,
                 expiry=row.get("expiryDate", ""),
                 strike=row.get("strikePrice", ""),
                 last_price=row.get("lastPrice", ""),
                 segment=row.get("exchangeSegment", ""),
             )
         )
-    return rows
+    if dropped:
+        log.warning("scrip master rows dropped as malformed", dropped=dropped, kept=len(rows))
+    return rows, dropped
 
 
 def render(scrips: Iterable[Scrip]) -> str:

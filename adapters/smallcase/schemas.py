@@ -1,7 +1,10 @@
 """smallcase Gateway wire messages as msgspec Structs, field names as smallcase spells them.
 
 Every REST answer is the envelope `{"success", "errors", "data"}`; quantities and prices are JSON
-numbers and decode to Decimal (exact, from the number's text). Decoders are built once.
+numbers and decode to Decimal (exact, from the number's text), checked on decode (finite, of
+sane magnitude, fill sizes and prices not negative, times ISO-8601: engine/venue/values.py), so a
+bad one is the client's `VenueError` or a postback refused 400, never a crash after the decode.
+Decoders are built once.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 from msgspec import Struct
+
+from engine.venue.values import Checked
+from engine.venue.values import iso_ns as _iso_ns
 
 T = TypeVar("T")
 ZERO = Decimal(0)
@@ -52,8 +58,9 @@ def epoch_ns(dt: datetime) -> int:
 
 
 def iso_ns(text: str) -> int:
-    """Epoch nanoseconds of an ISO-8601 timestamp (naive = UTC); ValueError if it is not one."""
-    return epoch_ns(datetime.fromisoformat(text))
+    """Epoch nanoseconds of an ISO-8601 timestamp (naive = UTC); ValueError if it is not one (the
+    shared rule, engine/venue/values.py; the Structs carrying one check it on decode)."""
+    return _iso_ns(text)
 
 
 # --- the envelope --------------------------------------------------------------------------------
@@ -113,7 +120,9 @@ class TransactionError(Struct):
     code: int | None = None
 
 
-class TransactionDetails(Struct):
+class TransactionDetails(Checked):
+    iso_times = ("createdAt",)
+
     status: str
     intent: str | None = None
     createdAt: str | None = None
@@ -130,7 +139,9 @@ class TransactionData(Struct):
 # --- order details (also the SDK result and the postback payload) --------------------------------
 
 
-class BatchOrder(Struct, kw_only=True):
+class BatchOrder(Checked, kw_only=True):
+    non_negative = ("quantity", "filledQuantity", "averagePrice")
+
     tradingsymbol: str
     transactionType: str
     quantity: Decimal
@@ -145,7 +156,7 @@ class BatchOrder(Struct, kw_only=True):
     statusMessage: str | None = None
 
 
-class OrderBatch(Struct, kw_only=True):
+class OrderBatch(Checked, kw_only=True):
     batchId: str
     status: str
     transactionId: str | None = None
@@ -169,7 +180,7 @@ class OrderDetails(Struct, kw_only=True):
 # --- holdings ------------------------------------------------------------------------------------
 
 
-class HoldingAmount(Struct):
+class HoldingAmount(Checked):
     quantity: Decimal
     averagePrice: Decimal = ZERO
 
