@@ -26,6 +26,7 @@ from engine.ops.service import Ops, start_ops
 from engine.orders.ids import ClientOrderIds
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
+from engine.record.recorder import Recorder, wanted_instruments
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
 from engine.venue.contract import Channel, Emulator, Venue, VenueContext
 
@@ -95,6 +96,8 @@ class Engine:
         self.controls: list[dict[str, Any]] = []  # the operator's controls (engine/ops), for the summary
         self.extension: Extension | None = None  # a part joined to the engine (the NATS bridge)
         self.ops: Ops | None = None
+        self.recorder: Recorder | None = None  # `record:` / `run.py record --out DIR`
+        self.recorded: list[str] = []  # the instruments the recorder asked the venues for
         self._http = http  # `--http HOST:PORT`, over the config's http.listen
 
     # --- start --------------------------------------------------------------------------------
@@ -107,6 +110,9 @@ class Engine:
 
     async def start(self) -> None:
         self.started_wall = time.perf_counter()
+        record = self.plan.config.record
+        if record is not None:  # a bad folder is the user's to fix, before anything connects
+            self.recorder = Recorder(record, self.bus, where=f"{self.plan.file}: record.dir")
         for vp in self.plan.venues.values():
             config = vp.config
             if config.emulator:
@@ -128,6 +134,8 @@ class Engine:
             for inst in await venue.instruments():
                 self.portfolio.instruments[inst.id] = inst
         self._check_instruments()
+        if self.recorder is not None:
+            self._start_recorder(self.recorder)
         if self.backtest:
             place_clock(self)
             # ids from simulated time, not the wall clock: the same backtest gives the same trade list
@@ -143,6 +151,13 @@ class Engine:
         if not self.backtest:
             await self._subscribe_market_data()
         self.ops = await start_ops(self, self._http)
+
+    def _start_recorder(self, recorder: Recorder) -> None:
+        assert self.plan.config.record is not None
+        self.recorded = wanted_instruments(self.plan.config.record, self.portfolio.instruments, self.plan.file)
+        traded = {inst for sp in self.plan.strategies for inst in sp.config.instruments}
+        replayed = {name: venue.replay_bar_seconds() for name, venue in self.venues.items()}
+        recorder.start(Recorder.bar_keys(sorted(traded | set(self.recorded)), replayed))
 
     def _check_instruments(self) -> None:
         known = self.portfolio.instruments
@@ -248,6 +263,10 @@ class Engine:
                 ch = channels.setdefault(venue, {Channel.QUOTES, Channel.TRADES})
                 if _overrides(s, "on_book"):
                     ch.add(Channel.BOOK)
+        for inst in self.recorded:
+            venue = inst.partition(":")[0]
+            wanted.setdefault(venue, set()).add(inst)
+            channels.setdefault(venue, {Channel.QUOTES, Channel.TRADES})
         for venue, instruments in wanted.items():
             await self.venues[venue].subscribe(sorted(instruments), sorted(channels[venue]))
 
@@ -341,7 +360,11 @@ class Engine:
                 except Exception as exc:
                     log.error("close failed", part=getattr(part, "name", type(part).__name__), error=repr(exc))
         finally:
-            self.journal.close()
+            try:
+                if self.recorder is not None:  # after the venues: everything they fed is written
+                    await self.recorder.stop()
+            finally:
+                self.journal.close()
             self.ended_wall = time.perf_counter()
 
     async def _cancel_at_stop(self) -> None:
@@ -501,6 +524,8 @@ async def run_plan(
                     pass
     await engine.stop()
     summary = engine.summary()
+    if engine.recorder is not None:
+        summary["record"] = engine.recorder.summary()
     if trades is not None and engine.fills is not None:
         write_trades(engine.fills, Path(trades))
     if extension is not None:
@@ -521,6 +546,11 @@ async def _abandon(engine: Engine) -> None:
     for emulator in engine.emulators:
         try:
             await emulator.stop()
+        except Exception:
+            pass
+    if engine.recorder is not None:
+        try:
+            await engine.recorder.stop()
         except Exception:
             pass
     engine.journal.close()
