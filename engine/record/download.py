@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from engine.clock import RealtimeClock
 from engine.data.bus import Bus
 from engine.errors import NotSupported, UserError
@@ -49,6 +51,7 @@ async def download(
     """Fetch the candles and write them; what was written, for the command to print."""
     started: Emulator | None = None
     if emulator:
+        config = msgspec.structs.replace(config, emulator=True)  # as `emulator: true` in a run: in-process, quiet
         started = cls.make_emulator(config, config.emulator_seed)
         if started is None:
             raise UserError(f"--emulator: venue {name!r} has no emulator")
@@ -80,7 +83,7 @@ async def _candles(venue: Venue[Any], symbol: str, interval_s: int, start_ns: in
         bars = await venue.candles(symbol, interval_s, start_ns, end_ns)
     except NotSupported as exc:
         raise UserError(f"download: {exc}") from None
-    return sorted((b for b in bars if start_ns <= b.ts_start <= end_ns), key=lambda b: b.ts_start)
+    return sorted((b for b in bars if b.ts_start <= end_ns and b.ts_event > start_ns), key=lambda b: b.ts_start)
 
 
 def _write(sink: PartitionSink, bars: list[Bar]) -> None:

@@ -152,7 +152,7 @@ class Venue(abc.ABC, Generic[ConfigT]):
 
     async def candles(self, symbol: str, interval_s: int, start_ns: int, end_ns: int) -> Sequence[Bar]:
         """The venue's historical candles of `symbol` (as its instrument ids spell it after
-        "venue:"), `interval_s` long, starting within [start_ns, end_ns], oldest first, as `Bar`s
+        "venue:"), `interval_s` long, that overlap [start_ns, end_ns], oldest first, as `Bar`s
         (`ts_start` the candle's start); `run.py download` calls it on a connected venue."""
         raise NotSupported(self.name, "this venue has no historical candles to download")
 
