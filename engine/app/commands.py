@@ -110,9 +110,6 @@ def cmd_record(
     if flush_s is not None:
         record = msgspec.structs.replace(record, flush_s=flush_s)
     plan.config = msgspec.structs.replace(plan.config, record=record)
-    if plan.config.mode != "backtest" and not plan.strategies and not record.instruments:
-        raise UserError(f"{config}: record.instruments: nothing to record: no strategy trades an instrument; "
-                        'name them, e.g. record: {instruments: ["venue:*"]}')
     return cmd_run(plan, duration=duration, speed=speed, log_format=log_format, http=http)
 
 

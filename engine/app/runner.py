@@ -156,6 +156,9 @@ class Engine:
         assert self.plan.config.record is not None
         self.recorded = wanted_instruments(self.plan.config.record, self.portfolio.instruments, self.plan.file)
         traded = {inst for sp in self.plan.strategies for inst in sp.config.instruments}
+        if not self.backtest and not traded and not self.recorded:  # a backtest replays every instrument
+            raise ConfigError(self.plan.file, "record.instruments", "nothing to record: no strategy trades an "
+                              'instrument; name them, e.g. record: {instruments: ["venue:*"]}')
         replayed = {name: venue.replay_bar_seconds() for name, venue in self.venues.items()}
         recorder.start(Recorder.bar_keys(sorted(traded | set(self.recorded)), replayed))
 

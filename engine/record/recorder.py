@@ -113,7 +113,7 @@ class Recorder:
             self._rows.clear()
             try:
                 await asyncio.to_thread(self.sink.write, rows)
-            except (OSError, pa.ArrowException) as exc:
+            except Exception as exc:  # noqa: BLE001 - a failed write (disk full, say) must not end the run
                 self.lost += len(rows)
                 log.error("recording failed: rows lost", rows=len(rows), dir=str(self.root), error=str(exc))
 
@@ -123,15 +123,17 @@ class Recorder:
             sub.cancel()
         self._subs = []
         self._stopping.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        started, self._task = self._task, None
+        if started is not None:
+            await started
         await self.flush()
         async with self._lock:
             try:
                 await asyncio.to_thread(self.sink.close)
             except (OSError, pa.ArrowException) as exc:
                 log.error("recording: closing files failed", dir=str(self.root), error=str(exc))
+        if started is None:
+            return  # never started (the run's start failed): nothing to tell
         log.info("recorded", dir=str(self.root), **self.summary()["rows"], files=len(self.sink.stats.files),
                  moved=self.sink.stats.moved or None, lost=self.lost or None)
 
