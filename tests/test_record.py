@@ -24,7 +24,7 @@ from adapters.samco.emulator import SamcoEmulator
 from engine.app.commands import venue_block
 from engine.app.config import load_config
 from engine.app.runner import Engine, run_plan
-from engine.events import Bar
+from engine.events import Bar, Quote
 from engine.strategy.base import Strategy
 from tests.helpers import REPO as ROOT
 from tests.helpers import bounded
@@ -37,6 +37,16 @@ SIM = {"type": "synthetic", "seed": 7, "interval_ms": 100, "instruments": [
 SMA = {"name": "sma", "plugin": "sma_cross", "instruments": ["sim:NSE:RELIANCE", "sim:NSE:INFY"],
        "bars": {"seconds": 5, "source": "quotes"}, "params": {"fast": 3, "slow": 8, "qty": 10}}
 BARS_SEEN: list[Bar] = []
+
+
+QUOTES_SEEN: list[Quote] = []
+
+
+class SeeQuotes(Strategy):
+    """Keeps every quote it is given."""
+
+    def on_quote(self, quote: Quote) -> None:
+        QUOTES_SEEN.append(quote)
 
 
 class SeeBars(Strategy):
@@ -103,6 +113,17 @@ async def test_recording_the_gopax_emulator_gives_quotes_and_trades_files(tmp_pa
     assert q and t and {r["instrument"] for r in q + t} == {"BTC-KRW"}
     assert all(0 < r["bid"] < r["ask"] for r in q) and all(r["side"] in ("buy", "sell") for r in t)
     assert summary["record"]["rows"] == {"quotes": len(q), "trades": len(t), "bars": 0}
+
+    QUOTES_SEEN.clear()  # the recording replays whole: every row in time order, none malformed
+    replay = write(tmp_path / "bt.yaml", {
+        "mode": "backtest", "journal": None, "paper": {"balances": {"KRW": 1000000}},
+        "venues": {"gopax": {"type": "historical", "path": str(rec / "gopax" / "quotes"),
+                             "instruments": [{"symbol": "BTC-KRW", "tick": 1000}]}},
+        "strategies": [{"name": "see", "plugin": "tests.test_record:SeeQuotes", "instruments": ["gopax:BTC-KRW"]}],
+    })
+    await run_plan(load_config(replay), handle_signals=False)
+    assert [(x.bid, x.ask, x.bid_size, x.ask_size) for x in QUOTES_SEEN] == [
+        (r["bid"], r["ask"], r["bid_size"], r["ask_size"]) for r in q]
 
 
 def iso(ts_ns: int) -> str:

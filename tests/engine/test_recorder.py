@@ -108,6 +108,24 @@ async def test_flush_at_stop_loses_nothing_under_a_stream_of_quotes(tmp_path: Pa
     assert recorder.summary()["lost"] == 0
 
 
+async def test_a_failed_write_is_counted_and_the_recording_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bus = Bus()
+    recorder = Recorder(RecordConfig(dir=str(tmp_path), flush_s=0.01), bus, where="record.dir")
+    recorder.start([])
+    real = recorder.sink.write
+
+    def full(events: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recorder.sink, "write", full)
+    bus.publish(quote("v:X", T0), "v:X")
+    await until(lambda: recorder.lost == 1)
+    monkeypatch.setattr(recorder.sink, "write", real)
+    bus.publish(quote("v:X", T0 + S), "v:X")
+    await bounded(recorder.stop())
+    assert recorder.summary()["rows"]["quotes"] == 1 and recorder.summary()["lost"] == 1
+
+
 def test_record_instruments_resolve_with_a_venue_wildcard_and_refuse_an_unknown_one() -> None:
     known = ["sim:NSE:INFY", "sim:NSE:RELIANCE", "gopax:BTC-KRW"]
     config = RecordConfig(dir="x", instruments=["sim:*", "gopax:BTC-KRW"])
