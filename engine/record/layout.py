@@ -10,7 +10,8 @@ venue's `path` as it is.
 `instrument` is the symbol as the venue's instrument ids spell it after "venue:" (what a historical
 venue block declares). A symbol is percent-encoded in the file name ("NSE:RELIANCE" ->
 NSE%3ARELIANCE.parquet). A file already there is never written over: the next one is
-`<symbol>.2.parquet`, and so on (the historical venue merges them in time order).
+`<symbol>.2.parquet`, and so on (the historical venue merges them in time order). An open file is
+`<name>.parquet.partial` until it is closed.
 """
 
 from __future__ import annotations
@@ -73,10 +74,19 @@ def new_file(root: Path, venue: str, folder: str, day: str, symbol: str) -> Path
     stem = file_stem(symbol)
     path = where / f"{stem}.parquet"
     n = 1
-    while path.exists():
+    while path.exists() or partial(path).exists():
         n += 1
         path = where / f"{stem}.{n}.parquet"
     return path
+
+
+def partial(path: Path) -> Path:
+    """Where a file is written while it is open; renamed to `path` when closed (a run killed
+    outright leaves a `.partial` the historical venue does not read, never a file it cannot)."""
+    return path.with_name(path.name + PARTIAL)
+
+
+PARTIAL = ".partial"
 
 
 def columns(kind: str, symbol: str, events: Sequence[Any], ts: Sequence[int]) -> pa.Table:

@@ -42,6 +42,9 @@ class RecordConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # "venue:*" for every instrument of a venue
     instruments: list[str] = []
     max_rows: Annotated[int, msgspec.Meta(gt=0)] = 200_000  # rows buffered before a flush comes early
+    # seconds a file stays open before the next rows go to a new one (<symbol>.2.parquet, ...): a run
+    # killed outright (SIGKILL, power) loses at most this much; null keeps one file a day
+    roll_s: Annotated[float, msgspec.Meta(gt=0)] | None = 3600.0
 
 
 def wanted_instruments(config: RecordConfig, known: Iterable[str], file: str) -> list[str]:
@@ -63,7 +66,7 @@ class Recorder:
         self.config = config
         self.bus = bus
         self.root = prepare_dir(config.dir, where)
-        self.sink = PartitionSink(self.root)
+        self.sink = PartitionSink(self.root, roll_s=config.roll_s)
         self.lost = 0  # rows a failed write dropped (each failure logged)
         self._rows: list[Quote | Trade | Bar] = []
         self._subs: list[Subscription] = []

@@ -2,14 +2,16 @@
 
 Called off the event loop (a thread), one call at a time. Each call appends a row group to each
 partition it touches (`pq.ParquetWriter` kept open), so several flushes of one file keep every
-earlier row; a writer is closed when its instrument's rows move on to the next day, and all of
-them at `close()`. Within a call a partition's rows are put in time order (stable); a row earlier
+earlier row; a writer is closed when its instrument's rows move on to the next day, after `roll_s`
+(when given: a run killed outright loses at most that much), and all of them at `close()`. An open
+file is written as `<name>.parquet.partial` and renamed when closed. Within a call a partition's rows are put in time order (stable); a row earlier
 than one already written to its file is written at that later time (counted in `moved`), so every
 file stays in the time order the historical venue requires.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -19,14 +21,19 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from engine.events import Bar, Quote, Trade
-from engine.record.layout import DAY_NS, SCHEMAS, columns, day_text, folder_of, kind_of, new_file, ts_of
+from engine.record.layout import DAY_NS, SCHEMAS, columns, day_text, folder_of, kind_of, new_file, partial, ts_of
 
 
 @dataclass
 class _Open:
     day: int  # UTC days since the epoch
-    path: Path
+    path: Path  # its name once closed; written as `partial(path)` until then
     writer: pq.ParquetWriter
+    opened: float  # time.monotonic() when it was opened
+
+    def close(self) -> None:
+        self.writer.close()
+        partial(self.path).replace(self.path)
 
 
 @dataclass
@@ -37,8 +44,9 @@ class SinkStats:
 
 
 class PartitionSink:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, roll_s: float | None = None) -> None:
         self.root = root
+        self.roll_s = roll_s  # a file open this long is closed, the partition's next rows go to a new one
         self.stats = SinkStats()
         self._open: dict[tuple[str, str, str], _Open] = {}  # (venue, folder, symbol) -> its file now
         self._last: dict[tuple[str, str, str], int] = {}  # the latest ts written per partition key
@@ -78,13 +86,15 @@ class PartitionSink:
 
     def _file(self, key: tuple[str, str, str], kind: str, day: int) -> _Open:
         current = self._open.get(key)
-        if current is not None and current.day == day:
+        now = time.monotonic()
+        if current is not None and current.day == day and (self.roll_s is None or now - current.opened < self.roll_s):
             return current
         if current is not None:
-            current.writer.close()
+            del self._open[key]
+            current.close()
         venue, folder, symbol = key
         path = new_file(self.root, venue, folder, day_text(day * DAY_NS), symbol)
-        opened = _Open(day=day, path=path, writer=pq.ParquetWriter(path, SCHEMAS[kind]))
+        opened = _Open(day=day, path=path, writer=pq.ParquetWriter(partial(path), SCHEMAS[kind]), opened=now)
         self._open[key] = opened
         self.stats.files.append(str(path))
         return opened
@@ -93,4 +103,4 @@ class PartitionSink:
         """Close every open file (each gets its footer: readable from now on)."""
         opened, self._open = list(self._open.values()), {}
         for part in opened:
-            part.writer.close()
+            part.close()

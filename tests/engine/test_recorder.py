@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,6 +19,7 @@ from engine.errors import ConfigError, UserError
 from engine.events import Bar, Quote, Side, Trade
 from engine.record.layout import SCHEMAS, prepare_dir
 from engine.record.recorder import RecordConfig, Recorder, wanted_instruments
+from engine.record.sink import PartitionSink
 from tests.helpers import REPO, bounded, until
 
 T0 = 1_795_146_300_000_000_000  # 2026-11-20T03:45:00Z (09:15 IST)
@@ -172,3 +174,20 @@ def test_record_with_a_bad_out_dir_or_record_dir_exits_2_with_one_line(tmp_path:
     assert run_py("record", str(plain)) == (2, f"record: give --out DIR (or a record: {{dir: ...}} block in {plain})\n")
     code, err = run_py("record", str(plain), "--out", str(tmp_path / "out"))
     assert code == 2 and err.startswith(f"{plain}: record.instruments: nothing to record") and err.count("\n") == 1
+
+
+def test_an_open_file_is_a_partial_one_until_closed_and_files_roll_after_roll_s(tmp_path: Path) -> None:
+    sink = PartitionSink(tmp_path)
+    sink.write([quote("v:X", T0)])
+    folder = tmp_path / "v" / "quotes" / "2026-11-20"
+    assert sorted(p.name for p in folder.iterdir()) == ["X.parquet.partial"]  # a killed run leaves no unreadable .parquet
+    sink.close()
+    assert sorted(p.name for p in folder.iterdir()) == ["X.parquet"]
+    rolling = PartitionSink(tmp_path / "r", roll_s=1e-9)
+    for i in range(3):
+        rolling.write([quote("v:X", T0 + i * S, 100 + i)])
+        time.sleep(0.001)
+    rolling.close()
+    rolled = tmp_path / "r" / "v" / "quotes" / "2026-11-20"
+    assert sorted(p.name for p in rolled.iterdir()) == ["X.2.parquet", "X.3.parquet", "X.parquet"]
+    assert [rows(rolled / n)[0]["bid"] for n in ("X.parquet", "X.2.parquet", "X.3.parquet")] == [100, 101, 102]
