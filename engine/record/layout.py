@@ -10,8 +10,8 @@ venue's `path` as it is.
 `instrument` is the symbol as the venue's instrument ids spell it after "venue:" (what a historical
 venue block declares). A symbol is percent-encoded in the file name ("NSE:RELIANCE" ->
 NSE%3ARELIANCE.parquet). A file already there is never written over: the next one is
-`<symbol>.2.parquet`, and so on (the historical venue merges them in time order). An open file is
-`<name>.parquet.partial` until it is closed.
+`<symbol>~002.parquet`, and so on, named to sort after it (the historical venue merges files in
+time order, equal times in name order). An open file is `<name>.parquet.partial` until closed.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def file_stem(symbol: str) -> str:
 
 
 def new_file(root: Path, venue: str, folder: str, day: str, symbol: str) -> Path:
-    """The partition's next file: `<symbol>.parquet`, else `<symbol>.2.parquet`, ... (never over one there)."""
+    """The partition's next file: `<symbol>.parquet`, else `<symbol>~002.parquet`, ... (never over one there)."""
     where = root / file_stem(venue) / folder / day
     where.mkdir(parents=True, exist_ok=True)
     stem = file_stem(symbol)
@@ -76,7 +76,7 @@ def new_file(root: Path, venue: str, folder: str, day: str, symbol: str) -> Path
     n = 1
     while path.exists() or partial(path).exists():
         n += 1
-        path = where / f"{stem}.{n}.parquet"
+        path = where / f"{stem}~{n:03d}.parquet"
     return path
 
 

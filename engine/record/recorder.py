@@ -42,7 +42,7 @@ class RecordConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # "venue:*" for every instrument of a venue
     instruments: list[str] = []
     max_rows: Annotated[int, msgspec.Meta(gt=0)] = 200_000  # rows buffered before a flush comes early
-    # seconds a file stays open before the next rows go to a new one (<symbol>.2.parquet, ...): a run
+    # seconds a file stays open before the next rows go to a new one (<symbol>~002.parquet, ...): a run
     # killed outright (SIGKILL, power) loses at most this much; null keeps one file a day
     roll_s: Annotated[float, msgspec.Meta(gt=0)] | None = 3600.0
 

@@ -90,7 +90,7 @@ async def test_a_second_recording_into_the_same_folder_keeps_the_first(tmp_path:
         await bounded(recorder.stop())
     folder = tmp_path / "v" / "quotes" / "2026-11-20"
     assert [r["bid"] for r in rows(folder / "X.parquet")] == [1.0]
-    assert [r["bid"] for r in rows(folder / "X.2.parquet")] == [2.0]
+    assert [r["bid"] for r in rows(folder / "X~002.parquet")] == [2.0]
 
 
 async def test_flush_at_stop_loses_nothing_under_a_stream_of_quotes(tmp_path: Path) -> None:
@@ -189,5 +189,5 @@ def test_an_open_file_is_a_partial_one_until_closed_and_files_roll_after_roll_s(
         time.sleep(0.001)
     rolling.close()
     rolled = tmp_path / "r" / "v" / "quotes" / "2026-11-20"
-    assert sorted(p.name for p in rolled.iterdir()) == ["X.2.parquet", "X.3.parquet", "X.parquet"]
-    assert [rows(rolled / n)[0]["bid"] for n in ("X.parquet", "X.2.parquet", "X.3.parquet")] == [100, 101, 102]
+    assert sorted(p.name for p in rolled.iterdir()) == ["X.parquet", "X~002.parquet", "X~003.parquet"]  # as written
+    assert [rows(rolled / n)[0]["bid"] for n in ("X.parquet", "X~002.parquet", "X~003.parquet")] == [100, 101, 102]
