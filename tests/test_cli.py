@@ -38,7 +38,8 @@ def test_the_console_script_runs_the_same_commands_as_run_py(tmp_path: Path) -> 
 
 def test_every_argument_of_every_command_has_a_help_line() -> None:
     (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(commands.choices) == {"run", "backtest", "sweep", "check", "strategies", "emulate", "report", "login"}
+    assert set(commands.choices) == {"run", "backtest", "sweep", "report", "login", "record", "download", "check",
+                                     "strategies", "emulate"}
     missing = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name, sub in commands.choices.items()
                for a in sub._actions if not isinstance(a, argparse._HelpAction) and not a.help]
     assert missing == []

@@ -58,7 +58,7 @@ from adapters.gopax.parsing import (
     tick_at,
 )
 from engine.errors import InvalidOrder, OrderNotFound, UserError, VenueError
-from engine.events import Balance, Fill, Instrument, Order, OrderReport, OrderStatus, OrderType, Side
+from engine.events import Balance, Bar, Fill, Instrument, Order, OrderReport, OrderStatus, OrderType, Side
 from engine.log import fingerprint
 from engine.venue.contract import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
 from engine.venue.poller import Poller
@@ -72,6 +72,8 @@ NS = 1_000_000_000
 S = OrderStatus
 WS_KEY_LENGTH = 64  # the socket refuses legacy (36-character) keys
 FIRST_RUN_LOOKBACK_NS = 86_400 * NS  # fills_since(0): the last 24 hours, not the whole history
+CANDLE_MINUTES = (1, 5, 30, 1440)  # the candle lengths GOPAX serves
+CANDLES_PER_CALL = 1000  # a window of at most this many candles per request (the answer keeps the newest 1024)
 
 
 # --- the venue ---------------------------------------------------------------------------------
@@ -195,6 +197,28 @@ class GopaxVenue(Venue[GopaxConfig]):
                 pair, quotes=Channel.QUOTES in wanted, trades=Channel.TRADES in wanted,
                 books=Channel.BOOK in wanted, bars=Channel.BARS in wanted,
             )
+
+    async def candles(self, symbol: str, interval_s: int, start_ns: int, end_ns: int) -> Sequence[Bar]:
+        """GET /trading-pairs/{pair}/candles in windows of `CANDLES_PER_CALL` candles, oldest first."""
+        minutes, rest = divmod(interval_s, 60)
+        if rest or minutes not in CANDLE_MINUTES:
+            raise UserError(f"--interval: GOPAX candles come in {', '.join(map(str, CANDLE_MINUTES))} minutes, "
+                            f"not {interval_s} s")
+        pair = self._pair_of(f"{self.name}:{symbol}")
+        span_ms = minutes * 60_000
+        rows: dict[int, w.Candle] = {}
+        first, last = start_ns // 1_000_000, end_ns // 1_000_000
+        while first <= last:
+            upto = min(first + CANDLES_PER_CALL * span_ms - 1, last)
+            for row in await self._client().candles(pair, start_ms=first, end_ms=upto, interval_min=minutes,
+                                                    limit=CANDLES_PER_CALL):
+                rows[row[0]] = row
+            first = upto + 1
+        iid = self._iid(pair)
+        return [
+            Bar(iid, interval_s, open_, high, low, close, volume, start * 1_000_000, (start + span_ms) * 1_000_000)
+            for start, low, high, open_, close, volume in (rows[k] for k in sorted(rows))
+        ]
 
     # --- execution ----------------------------------------------------------------------------
 

@@ -49,8 +49,11 @@ from adapters.samco.client import SamcoClient
 from adapters.samco.config import SamcoConfig
 from adapters.samco.feed import OrderChanges, OrderPoller, QuotePoller, SamcoFeed
 from adapters.samco.parsing import (
+    DAY_S,
+    INTRADAY_MINUTES,
     OPEN_WORDS,
     StatusWords,
+    bars_from_candles,
     build_request,
     fills_from_trades,
     instrument_id,
@@ -63,7 +66,7 @@ from adapters.samco.parsing import (
 )
 from adapters.samco.scrip import Scrip, ScripCache, instrument, load_scrips
 from engine.errors import InvalidOrder, OrderNotFound, UserError, VenueError
-from engine.events import ZERO, Balance, Fill, Instrument, Order, OrderReport, OrderStatus, Position
+from engine.events import ZERO, Balance, Bar, Fill, Instrument, Order, OrderReport, OrderStatus, Position
 from engine.log import fingerprint
 from engine.venue.contract import Channel, EmulatorInfo, Venue, VenueConfig, VenueContext
 from engine.venue.sync import Look, VenueSync
@@ -196,6 +199,23 @@ class SamcoVenue(Venue[SamcoConfig]):
             self.feed.start()
         tokens = {inst.token or "": inst.id for inst in insts}
         await self.feed.watch(tokens, depth=Channel.BOOK in channels)
+
+    async def candles(self, symbol: str, interval_s: int, start_ns: int, end_ns: int) -> Sequence[Bar]:
+        """Intraday candles (/intraday/candleData) of 1 to 60 minutes, daily ones (/history/candleData)
+        for a day, in one request each."""
+        inst = self._inst(f"{self.name}:{symbol}")
+        client = self._client()
+        if interval_s == DAY_S:
+            rows: Sequence[w.IntradayCandle | w.HistoricalCandle] = await client.historical_candles(
+                inst.base, inst.exchange, from_date=w.ist_text(start_ns, "%Y-%m-%d"), to_date=w.ist_text(end_ns, "%Y-%m-%d"))
+        elif interval_s % 60 == 0 and interval_s // 60 in INTRADAY_MINUTES:
+            rows = await client.intraday_candles(
+                inst.base, inst.exchange, from_time=w.ist_text(start_ns, "%Y-%m-%d %H:%M:%S"),
+                to_time=w.ist_text(end_ns, "%Y-%m-%d %H:%M:%S"), interval_min=interval_s // 60)
+        else:
+            raise UserError(f"--interval: Samco candles come in {', '.join(map(str, INTRADAY_MINUTES))} minutes or 1 day, "
+                            f"not {interval_s} s")
+        return bars_from_candles(inst.id, interval_s, rows)
 
     def market_is_open(self, instrument: Instrument, ts_ns: int) -> bool | None:
         if instrument.exchange not in india.Exchange.__members__:

@@ -22,7 +22,7 @@ from typing import Final
 from adapters import india
 from adapters.samco import schemas as w
 from engine.errors import InvalidOrder
-from engine.events import ZERO, Fill, Instrument, Order, OrderReport, OrderStatus, OrderType, Side
+from engine.events import ZERO, Bar, Fill, Instrument, Order, OrderReport, OrderStatus, OrderType, Side
 
 S = OrderStatus
 
@@ -328,3 +328,27 @@ def instrument_id(venue: str, exchange: str, trading_symbol: str) -> str:
     """The instrument id of a row naming an instrument not loaded (`-EQ` series suffix dropped)."""
     symbol = trading_symbol[:-3] if trading_symbol.upper().endswith("-EQ") else trading_symbol
     return f"{venue}:{exchange.upper()}:{symbol}"
+
+
+# --- candles -----------------------------------------------------------------------------------
+
+INTRADAY_MINUTES: Final = (1, 5, 10, 15, 30, 60)  # /intraday/candleData's intervals; a day: /history
+DAY_S: Final = 86_400
+
+
+def bars_from_candles(iid: str, interval_s: int, rows: Iterable[w.IntradayCandle | w.HistoricalCandle]) -> list[Bar]:
+    """Samco's candles as Bars: `dateTime` ("2026-11-20 09:21:00.0", IST) or `date` (an IST day)
+    is the candle's start; a row whose time or prices do not read is left out."""
+    bars = []
+    for row in rows:
+        text = row.dateTime.partition(".")[0] if isinstance(row, w.IntradayCandle) else f"{row.date} 00:00:00"
+        start = w.ist_ns(text)
+        try:
+            values = [float(v) for v in (row.open, row.high, row.low, row.close, row.volume or "0")]
+        except ValueError:
+            continue
+        if start is None:
+            continue
+        open_, high, low, close, volume = values
+        bars.append(Bar(iid, interval_s, open_, high, low, close, volume, start, start + interval_s * 1_000_000_000))
+    return sorted(bars, key=lambda b: b.ts_start)

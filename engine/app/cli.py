@@ -4,6 +4,12 @@
   python run.py backtest CONFIG [--from T] [--to T] [--duration S] [--trades FILE]
                                       replay a config on the simulated clock (T: ISO-8601 with
                                       offset); a progress line on a terminal; FILE: the fills as CSV
+  python run.py record CONFIG --out DIR [--duration S] [--flush-s S]
+                                      run a config and record every quote, trade and bar its
+                                      venues feed to Parquet under DIR (the historical layout)
+  python run.py download VENUE --symbol S --interval I --from T --to T --out DIR [--emulator]
+                                      a venue's historical candles (I: 1m, 5m, 1h, 1d) as bars
+                                      files a historical venue replays
   python run.py CONFIG --role core|strategies [--only NAME,...]
                                       one side of a split over NATS JetStream (bus.nats)
   python run.py report JOURNAL [--out FILE]
@@ -27,10 +33,11 @@ import argparse
 import os
 import sys
 from importlib import metadata
+from typing import Any
 
 from engine.app import commands
 
-COMMANDS = ("check", "strategies", "emulate", "run", "backtest", "sweep", "report", "login")
+COMMANDS = ("check", "strategies", "emulate", "run", "backtest", "sweep", "report", "login", "record", "download")
 
 
 def program() -> str:
@@ -90,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("journal", help="the run's journal (SQLite), e.g. var/journal/paper_sma.sqlite")
     report.add_argument("--out", default=None, metavar="FILE",
                         help="the HTML file (default: beside the journal, <journal>.report.html); the CSV goes beside it")
+    _record_parser(sub, common)
+    _download_parser(sub, common)
     check = sub.add_parser("check", parents=[common], help="validate a config, print the resolved plan")
     check.add_argument("config", help="the YAML to check")
     sub.add_parser("strategies", parents=[common], help="list strategies and venues")
@@ -104,6 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--speed", default=None, help="emulated seconds per wall second (default 1)")
     emulate.add_argument("--faults", default=None, help="fault knobs, e.g. burst_5xx=3,error_rate=0.05,latency_ms=200")
     return parser
+
+
+def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    record = sub.add_parser("record", parents=[common], help="run a config and record its market data to Parquet")
+    record.add_argument("config", help="the run's YAML (paper, live, emulated or synthetic)")
+    record.add_argument("--out", default=None, metavar="DIR",
+                        help="the recording's folder (default: the config's record.dir)")
+    record.add_argument("--duration", type=float, default=None, help="seconds to run")
+    record.add_argument("--speed", type=float, default=None, help="clock speed-up for simulated sessions")
+    record.add_argument("--flush-s", dest="flush_s", type=float, default=None,
+                        help="seconds between writes (default: record.flush_s, else 5)")
+    record.add_argument("--http", default=None, metavar="HOST:PORT", help="serve the status page, as run does")
+
+
+def _download_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    download = sub.add_parser("download", parents=[common], help="fetch a venue's historical candles as bars files")
+    download.add_argument("venue", help="a venue with candles (gopax, samco), or a venue block's name with --config")
+    download.add_argument("--symbol", required=True, help="as the venue spells it: BTC-KRW, NSE:RELIANCE")
+    download.add_argument("--interval", required=True, help="the candle length: 1m, 5m, 30m, 1h, 1d (or seconds)")
+    download.add_argument("--from", dest="start", required=True, metavar="T", help="ISO-8601 with offset")
+    download.add_argument("--to", dest="end", required=True, metavar="T", help="ISO-8601 with offset")
+    download.add_argument("--out", required=True, metavar="DIR", help="the folder to write under")
+    download.add_argument("--config", default=None, help="take the venue block VENUE from this config (credentials)")
+    download.add_argument("--emulator", action="store_true", help="start the venue's emulator and download from it")
+    download.add_argument("--seed", type=int, default=None, help="with --emulator: its market's seed")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -130,6 +164,14 @@ def main(argv: list[str]) -> int:
             from engine.report.runs import cmd_report
 
             return cmd_report(args.journal, args.out)
+        if args.command == "record":
+            return commands.cmd_record(args.config, out=args.out, duration=args.duration, speed=args.speed,
+                                       log_format=args.log_format, flush_s=args.flush_s, http=args.http)
+        if args.command == "download":
+            return commands.cmd_download(
+                args.venue, symbol=args.symbol, interval=args.interval, start=args.start, end=args.end, out=args.out,
+                config=args.config, emulator=args.emulator, seed=args.seed, log_format=args.log_format,
+            )
         if args.command == "strategies":
             return commands.cmd_strategies()
         if args.command == "login":

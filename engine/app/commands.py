@@ -1,4 +1,5 @@
-"""What `run.py` does for each command: run, check, strategies, emulate. One-line errors, exit 2."""
+"""What `run.py` does for each command: run, backtest, record, download, check, strategies,
+emulate. One-line errors, exit 2."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from engine.app.config import Plan, load_config
 from engine.app.plugins import STRATEGY_GROUP, VENUE_GROUP, available, load_venue
 from engine.app.runner import run_plan
 from engine.app.summary import render
-from engine.errors import UserError, VenueError
+from engine.errors import ConfigError, UserError, VenueError
 from engine.log import REDACTED, configure, is_secret_key, scrub
 from engine.ops.config import parse_listen
+from engine.record.layout import prepare_dir
+from engine.record.recorder import RecordConfig
 from engine.venue.contract import EmulatorInfo, Venue
 
 log = structlog.get_logger("tickbus.cli")
@@ -58,7 +61,7 @@ def guarded(fn: Callable[[], int]) -> int:
 
 
 def cmd_run(
-    config: str, *, duration: float | None, speed: float | None, log_format: str, http: str | None = None,
+    config: str | Plan, *, duration: float | None, speed: float | None, log_format: str, http: str | None = None,
     role: str | None = None, only: str | None = None,
 ) -> int:
     if duration is not None and not duration >= 0:
@@ -70,7 +73,7 @@ def cmd_run(
             parse_listen(http)
         except ValueError as exc:
             raise UserError(f"--http: {exc}") from None
-    plan = load_config(config)
+    plan = load_config(config) if isinstance(config, str) else config
     if role is not None or only is not None:  # the split over NATS (engine/bridge)
         from engine.bridge.roles import run_role
 
@@ -85,6 +88,64 @@ def cmd_run(
     if failed:
         print(f"exit code {STRATEGY_FAILED}: stopped by its error policy: {', '.join(failed)}", file=sys.stderr)
         return STRATEGY_FAILED
+    return 0
+
+
+def cmd_record(
+    config: str, *, out: str | None, duration: float | None, speed: float | None, log_format: str,
+    flush_s: float | None = None, http: str | None = None,
+) -> int:
+    """A config run as `run` runs it, its venues' market data recorded under `--out` (else its
+    `record.dir`) in the historical venue's layout."""
+    if flush_s is not None and not flush_s > 0:
+        raise UserError(f"--flush-s: must be positive, got {flush_s:g}")
+    plan = load_config(config)
+    record = plan.config.record
+    if out is None and record is None:
+        raise UserError(f"record: give --out DIR (or a record: {{dir: ...}} block in {config})")
+    if out is not None:
+        prepare_dir(out, "--out")
+        record = RecordConfig(dir=out) if record is None else msgspec.structs.replace(record, dir=out)
+    assert record is not None
+    if flush_s is not None:
+        record = msgspec.structs.replace(record, flush_s=flush_s)
+    plan.config = msgspec.structs.replace(plan.config, record=record)
+    return cmd_run(plan, duration=duration, speed=speed, log_format=log_format, http=http)
+
+
+def cmd_download(
+    venue: str, *, symbol: str, interval: str, start: str | None, end: str | None, out: str, config: str | None,
+    emulator: bool, seed: int | None, log_format: str,
+) -> int:
+    """A venue's historical candles -> bars files a historical venue replays."""
+    from engine.record.download import download, parse_interval
+
+    interval_s = parse_interval(interval)
+    from_ns, to_ns = parse_ns(start, "--from"), parse_ns(end, "--to")
+    if from_ns is None or to_ns is None:
+        raise UserError("download: give --from and --to (ISO-8601 with offset, e.g. 2026-12-07T09:15:00+05:30)")
+    if to_ns < from_ns:
+        raise UserError("--to: before --from")
+    if config is not None:
+        plan = load_config(config)
+        if venue not in plan.venues:
+            raise ConfigError(config, "venues", f"no venue {venue!r} (configured: {', '.join(sorted(plan.venues)) or 'none'})")
+        cls, block, state_dir = plan.venues[venue].cls, plan.venues[venue].config, Path(plan.config.state_dir)
+    else:
+        cls, state_dir = load_venue(venue), Path("var")
+        block = cls.Config()
+    if seed is not None:
+        block = msgspec.structs.replace(block, emulator_seed=seed)
+    folder = prepare_dir(out, "--out")
+    done = run_loop(lambda: download(cls, block, name=venue, symbol=symbol, interval_s=interval_s, start_ns=from_ns,
+                                     end_ns=to_ns, out=folder, emulator=emulator or block.emulator, state_dir=state_dir))
+    if log_format == "json":
+        print(json.dumps(done))
+    else:
+        print(f"{done['bars']} bars of {done['instrument']} ({interval_s}s) written to {len(done['files'])} file(s) "
+              f"under {done['path']}")
+        print(f"replay them: a venue block with type: historical, kind: bars, bar_seconds: {interval_s}, "
+              f"path: {done['path']}")
     return 0
 
 

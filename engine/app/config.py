@@ -29,6 +29,7 @@ from engine.bridge.config import BusConfig, check_nats, register_nats_secrets
 from engine.errors import ConfigError, UserError
 from engine.log import register_secret
 from engine.ops.config import AlertsConfig, HttpConfig, parse_listen, register_ops_secrets
+from engine.record.recorder import RecordConfig
 from engine.strategy.base import Strategy
 from engine.venue.contract import Venue, VenueConfig
 
@@ -87,6 +88,7 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     alerts: AlertsConfig | None = None
     bus: BusConfig | None = None  # `bus: {nats: ...}`: the split into core and strategy hosts
     report: bool | ReportConfig = True  # false: no report at the end of the run
+    record: RecordConfig | None = None  # `record: {dir: ...}`: the venues' market data to Parquet
 
 
 @dataclass

@@ -27,6 +27,7 @@ from engine.ops.service import Ops, start_ops
 from engine.orders.ids import ClientOrderIds
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
+from engine.record.recorder import Recorder, wanted_instruments
 from engine.report.record import EquityRecorder
 from engine.report.runs import finish_report, start_recorder
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
@@ -100,6 +101,8 @@ class Engine:
         self.shadows: dict[str, Shadow] = {}  # venue -> its paper copy (`shadow: true`)
         self.ops: Ops | None = None
         self.recorder: EquityRecorder | None = None  # the report's equity series (engine/report)
+        self.market_recorder: Recorder | None = None  # `record:` / `run.py record --out DIR`
+        self.recorded: list[str] = []  # the instruments the market recorder asked the venues for
         self._http = http  # `--http HOST:PORT`, over the config's http.listen
 
     # --- start --------------------------------------------------------------------------------
@@ -112,6 +115,9 @@ class Engine:
 
     async def start(self) -> None:
         self.started_wall = time.perf_counter()
+        record = self.plan.config.record
+        if record is not None:  # a bad folder is the user's to fix, before anything connects
+            self.market_recorder = Recorder(record, self.bus, where=f"{self.plan.file}: record.dir")
         for vp in self.plan.venues.values():
             config = vp.config
             if config.emulator:
@@ -134,6 +140,8 @@ class Engine:
                 self.portfolio.instruments[inst.id] = inst
         self._check_instruments()
         self.shadows = await start_shadows(self)
+        if self.market_recorder is not None:
+            self._start_recorder(self.market_recorder)
         if self.backtest:
             place_clock(self)
             # ids from simulated time, not the wall clock: the same backtest gives the same trade list
@@ -150,6 +158,16 @@ class Engine:
             await self._subscribe_market_data()
         self.recorder = start_recorder(self)
         self.ops = await start_ops(self, self._http)
+
+    def _start_recorder(self, recorder: Recorder) -> None:
+        assert self.plan.config.record is not None
+        self.recorded = wanted_instruments(self.plan.config.record, self.portfolio.instruments, self.plan.file)
+        traded = {inst for sp in self.plan.strategies for inst in sp.config.instruments}
+        if not self.backtest and not traded and not self.recorded:  # a backtest replays every instrument
+            raise ConfigError(self.plan.file, "record.instruments", "nothing to record: no strategy trades an "
+                              'instrument; name them, e.g. record: {instruments: ["venue:*"]}')
+        replayed = {name: venue.replay_bar_seconds() for name, venue in self.venues.items()}
+        recorder.start(Recorder.bar_keys(sorted(traded | set(self.recorded)), replayed))
 
     def _check_instruments(self) -> None:
         known = self.portfolio.instruments
@@ -255,6 +273,10 @@ class Engine:
                 ch = channels.setdefault(venue, {Channel.QUOTES, Channel.TRADES})
                 if _overrides(s, "on_book"):
                     ch.add(Channel.BOOK)
+        for inst in self.recorded:
+            venue = inst.partition(":")[0]
+            wanted.setdefault(venue, set()).add(inst)
+            channels.setdefault(venue, {Channel.QUOTES, Channel.TRADES})
         for venue, instruments in wanted.items():
             await self.venues[venue].subscribe(sorted(instruments), sorted(channels[venue]))
 
@@ -352,9 +374,13 @@ class Engine:
                 except Exception as exc:
                     log.error("close failed", part=getattr(part, "name", type(part).__name__), error=repr(exc))
         finally:
-            if self.recorder is not None:
-                self.recorder.finish()
-            self.journal.close()
+            try:
+                if self.recorder is not None:
+                    self.recorder.finish()
+                if self.market_recorder is not None:  # after the venues: everything they fed is written
+                    await self.market_recorder.stop()
+            finally:
+                self.journal.close()
             self.ended_wall = time.perf_counter()
 
     async def _cancel_at_stop(self) -> None:
@@ -514,6 +540,8 @@ async def run_plan(
                     pass
     await engine.stop()
     summary = engine.summary()
+    if engine.market_recorder is not None:
+        summary["record"] = engine.market_recorder.summary()
     if trades is not None and engine.fills is not None:
         write_trades(engine.fills, Path(trades))
     if extension is not None:
@@ -537,6 +565,11 @@ async def _abandon(engine: Engine) -> None:
     for emulator in engine.emulators:
         try:
             await emulator.stop()
+        except Exception:
+            pass
+    if engine.market_recorder is not None:
+        try:
+            await engine.market_recorder.stop()
         except Exception:
             pass
     engine.journal.close()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 import msgspec
 
 from engine.errors import NotSupported
-from engine.events import Balance, Fill, Instrument, Order, OrderReport, Position
+from engine.events import Balance, Bar, Fill, Instrument, Order, OrderReport, Position
 from engine.log import register_secret
 from engine.venue.rest import RestClient
 
@@ -158,6 +158,12 @@ class Venue(abc.ABC, Generic[ConfigT]):
     def replay(self, start_ns: int, end_ns: int) -> Iterator[Any]:
         """Historical or generated market data between two times, in time order (backtests)."""
         raise NotSupported(self.name, "this venue cannot replay market data for a backtest")
+
+    async def candles(self, symbol: str, interval_s: int, start_ns: int, end_ns: int) -> Sequence[Bar]:
+        """The venue's historical candles of `symbol` (as its instrument ids spell it after
+        "venue:"), `interval_s` long, that overlap [start_ns, end_ns], oldest first, as `Bar`s
+        (`ts_start` the candle's start); `run.py download` calls it on a connected venue."""
+        raise NotSupported(self.name, "this venue has no historical candles to download")
 
     def replay_start_ns(self) -> int | None:
         """Where this venue's recorded data begins (a backtest starts there unless told); None

@@ -47,7 +47,7 @@ KNOWN_VENUES = ", ".join(sorted(available(VENUE_GROUP)))
 KNOWN_STRATEGIES = ", ".join(sorted(available(STRATEGY_GROUP)))
 RUN_FIELDS = (
     "mode, name, duration_s, speed, start, venues, paper, strategies, risk, journal, route, "
-    "cancel_on_stop, progress_s, state_dir, http, alerts, bus, report"
+    "cancel_on_stop, progress_s, state_dir, http, alerts, bus, report, record"
 )
 STRATEGY_FIELDS = "name, plugin, instruments, params, bars, max_errors, error_window_s, queue_size"
 
