@@ -56,7 +56,7 @@ class EngineCollector(Collector):
     def _venues(self) -> Iterator[Metric]:
         """Requests, answers by status, rate-limit headroom (each limiter's busiest window against its
         limit) and the login session, per venue."""
-        requests = CounterMetricFamily("tickbus_venue_requests", "REST requests sent (retries included)", labels=["venue"])
+        sent = CounterMetricFamily("tickbus_venue_requests", "REST requests sent (retries included)", labels=["venue"])
         answers = CounterMetricFamily("tickbus_venue_answers", "REST answers by HTTP status", labels=["venue", "status"])
         peak = GaugeMetricFamily("tickbus_rate_limit_peak", "Most calls in one of the venue's windows so far",
                                  labels=["venue", "limiter"])
@@ -67,7 +67,7 @@ class EngineCollector(Collector):
         for name, venue in sorted(self.engine.venues.items()):
             stats = venue.request_stats()
             if stats:
-                requests.add_metric([name], stats.get("requests", 0))
+                sent.add_metric([name], stats.get("requests", 0))
                 for status, n in stats.get("statuses", {}).items():
                     answers.add_metric([name, status], n)
                 for lim_name, lim in stats.get("limiters", {}).items():
@@ -77,7 +77,7 @@ class EngineCollector(Collector):
             state = venue.session_state()
             if state is not None:
                 session.add_metric([name, state], 1)
-        yield from (requests, answers, peak, limit, waited, session)
+        yield from (sent, answers, peak, limit, waited, session)
 
     def _bridge(self) -> Iterator[Metric]:
         extension = self.engine.extension
