@@ -28,16 +28,17 @@ log = structlog.get_logger("tickbus.bus")
 
 
 class BusStats:
-    __slots__ = ("_bus", "conflated", "handler_errors")
+    __slots__ = ("_bus", "conflated", "conflated_by_type", "handler_errors")
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
         self.conflated = 0
+        self.conflated_by_type: dict[str, int] = {}
         self.handler_errors = 0
 
     @property
     def published(self) -> int:
-        return self._bus.published
+        return sum(self._bus.published_by_type().values())
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -60,16 +61,29 @@ class Subscription:
         self._entries = []
 
 
+class _Route:
+    """The handlers of one (type, key) or of one type's wildcard, and the events routed through it:
+    counting here, not in a dict per type, keeps the count to one slot increment per publish."""
+
+    __slots__ = ("handlers", "count")
+
+    def __init__(self, handlers: tuple[Handler, ...]) -> None:
+        self.handlers = handlers
+        self.count = 0
+
+
 class Bus:
     def __init__(self, *, inline: bool = False, default_maxsize: int = 10_000) -> None:
         self.inline = inline
         self.default_maxsize = default_maxsize
-        self.published = 0  # on the bus itself: one attribute hop less per event than stats
         self.stats = BusStats(self)
         # (type, key) -> handlers, wildcard subscribers of that type included
-        self._routes: dict[tuple[type, Any], tuple[Handler, ...]] = {}
+        self._routes: dict[tuple[type, Any], _Route] = {}
         # type -> handlers subscribed to every key of that type
-        self._wild: dict[type, tuple[Handler, ...]] = {}
+        self._wild: dict[type, _Route] = {}
+        # events no one subscribed to, and the counts of routes a subscribe or unsubscribe rebuilt
+        self._counted: dict[type, int] = {}
+        self._wild_handlers: dict[type, tuple[Handler, ...]] = {}
         self._specific: dict[tuple[type, Any], tuple[Handler, ...]] = {}
         self._names: dict[Handler, str] = {}
         self._queues: list[QueuedSubscriber] = []
@@ -79,14 +93,15 @@ class Bus:
 
     def publish(self, event: Any, key: Any = None) -> None:
         """Deliver `event` to the subscribers of (type(event), key) and of type(event)."""
-        self.published += 1
         cls = event.__class__
-        targets = self._routes.get((cls, key))
-        if targets is None:
-            targets = self._wild.get(cls)
-            if targets is None:
+        route = self._routes.get((cls, key))
+        if route is None:
+            route = self._wild.get(cls)
+            if route is None:
+                self._counted[cls] = self._counted.get(cls, 0) + 1
                 return
-        for handler in targets:
+        route.count += 1
+        for handler in route.handlers:
             try:
                 handler(event)
             except Exception as exc:  # a subscriber's failure never reaches the publisher
@@ -137,9 +152,18 @@ class Bus:
     def queued_subscribers(self) -> list[QueuedSubscriber]:
         return list(self._queues)
 
+    def published_by_type(self) -> dict[str, int]:
+        """Events published so far, by event type name (read when scraped: publish only counts)."""
+        totals = dict(self._counted)
+        for (cls, _), route in self._routes.items():
+            totals[cls] = totals.get(cls, 0) + route.count
+        for cls, route in self._wild.items():
+            totals[cls] = totals.get(cls, 0) + route.count
+        return {cls.__name__: n for cls, n in totals.items()}
+
     def _add(self, cls: type, key: Any, handler: Handler) -> None:
         if key is ANY_KEY:
-            self._wild[cls] = self._wild.get(cls, ()) + (handler,)
+            self._wild_handlers[cls] = self._wild_handlers.get(cls, ()) + (handler,)
         else:
             self._specific[(cls, key)] = self._specific.get((cls, key), ()) + (handler,)
         self._rebuild(cls)
@@ -147,7 +171,7 @@ class Bus:
     def _remove(self, cls: type, key: Any, handler: Handler) -> None:
         table: dict[Any, tuple[Handler, ...]]
         k: Any
-        table, k = (self._wild, cls) if key is ANY_KEY else (self._specific, (cls, key))
+        table, k = (self._wild_handlers, cls) if key is ANY_KEY else (self._specific, (cls, key))
         handlers = list(table.get(k, ()))
         if handler in handlers:
             handlers.remove(handler)
@@ -158,12 +182,20 @@ class Bus:
         self._rebuild(cls)
 
     def _rebuild(self, cls: type) -> None:
-        wild = self._wild.get(cls, ())
+        counted = self._counted.get(cls, 0)
         for k in [k for k in self._routes if k[0] is cls]:
-            del self._routes[k]
+            counted += self._routes.pop(k).count
+        old = self._wild.pop(cls, None)
+        if old is not None:
+            counted += old.count
+        if counted:
+            self._counted[cls] = counted
+        wild = self._wild_handlers.get(cls, ())
+        if wild:
+            self._wild[cls] = _Route(wild)
         for (c, key), specific in self._specific.items():
             if c is cls:
-                self._routes[(c, key)] = specific + wild
+                self._routes[(c, key)] = _Route(specific + wild)
 
     # --- failures -----------------------------------------------------------------------------
 
@@ -395,7 +427,10 @@ class QueuedSubscriber:
             return
         if slot.pop(event.__class__, None) is not None:
             self.conflated += 1
-            self.bus.stats.conflated += 1
+            stats = self.bus.stats
+            stats.conflated += 1
+            name = event.__class__.__name__
+            stats.conflated_by_type[name] = stats.conflated_by_type.get(name, 0) + 1
         slot[event.__class__] = event
 
     # --- consumer side ------------------------------------------------------------------------

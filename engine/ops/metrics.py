@@ -95,9 +95,21 @@ class EngineCollector(Collector):
         yield commands
 
     def _bus(self) -> Iterator[Metric]:
-        stats = self.engine.bus.stats
-        yield _counter("tickbus_bus_events", "Events published on the bus", stats.published)
+        bus = self.engine.bus
+        stats = bus.stats
+        by_type = bus.published_by_type()
+        yield _counter("tickbus_bus_events", "Events published on the bus", sum(by_type.values()))
+        events = CounterMetricFamily("tickbus_bus_events_by_type", "Events published on the bus, by event type",
+                                     labels=["type"])
+        for name, n in sorted(by_type.items()):
+            events.add_metric([name], n)
+        yield events
         yield _counter("tickbus_bus_conflated", "Market data events conflated under backpressure", stats.conflated)
+        conflated = CounterMetricFamily("tickbus_bus_conflated_by_type", "Market data events conflated, by event type",
+                                        labels=["type"])
+        for name, n in sorted(stats.conflated_by_type.items()):
+            conflated.add_metric([name], n)
+        yield conflated
         yield _counter("tickbus_bus_handler_errors", "Subscriber handlers that raised", stats.handler_errors)
         per = CounterMetricFamily("tickbus_subscriber_conflated", "Events conflated per queued subscriber",
                                   labels=["subscriber"])

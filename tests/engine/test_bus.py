@@ -91,6 +91,21 @@ def test_publish_routes_by_type_and_key_and_wildcard_gets_every_key() -> None:
     assert bus.stats.published == 3
 
 
+def test_events_are_counted_by_type_across_subscribes_unsubscribes_and_no_subscriber() -> None:
+    bus = Bus()
+    sub = bus.subscribe(Quote, lambda e: None, keys=["sim:A"])
+    bus.publish(quote("sim:A", 1), "sim:A")
+    bus.publish(trade("sim:A", 2), "sim:A")  # no one takes trades: still published
+    later = bus.subscribe(Quote, lambda e: None)  # rebuilds the Quote routes: their counts are kept
+    bus.publish(quote("sim:A", 3), "sim:A")
+    bus.publish(quote("sim:B", 4), "sim:B")  # the wildcard's route
+    sub.cancel()
+    later.cancel()
+    bus.publish(quote("sim:A", 5), "sim:A")
+    assert bus.published_by_type() == {"Quote": 4, "Trade": 1}
+    assert bus.stats.published == 5
+
+
 def test_subscribing_to_several_types_and_keys_at_once() -> None:
     bus = Bus()
     got: list[Any] = []
@@ -223,6 +238,7 @@ async def test_flood_of_quotes_into_a_small_queue_conflates_to_the_latest_per_in
     expected_dropped = n - 8 - len(instruments)
     assert sub.conflated == expected_dropped
     assert bus.stats.conflated == expected_dropped
+    assert bus.stats.conflated_by_type == {"Quote": expected_dropped}
     gate.opened.set()
     await asyncio.wait_for(bus.drain(), TIMEOUT)
     quotes = [e for e in gate.got if isinstance(e, Quote)]

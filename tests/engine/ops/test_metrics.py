@@ -41,6 +41,8 @@ async def test_metrics_count_events_orders_fills_latency_and_strategy_state(tmp_
         m = await scrape(engine, s)
         published = engine.bus.stats.published
     assert 0 < m[("tickbus_bus_events_total", ())] <= published
+    assert m[("tickbus_bus_events_by_type_total", (("type", "Quote"),))] > 0
+    assert m[("tickbus_bus_events_by_type_total", (("type", "Fill"),))] >= 1
     assert m[("tickbus_fills_total", ())] >= 1
     assert m[("tickbus_orders", (("status", "completed"), ("venue", "paper")))] >= 1
     assert m[("tickbus_order_ack_latency_seconds_count", (("venue", "paper"),))] >= 1
