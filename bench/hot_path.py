@@ -16,8 +16,10 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -25,17 +27,19 @@ import msgspec  # noqa: E402
 
 from adapters.paper.broker import PaperBroker, PaperConfig  # noqa: E402
 from bench._common import delivery_latencies, loop_name, machine, quiet_logs, run_on_best_loop, show  # noqa: E402
+from engine import events as ev  # noqa: E402
 from engine.account.portfolio import Portfolio  # noqa: E402
 from engine.account.risk import RiskEngine, RiskLimits  # noqa: E402
-from engine.clock import RealtimeClock  # noqa: E402
+from engine.clock import Clock, RealtimeClock  # noqa: E402
 from engine.data.bus import Bus  # noqa: E402
 from engine.events import Instrument, OrderStatus, OrderUpdate, Quote  # noqa: E402
 from engine.orders.journal import Journal  # noqa: E402
 from engine.orders.manager import OrderManager  # noqa: E402
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost  # noqa: E402
-from engine.venue.contract import VenueContext  # noqa: E402
+from engine.venue.contract import Venue, VenueContext  # noqa: E402
 
 INSTRUMENT = "sim:BTC-KRW"
+V = TypeVar("V", bound=Venue[Any])
 
 
 class WireQuote(msgspec.Struct, frozen=True, gc=False):
@@ -147,6 +151,65 @@ async def main(n: int) -> None:
     show("frame -> decode -> bus -> strategy (inline)", inline, "(target: median <= 2 us, p99 <= 10 us)")
     show("frame -> decode -> bus -> strategy (queued)", queued, "(same target; includes waking the strategy's task)")
     show("strategy buy() -> paper broker placed", orders, "(risk, journal commit, manager, broker)")
+
+
+# --- shared by the venue stream benchmarks (firstock_stream, gopocket_stream) ------------------
+
+
+class FillTimed(Timed):
+    def on_fill(self, fill: ev.Fill) -> None:
+        self.stamps.append(time.perf_counter_ns())
+
+
+async def timed_strategy(manager: OrderManager, iid: str, venue: str, kind: type[Timed] = Timed) -> tuple[Timed, StrategyHost]:
+    """A started `kind` strategy on `iid`, trading through `manager`."""
+    ctx = StrategyContext(id="timed", instruments=[iid], bus=manager.bus, clock=manager.clock, orders=manager,
+                          portfolio=manager.portfolio, venue_for=lambda i: venue)
+    strategy = kind(ctx, Strategy.Params())
+    host = StrategyHost(strategy)
+    await host.start()
+    return strategy, host
+
+
+async def feed_latencies(on_message_of: Callable[[Bus, Clock], Callable[[Any], None]], frames: list[Any], *, inline: bool,
+                         iid: str, venue: str) -> list[float]:
+    """Frames -> the on_message that `on_message_of` makes on a fresh bus -> the strategy's on_quote."""
+    bus, clock, portfolio = Bus(inline=inline), RealtimeClock(), Portfolio()
+    deliver = on_message_of(bus, clock)
+    manager = OrderManager(bus=bus, clock=clock, journal=Journal(None), portfolio=portfolio,
+                           risk=RiskEngine(RiskLimits(), portfolio), venues={})
+    strategy, host = await timed_strategy(manager, iid, venue)
+    out = await delivery_latencies(deliver, frames, strategy.stamps, inline=inline)
+    await host.stop()
+    return out
+
+
+async def fill_desk(make_venue: Callable[[VenueContext], V], inst: Instrument, number: str, qty: Decimal,
+                    price: Decimal) -> tuple[V, Timed, StrategyHost, ev.Order]:
+    """An order manager (journal in memory, inline bus) with `make_venue`'s venue behind it, whose
+    place() answers PLACED as `number` without a venue; a started FillTimed strategy on `inst`; and a
+    buy LIMIT of `qty` at `price` placed through them, for order updates to fill."""
+    bus, clock, portfolio = Bus(inline=True), RealtimeClock(), Portfolio()
+    portfolio.instruments[inst.id] = inst
+    manager = OrderManager(bus=bus, clock=clock, journal=Journal(None), portfolio=portfolio,
+                           risk=RiskEngine(RiskLimits(check_balance=False), portfolio), venues={})
+    venue = make_venue(VenueContext(name=inst.venue, bus=bus, clock=clock, sink=manager, state_dir=Path("var"), mode="live"))
+
+    async def placed(order: ev.Order) -> ev.OrderReport:  # the venue's answer, without a venue
+        return ev.OrderReport(venue=inst.venue, status=OrderStatus.PLACED, client_order_id=order.client_order_id,
+                              venue_order_id=number, instrument=order.instrument, side=order.side)
+
+    venue.place = placed  # type: ignore[method-assign]
+    manager.venues = {inst.venue: venue}
+    manager.ready = True  # nothing to reconcile: no venue behind it
+    strategy, host = await timed_strategy(manager, inst.id, inst.venue, FillTimed)
+    order = manager.submit(strategy_id="timed", instrument=inst.id, venue=inst.venue, side=ev.Side.BUY, qty=qty,
+                           type=ev.OrderType.LIMIT, price=price, tif=ev.TimeInForce.DAY)
+    for _ in range(1000):
+        if manager.orders[order.client_order_id].status is OrderStatus.PLACED:
+            break
+        await asyncio.sleep(0)
+    return venue, strategy, host, order
 
 
 if __name__ == "__main__":
