@@ -136,19 +136,17 @@ Event = Execution | StatusChange
 
 
 class _Market:
-    """Per instrument: the touch, an optional book, what was taken from them, resting orders."""
+    """Per instrument: the touch, an optional book, what was taken from them, resting orders.
 
-    __slots__ = (
-        "tick", "lot", "bid", "ask", "bid_size", "ask_size", "quote_ts", "book", "book_ts",
-        "taken_bid", "taken_ask", "bids", "asks", "stops", "last",
-    )
+    The touch is the latest quote itself, kept whole: taking it is one store per quote, and the
+    fields are read (less often) where orders are matched."""
+
+    __slots__ = ("tick", "lot", "quote", "book", "book_ts", "taken_bid", "taken_ask", "bids", "asks", "stops", "last")
 
     def __init__(self, tick: Decimal, lot: Decimal) -> None:
         self.tick = tick
         self.lot = lot
-        self.bid = self.ask = 0.0
-        self.bid_size = self.ask_size = 0.0
-        self.quote_ts = 0
+        self.quote = _NO_QUOTE
         self.book: BookSnapshot | None = None
         self.book_ts = 0
         self.taken_bid = ZERO
@@ -157,6 +155,29 @@ class _Market:
         self.asks: list[SimOrder] = []  # resting sells, best (lowest) first
         self.stops: list[SimOrder] = []
         self.last: float | None = None
+
+    @property
+    def bid(self) -> float:
+        return self.quote.bid
+
+    @property
+    def ask(self) -> float:
+        return self.quote.ask
+
+    @property
+    def bid_size(self) -> float:
+        return self.quote.bid_size
+
+    @property
+    def ask_size(self) -> float:
+        return self.quote.ask_size
+
+    @property
+    def quote_ts(self) -> int:
+        return self.quote.ts_event
+
+
+_NO_QUOTE = Quote("", 0.0, 0.0, 0.0, 0.0, 0, 0)
 
 
 class MatchingEngine:
@@ -193,12 +214,11 @@ class MatchingEngine:
         m = self._markets.get(quote.instrument)
         if m is None:
             return _NONE
-        m.bid, m.ask, m.bid_size, m.ask_size = quote.bid, quote.ask, quote.bid_size, quote.ask_size
-        m.quote_ts = quote.ts_event
+        m.quote = quote
         m.taken_bid = m.taken_ask = ZERO
         if quote.last is not None:
             m.last = quote.last
-        if not (m.stops or (m.bids and m.bids[0]._price_f >= m.ask > 0) or (m.asks and 0 < m.asks[0]._price_f <= m.bid)):
+        if not (m.stops or (m.bids and m.bids[0]._price_f >= quote.ask > 0) or (m.asks and 0 < m.asks[0]._price_f <= quote.bid)):
             return _NONE  # the common case: nothing to do, no Decimal arithmetic
         events: list[Event] = []
         ts = quote.ts_event

@@ -76,9 +76,11 @@ async def run_backtest(engine: Engine) -> None:
     bus = engine.bus
     manager = engine.manager
     stop = engine.stop_event
-    # the collections behind bus.has_pending and manager.busy: checked per event
+    # the collections behind bus.has_pending and manager.busy, and the clock's timers: checked
+    # per event (a method call each would cost more than the rest of the loop)
     pending = bus._inline_pending
     in_flight = manager._tasks
+    timers = clock._heap
     count = 0
     last = start
     try:
@@ -86,7 +88,10 @@ async def run_backtest(engine: Engine) -> None:
             ts = event.ts_event
             if ts > end:
                 break
-            advance(ts)
+            if timers and timers[0][0] <= ts:
+                advance(ts)
+            elif ts > clock._now:
+                clock._now = ts
             last = ts
             if event.__class__ is Bar:
                 publish(event, (event.instrument, event.interval_s, VENUE_BARS))

@@ -300,16 +300,20 @@ class QueuedSubscriber:
 
     def subscribe(self, types: type | Iterable[type], *, keys: Iterable[Any] | None = None) -> None:
         target = self._guarded_inline if self.bus.inline else self.put
-        self._subs.append(self.bus.subscribe(types, target, keys=keys, name=self.name, may_await=self.bus.inline))
+        self._subs.append(self.bus.subscribe(types, target, keys=keys, name=self.name))
 
-    def _guarded_inline(self, event: Any) -> Any:
+    def _guarded_inline(self, event: Any) -> None:
+        """Inline mode: handle `event` now; an awaitable the handler returns is left for `settle()`."""
         self.handled += 1
         try:
             result = self._handler(event)
         except Exception as exc:
             self._failed(event, exc)
-            return None
-        return self._guarded_async(event, cast(Awaitable[Any], result)) if _awaitable(result) else None
+            return
+        if result is not None and hasattr(result, "__await__"):
+            task = asyncio.ensure_future(self._guarded_async(event, result))
+            task.set_name(self.name)
+            self.bus._inline_pending.append(task)
 
     async def _guarded_async(self, event: Any, awaitable: Awaitable[Any]) -> None:
         try:
@@ -389,9 +393,7 @@ class QueuedSubscriber:
         if self._stopped:
             return
         if self.bus.inline:
-            result = self._guarded_inline(event)
-            if _awaitable(result):
-                self.bus._inline_pending.append(asyncio.ensure_future(result))
+            self._guarded_inline(event)
         else:
             self.put(event)
 

@@ -30,10 +30,17 @@ class WalkSpec(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class _Walker:
-    __slots__ = ("spec", "ticks", "anchor", "tick", "half", "decimals", "size", "seq", "prices")
+    # the spec's fields copied flat: `step` reads them once per event
+    __slots__ = ("spec", "instrument", "move_prob", "reversion", "step_ticks", "trade_prob", "ticks", "anchor",
+                 "tick", "half", "decimals", "size", "seq", "prices")
 
     def __init__(self, spec: WalkSpec) -> None:
         self.spec = spec
+        self.instrument = spec.instrument
+        self.move_prob = spec.move_prob
+        self.reversion = spec.reversion
+        self.step_ticks = spec.step_ticks
+        self.trade_prob = spec.trade_prob
         self.tick = spec.tick
         self.ticks = round(spec.price / spec.tick)
         self.anchor = self.ticks
@@ -55,30 +62,32 @@ class RandomWalk:
         if not specs:
             raise ValueError("a random walk needs at least one instrument")
         self.rng = random.Random(seed)
+        self._random = self.rng.random
         self.walkers = [_Walker(s) for s in specs]
 
     def step(self, index: int, ts_ns: int) -> tuple[Quote, Trade | None]:
         """Move instrument `index` and return its new quote and, sometimes, a trade."""
         w = self.walkers[index]
-        spec = w.spec
-        rnd = self.rng.random
-        if rnd() < spec.move_prob:
-            pull = (w.anchor - w.ticks) * spec.reversion
+        rnd = self._random
+        if rnd() < w.move_prob:
+            pull = (w.anchor - w.ticks) * w.reversion
             up = 0.5 + (pull if -0.45 < pull < 0.45 else (0.45 if pull > 0 else -0.45))
-            w.ticks += spec.step_ticks if rnd() < up else -spec.step_ticks
+            w.ticks += w.step_ticks if rnd() < up else -w.step_ticks
             if w.ticks <= w.half:
                 w.ticks = w.half + 1
-        bid = w.price(w.ticks - w.half)
-        ask = w.price(w.ticks + w.half)
+        ticks, half, prices = w.ticks, w.half, w.prices
+        # a price is never 0.0 (ticks > half), so a miss is the only falsy answer
+        bid = prices.get(ticks - half) or w.price(ticks - half)
+        ask = prices.get(ticks + half) or w.price(ticks + half)
         r = rnd()
         size = w.size
-        quote = Quote(spec.instrument, bid, ask, size * (0.5 + r), size * (1.5 - r), ts_ns, ts_ns)
-        if rnd() >= spec.trade_prob:
+        quote = Quote(w.instrument, bid, ask, size * (0.5 + r), size * (1.5 - r), ts_ns, ts_ns)
+        if rnd() >= w.trade_prob:
             return quote, None
         w.seq += 1
         buy = r < 0.5
         trade = Trade(
-            spec.instrument,
+            w.instrument,
             ask if buy else bid,
             size * 0.25 * (0.2 + r),
             ts_ns,
