@@ -25,8 +25,9 @@ from engine.errors import ConfigError
 from engine.events import Fill, Instrument, Order, Quote, Trade
 from engine.ops.service import Ops, start_ops
 from engine.orders.ids import ClientOrderIds
-from engine.orders.journal import Journal
+from engine.orders.journal import Journal, OrderJournal
 from engine.orders.manager import OrderManager
+from engine.orders.memory_journal import MemoryJournal
 from engine.record.recorder import Recorder, wanted_instruments
 from engine.report.record import EquityRecorder
 from engine.report.runs import finish_report, start_recorder
@@ -76,7 +77,7 @@ class Engine:
                 # run's as duplicates).
                 _set_aside(Path(journal_path))
         try:
-            self.journal = Journal(journal_path or None)
+            self.journal: OrderJournal = Journal(journal_path) if journal_path else MemoryJournal()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(plan.file, "journal", f"cannot open {journal_path}: {exc}") from None
         self.portfolio = Portfolio()

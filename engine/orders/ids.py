@@ -33,5 +33,10 @@ class ClientOrderIds:
         self._prefix = f"{prefix}{stamp}"
         self._seq = itertools.count(1)
 
+    @property
+    def prefix(self) -> str:
+        """What every id this generator makes begins with."""
+        return self._prefix
+
     def next(self) -> str:
         return f"{self._prefix}{_base36(next(self._seq)).rjust(3, '0')}"

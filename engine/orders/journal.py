@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -58,6 +58,8 @@ _RETIRE = "INSERT OR REPLACE INTO retired (client_order_id, venue, venue_order_i
 _RECALL_BY_CLIENT_ID = "SELECT body FROM retired WHERE client_order_id = ?"
 _RECALL_BY_VENUE_ID = "SELECT body FROM retired WHERE venue = ? AND venue_order_id = ?"
 _EQUITY = "INSERT INTO equity VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_RETIRED_ID_IN = "SELECT 1 FROM retired WHERE client_order_id >= ? AND client_order_id < ? LIMIT 1"
+_EVENT_ID_IN = "SELECT 1 FROM events WHERE client_order_id >= ? AND client_order_id < ? LIMIT 1"
 ALL = "*"  # an equity row over every strategy, or every instrument
 
 
@@ -116,8 +118,29 @@ class JournalState(msgspec.Struct):
     reports: int
 
 
+class OrderJournal(Protocol):
+    """What the engine needs of a journal: `Journal` (SQLite) or `MemoryJournal`."""
+
+    path: Path | None
+    written: int
+    commits: int
+    commit_seconds: float
+
+    def write(self, ts_ns: int, records: Iterable[tuple[str, str | None, Any]]) -> None: ...
+    def write_equity(self, rows: Iterable[EquityRow]) -> None: ...
+    def commit(self) -> None: ...
+    def load(self) -> JournalState: ...
+    def retire(self, records: Iterable[Retired]) -> None: ...
+    def recall(self, venue: str, client_order_id: str | None, venue_order_id: str | None) -> Retired | None: ...
+    def holds_ids_from(self, prefix: str) -> bool: ...
+    def write_run(self, started_ns: int, config: str) -> None: ...
+    def record(self) -> JournalRecord: ...
+    def close(self) -> None: ...
+
+
 class Journal:
-    """Append-only. `path=None` keeps it in memory (tests, backtests that ask for it)."""
+    """Append-only, in SQLite. `path=None` keeps the database in memory (tests); a run with no
+    journal file uses `MemoryJournal`."""
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = None if path is None else Path(path)
@@ -180,8 +203,10 @@ class Journal:
         started = time.perf_counter()
         try:
             db.execute("BEGIN")
-            db.executemany(_INSERT, rows)
-            db.executemany(_EQUITY, equity)
+            if rows:
+                db.executemany(_INSERT, rows)
+            if equity:
+                db.executemany(_EQUITY, equity)
             db.execute("COMMIT")
         except BaseException:
             # a failed COMMIT (disk full, I/O error) must not leave the transaction open: the
@@ -235,6 +260,15 @@ class Journal:
         if row is None and venue_order_id is not None:
             row = self._db.execute(_RECALL_BY_VENUE_ID, (venue, venue_order_id)).fetchone()
         return None if row is None else self._retired_decoder.decode(row[0])
+
+    def holds_ids_from(self, prefix: str) -> bool:
+        """Whether an order recorded here has a client id beginning with `prefix` (ids are [a-z0-9])."""
+        self.commit()
+        bounds = (prefix, prefix + "~")
+        for query in (_RETIRED_ID_IN, _EVENT_ID_IN):
+            if self._db.execute(query, bounds).fetchone() is not None:
+                return True
+        return False
 
     def write_run(self, started_ns: int, config: str) -> None:
         """Record this run's start and its config (JSON, secrets masked); committed at once."""

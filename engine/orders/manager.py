@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from engine.account.risk import RiskEngine
     from engine.clock import Clock
     from engine.data.bus import Bus
-    from engine.orders.journal import Journal
+    from engine.orders.journal import OrderJournal
     from engine.venue.contract import Venue
 
 __all__ = ["ManagerStats", "OrderManager", "freeze_slices"]
@@ -59,7 +59,7 @@ class OrderManager:
         *,
         bus: Bus,
         clock: Clock,
-        journal: Journal,
+        journal: OrderJournal,
         portfolio: Portfolio,
         risk: RiskEngine,
         venues: Mapping[str, Venue],
@@ -74,6 +74,7 @@ class OrderManager:
         self.risk = risk
         self._venues = dict(venues)
         self.ids = ids or ClientOrderIds()
+        self._ids_reused: tuple[str, bool] | None = None  # (id prefix, journal holds ids with it): see _next_id
         self.stats = ManagerStats()
         self.ready = False
         # bound now: a filtered-out debug call is then a plain no-op method, not a proxy lookup
@@ -197,9 +198,16 @@ class OrderManager:
         return first
 
     def _next_id(self) -> str:
-        coid = self.ids.next()
-        while self.book.find(coid) is not None:  # a restart within the same millisecond, or a clock step back
-            coid = self.ids.next()
+        ids = self.ids
+        if self._ids_reused is None or self._ids_reused[0] != ids.prefix:
+            # an earlier run with the same id prefix: a restart within the same millisecond, or a
+            # clock step back. Asked of the journal once; without one, no id is looked up there.
+            self._ids_reused = (ids.prefix, self.book.journal.holds_ids_from(ids.prefix))
+        look_in_journal = self._ids_reused[1]
+        orders = self.book.orders
+        coid = ids.next()
+        while coid in orders or (look_in_journal and self.book.find(coid) is not None):
+            coid = ids.next()
         return coid
 
     def _accept(self, order: Order, now: int) -> None:

@@ -17,7 +17,7 @@ import structlog
 from engine.clock import NS, Clock, TimerHandle
 from engine.events import ZERO, Instrument, Position
 from engine.log import REDACTED, is_secret_key, scrub
-from engine.orders.journal import ALL, EquityRow, Journal, JournalRecord
+from engine.orders.journal import ALL, EquityRow, JournalRecord, OrderJournal
 
 if TYPE_CHECKING:
     from engine.account.portfolio import Portfolio
@@ -63,7 +63,7 @@ def equity_rows(pf: Portfolio, now_ns: int, strategies: Iterable[str], watched: 
 class EquityRecorder:
     """Samples the portfolio every `interval_s` of engine time into the journal."""
 
-    def __init__(self, *, clock: Clock, portfolio: Portfolio, journal: Journal, interval_s: float,
+    def __init__(self, *, clock: Clock, portfolio: Portfolio, journal: OrderJournal, interval_s: float,
                  strategies: list[str], watched: list[str]) -> None:
         self.clock = clock
         self.portfolio = portfolio

@@ -126,10 +126,14 @@ class Strategy:
         host = self._host
         if host is not None and host.paused is not None:
             return host.refuse_paused(side, instrument, to_decimal(qty), None if price is None else to_decimal(price))
-        trigger = options.pop("trigger", None)
-        order_type = options.pop("type", None)
-        tif = options.pop("tif", None)
-        after_market = bool(options.pop("after_market", False))
+        if options:
+            trigger = options.pop("trigger", None)
+            order_type = options.pop("type", None)
+            tif = options.pop("tif", None)
+            after_market = bool(options.pop("after_market", False))
+        else:  # the common call: no keyword options to look through
+            trigger = order_type = tif = None
+            after_market = False
         price_d = None if price is None else to_decimal(price)
         trigger_d = None if trigger is None else to_decimal(trigger)
         if order_type is None:
@@ -143,12 +147,12 @@ class Strategy:
             venue=self.ctx.venue_for(instrument),
             side=side,
             qty=to_decimal(qty),
-            type=OrderType(order_type),
+            type=order_type if order_type.__class__ is OrderType else OrderType(order_type),
             price=price_d,
             trigger_price=trigger_d,
-            tif=TimeInForce(tif),
+            tif=tif if tif.__class__ is TimeInForce else TimeInForce(tif),
             after_market=after_market,
-            options={k: str(v) for k, v in options.items()},
+            options={k: str(v) for k, v in options.items()} if options else {},
         )
 
     def cancel(self, order: Order | str) -> Order | None:

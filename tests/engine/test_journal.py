@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from engine.events import (
@@ -19,7 +20,8 @@ from engine.events import (
     Side,
     TimeInForce,
 )
-from engine.orders.journal import Journal
+from engine.orders.journal import EquityRow, Journal, Retired
+from engine.orders.memory_journal import MemoryJournal
 from tests.engine._order_fixtures import journal_path
 
 D = Decimal
@@ -290,3 +292,38 @@ def test_close_checkpoints_the_wal_into_the_database_file(tmp_path: Path) -> Non
         assert reopened.load().orders == {"tb1": make_order()}
     finally:
         reopened.close()
+
+
+
+def _same_history(journal: Any) -> None:
+    """Orders, reports, fills, a retirement, an equity sample and a run, in one journal."""
+    placed = make_order("tb1", status=OrderStatus.PLACED, venue_order_id="v1")
+    done = msgspec.structs.replace(placed, status=OrderStatus.COMPLETED, filled_qty=Decimal("1"))
+    fill = Fill(venue="sim", instrument="sim:BTC-KRW", side=Side.BUY, qty=Decimal("1"), price=Decimal("100"),
+                fill_id="f1", client_order_id="tb1", ts_event=3)
+    report = OrderReport(venue="sim", client_order_id="tb1", venue_order_id="v1", status=OrderStatus.PLACED, ts_event=2)
+    journal.write(1, [("order", "tb1", make_order("tb1")), ("order", "tb2", make_order("tb2"))])
+    journal.write(2, [("report", "tb1", report), ("order", "tb1", placed)])
+    journal.write(3, [("fill", "tb1", fill), ("order", "tb1", done)])
+    journal.write_equity([EquityRow(ts_ns=3, strategy="s1", instrument="*", realized=Decimal("0"), unrealized=Decimal("1.5"),
+                                    fees=Decimal("0"), qty=Decimal("1"), exposure=Decimal("100"), mark=100.0)])
+    journal.write_run(1, "{}")
+    journal.commit()
+    journal.retire([Retired(order=done, fill_ids=["f1"], notional=Decimal("100"))])
+
+
+def test_the_memory_journal_reads_back_what_the_sqlite_one_does() -> None:
+    sqlite, memory = Journal(None), MemoryJournal()
+    for journal in (sqlite, memory):
+        _same_history(journal)
+    assert memory.load() == sqlite.load()
+    assert memory.record() == sqlite.record()
+    assert memory.written == sqlite.written == 6
+    for venue, coid, vid in (("sim", "tb1", None), ("sim", None, "v1"), ("sim", "nope", None), ("other", None, "v1")):
+        assert memory.recall(venue, coid, vid) == sqlite.recall(venue, coid, vid)
+    assert memory.recall("sim", "tb1", None) is not None
+    for prefix in ("tb", "tb1", "tc", "x"):
+        assert memory.holds_ids_from(prefix) == sqlite.holds_ids_from(prefix)
+    assert memory.holds_ids_from("tb2") and not memory.holds_ids_from("tc")
+    with pytest.raises(ValueError, match="unknown journal record kind"):
+        memory.write(4, [("nonsense", None, make_order())])

@@ -59,6 +59,14 @@ async def test_finished_orders_beyond_the_limit_leave_memory_and_are_still_count
     assert len(parts.journal.load().orders) == 10  # the journal lost nothing
 
 
+async def test_finished_orders_leave_in_batches_of_a_sixteenth_of_the_limit() -> None:
+    parts, _ = await ready_parts(keep_finished=32)
+    await cancelled_orders(parts, 34)  # 32 + 32 // 16: not yet beyond the batch
+    assert parts.manager.stats.retired == 0 and len(parts.manager.orders) == 34
+    await cancelled_orders(parts, 1)
+    assert parts.manager.stats.retired == 3 and len(parts.manager.orders) == 32  # back to the limit at once
+
+
 async def test_open_orders_never_leave_memory() -> None:
     parts, _ = await ready_parts(keep_finished=0)
     open_order = submit_limit(parts)
@@ -157,3 +165,22 @@ async def test_a_journal_that_cannot_take_retired_orders_keeps_them_in_memory(mo
     await cancelled_orders(parts, 4)
     assert len(parts.manager.orders) == 4
     assert parts.manager.stats.retired == 0
+
+
+async def test_ids_of_a_restart_in_the_same_millisecond_skip_the_retired_orders_of_the_run_before(tmp_path: Path) -> None:
+    from engine.orders.ids import ClientOrderIds
+
+    path = journal_path(tmp_path)
+    stamp = 1_700_000_000_000
+    venue = ScriptedVenue()
+    a = build_parts({venue.name: venue}, journal=Journal(path), ids=ClientOrderIds(start_ms=stamp), keep_finished=0)
+    await asyncio.wait_for(a.manager.recover(), 10)
+    first = [o.client_order_id for o in await cancelled_orders(a, 3)]
+    assert not a.manager.orders and a.manager.stats.retired == 3  # only the journal has them now
+    a.journal.close()
+    b = build_parts({venue.name: venue}, journal=Journal(path), ids=ClientOrderIds(start_ms=stamp), keep_finished=0)
+    await asyncio.wait_for(b.manager.recover(), 10)
+    later = [submit_limit(b).client_order_id for _ in range(3)]
+    await settle(b)
+    assert not set(first) & set(later)
+    assert later[0] > first[-1]  # the sequence went on past the ids the journal holds

@@ -72,7 +72,7 @@ def write_config(tmp_path: Path, *, extra: str = "", strategies: str | None = No
         mode: paper
         speed: 5
         progress_s: 0
-        journal: null
+        journal: {tmp_path / "journal.sqlite"}
         state_dir: {tmp_path / "var"}
         venues:
           sim:
