@@ -72,8 +72,11 @@ strategies:
 """
 
 
-async def run_once(quotes: int, every: int, workdir: Path, journal: str = "null") -> tuple[float, int, int]:
-    """Seconds to replay `quotes` quotes, quotes the strategy saw, fills."""
+async def run_once(quotes: int, every: int, workdir: Path, journal: str = "null", *,
+                   preload: bool = False) -> tuple[float, int, int]:
+    """Seconds to replay `quotes` quotes, quotes the strategy saw, fills. `preload`: the quotes are
+    made before the clock starts (as NautilusTrader's `add_data` has them), not by the walk as
+    they are replayed."""
     path = workdir / f"replay_{every}.yaml"
     if journal == "file":
         journal = str(workdir / f"journal_{every}_{time.perf_counter_ns()}.sqlite")
@@ -82,6 +85,11 @@ async def run_once(quotes: int, every: int, workdir: Path, journal: str = "null"
     seconds = quotes * 10 / 1000  # one quote every 10 ms of simulated time
     engine = Engine(plan, duration_s=seconds)
     await engine.start()
+    if preload:
+        venue = engine.venues["sim"]
+        start = engine.clock.now_ns()
+        made = list(venue.replay(start, start + int(seconds * 1e9)))
+        venue.replay = lambda start_ns, end_ns: iter(made)  # type: ignore[method-assign]
     t0 = time.perf_counter()
     await engine.run()
     elapsed = time.perf_counter() - t0

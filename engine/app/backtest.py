@@ -81,6 +81,7 @@ async def run_backtest(engine: Engine) -> None:
     pending = bus._inline_pending
     in_flight = manager._tasks
     timers = clock._heap
+    book = manager.book
     count = 0
     last = start
     try:
@@ -103,12 +104,14 @@ async def run_backtest(engine: Engine) -> None:
                 await engine._let_orders_run()
             count += 1
             if not count & 0xFFFF:
+                book.flush()  # the journal commits here and before each request, not every turn
                 await asyncio.sleep(0)  # signals and other tasks get a turn
                 if progress is not None:
                     progress.update(ts, count)
                 if stop.is_set():
                     return
     finally:
+        book.flush()
         if progress is not None:
             progress.update(last, count)
             progress.done()

@@ -77,7 +77,7 @@ class Engine:
                 # run's as duplicates).
                 _set_aside(Path(journal_path))
         try:
-            self.journal: OrderJournal = Journal(journal_path) if journal_path else MemoryJournal()
+            self.journal: OrderJournal = Journal(journal_path, exclusive=self.backtest) if journal_path else MemoryJournal()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(plan.file, "journal", f"cannot open {journal_path}: {exc}") from None
         self.portfolio = Portfolio()
@@ -86,6 +86,8 @@ class Engine:
             bus=self.bus, clock=self.clock, journal=self.journal, portfolio=self.portfolio,
             risk=self.risk, venues={},
         )
+        if self.backtest:  # commits before every request and every 65,536 events (engine.app.backtest)
+            self.manager.book.flush_each_turn = False
         self.venues: dict[str, Venue] = {}
         self.paper: Venue | None = None
         self.hosts: list[StrategyHost] = []

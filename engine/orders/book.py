@@ -90,6 +90,9 @@ class OrderBook:
         # what a modify asked for, kept until its request leaves (see `Execution.modify`)
         self.modifications: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
         self._flush_scheduled = False
+        # False in backtests: rows are committed before each request and when the driver calls
+        # `flush()` (see engine.app.backtest), not at the end of every loop turn
+        self.flush_each_turn = True
         self.last_fill_ns: dict[str, int] = {}
         # quote value (sum of price * qty) of every order's fills: avg_price is one exact division
         self.notional: dict[str, Decimal] = {}
@@ -455,9 +458,10 @@ class OrderBook:
 
     def journal_rows(self, now: int, rows: list[tuple[str, str | None, Any]]) -> None:
         """Write to the journal's open transaction; it is committed at the end of this loop turn
-        at the latest, and before any request leaves for a venue (see `durable`)."""
+        at the latest (unless `flush_each_turn` is off), and before any request leaves for a
+        venue (see `durable`)."""
         self.journal.write(now, rows)
-        if not self._flush_scheduled:
+        if not self._flush_scheduled and self.flush_each_turn:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no loop (a synchronous caller): commit now
@@ -465,6 +469,10 @@ class OrderBook:
                 return
             self._flush_scheduled = True
             loop.call_soon(self._flush)
+
+    def flush(self) -> None:
+        """Commit what is written and let finished orders beyond the limit leave memory."""
+        self._flush()
 
     def _flush(self) -> None:
         self._flush_scheduled = False

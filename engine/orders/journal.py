@@ -142,7 +142,9 @@ class Journal:
     """Append-only, in SQLite. `path=None` keeps the database in memory (tests); a run with no
     journal file uses `MemoryJournal`."""
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, *, exclusive: bool = False) -> None:
+        """`exclusive`: the run alone opens the file while it runs (a backtest): SQLite then keeps
+        its lock and skips the shared-memory index, and checkpoints the log less often."""
         self.path = None if path is None else Path(path)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +153,9 @@ class Journal:
             isolation_level=None,  # explicit transactions: group commit, see write()
             check_same_thread=False,
         )
+        if exclusive:  # before WAL mode: the log then needs no shared-memory index
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            self._db.execute("PRAGMA wal_autocheckpoint=10000")  # pages: the log grows to ~40 MB
         self._db.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a commit survives the process dying; only an OS crash can lose the tail.
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -184,3 +184,18 @@ async def test_ids_of_a_restart_in_the_same_millisecond_skip_the_retired_orders_
     await settle(b)
     assert not set(first) & set(later)
     assert later[0] > first[-1]  # the sequence went on past the ids the journal holds
+
+
+async def test_a_book_that_does_not_flush_each_turn_commits_on_flush_and_before_a_request(tmp_path: Path) -> None:
+    parts, venue = await ready_parts(journal=Journal(journal_path(tmp_path)))
+    book = parts.manager.book
+    book.flush_each_turn = False  # as a backtest has it
+    first = submit_limit(parts)
+    await settle(parts)
+    assert venue.count("place") == 1
+    assert parts.journal.commits >= 1  # the placement was committed before it left
+    parts.manager.on_order_report(report_for(parts.manager.orders[first.client_order_id], S.CANCELLED))
+    await turn()
+    assert parts.journal.uncommitted  # the cancel waits: no commit at the end of the turn
+    book.flush()
+    assert not parts.journal.uncommitted
