@@ -66,5 +66,50 @@ async def delivery_latencies(deliver: Any, frames: list[Any], stamps: list[int],
     return sorted(out[len(out) // 10:])
 
 
+class _Stamps(list[int]):
+    """A strategy's stamp list that wakes a waiter once a stamp is in (the stamp was taken before)."""
+
+    waiter: asyncio.Future[None] | None = None
+
+    def append(self, stamp: int) -> None:
+        super().append(stamp)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+async def socket_latencies(deliver: Any, frames: list[Any], strategy: Any) -> list[float]:
+    """Microseconds from a loopback socket's `data_received` handing each frame to `deliver` (as a
+    venue's feed gets it) until the queued `strategy` stamped it (its `stamps`): the loop's own
+    turn is in it, the measuring task's is not. Sorted, the first tenth left out as warm-up."""
+    import socket
+    import time
+
+    loop = asyncio.get_running_loop()
+    clock = time.perf_counter_ns
+    stamps = strategy.stamps = _Stamps()
+    pending = iter(frames)
+    sent = [0]
+
+    class Feed(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            for _ in data:  # one byte a frame
+                sent[0] = clock()
+                deliver(next(pending))
+
+    reader, writer = socket.socketpair()
+    transport, _ = await loop.connect_accepted_socket(Feed, reader)
+    out = []
+    try:
+        for _ in frames:
+            stamps.waiter = loop.create_future()
+            writer.send(b"x")
+            await asyncio.wait_for(stamps.waiter, 10)
+            out.append((stamps.pop() - sent[0]) / 1000)
+    finally:
+        transport.close()
+        writer.close()
+    return sorted(out[len(out) // 10:])
+
+
 def show(label: str, values: list[float], target: str = "") -> None:
     print(f"{label:<44}: median {percentile(values, 0.5):6.2f} us   p99 {percentile(values, 0.99):7.2f} us   {target}".rstrip())

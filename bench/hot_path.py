@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import msgspec  # noqa: E402
 
 from adapters.paper.broker import PaperBroker, PaperConfig  # noqa: E402
-from bench._common import delivery_latencies, loop_name, machine, quiet_logs, run_on_best_loop, show  # noqa: E402
+from bench._common import delivery_latencies, loop_name, machine, quiet_logs, run_on_best_loop, show, socket_latencies  # noqa: E402
 from engine import events as ev  # noqa: E402
 from engine.account.portfolio import Portfolio  # noqa: E402
 from engine.account.risk import RiskEngine, RiskLimits  # noqa: E402
@@ -114,9 +114,12 @@ async def build(inline: bool, journal_path: Path) -> tuple[Bus, Timed, StrategyH
     return bus, strategy, host, manager, accepted
 
 
-async def quote_path(n: int, inline: bool, workdir: Path) -> list[float]:
-    bus, strategy, host, manager, _ = await build(inline, workdir / f"q{inline}.sqlite")
-    latencies = await delivery_latencies(lambda frame: on_frame(bus, frame), frames(n), strategy.stamps, inline=inline)
+async def quote_path(n: int, inline: bool, workdir: Path, from_socket: bool = False) -> list[float]:
+    bus, strategy, host, manager, _ = await build(inline, workdir / f"q{inline}{from_socket}.sqlite")
+    if from_socket:
+        latencies = await socket_latencies(lambda frame: on_frame(bus, frame), frames(n), strategy)
+    else:
+        latencies = await delivery_latencies(lambda frame: on_frame(bus, frame), frames(n), strategy.stamps, inline=inline)
     await host.stop()
     manager.journal.close()
     return latencies
@@ -146,10 +149,12 @@ async def main(n: int) -> None:
         workdir = Path(tmp)
         inline = await quote_path(n, True, workdir)
         queued = await quote_path(n, False, workdir)
+        queued_cb = await quote_path(n, False, workdir, from_socket=True)
         orders = await order_path(max(n // 20, 200), workdir)
     print(f"machine: {machine()}  loop: {loop_name()}  events: {n:,}")
     show("frame -> decode -> bus -> strategy (inline)", inline, "(target: median <= 2 us, p99 <= 10 us)")
-    show("frame -> decode -> bus -> strategy (queued)", queued, "(same target; includes waking the strategy's task)")
+    show("frame -> decode -> bus -> strategy (queued)", queued, "(same target; from a task: its own suspension is in it)")
+    show("  the same, frames from a socket's callback", queued_cb, "(data_received, as a feed gets them: no task switch)")
     show("strategy buy() -> paper broker placed", orders, "(risk, journal commit, manager, broker)")
 
 
