@@ -44,3 +44,11 @@ def test_every_argument_of_every_command_has_a_help_line() -> None:
                for a in sub._actions if not isinstance(a, argparse._HelpAction) and not a.help]
     assert missing == []
     assert all(commands._choices_actions), "each command has its own help line"
+
+
+def test_a_run_loads_the_parquet_writer_only_when_it_records() -> None:
+    """pyarrow is ~40 MB of a process's memory: a run that neither records nor replays files does without."""
+    code = "import sys; import engine.app.cli, engine.app.runner, engine.app.commands; print('pyarrow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -22,8 +22,7 @@ from engine.app.summary import render
 from engine.errors import ConfigError, UserError, VenueError
 from engine.log import REDACTED, configure, is_secret_key, scrub
 from engine.ops.config import parse_listen
-from engine.record.layout import prepare_dir
-from engine.record.recorder import RecordConfig
+from engine.record.config import RecordConfig, prepare_dir
 from engine.venue.contract import EmulatorInfo, Venue
 
 log = structlog.get_logger("tickbus.cli")

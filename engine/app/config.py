@@ -29,7 +29,7 @@ from engine.bridge.config import BusConfig, check_nats, register_nats_secrets
 from engine.errors import ConfigError, UserError
 from engine.log import register_secret
 from engine.ops.config import AlertsConfig, HttpConfig, parse_listen, register_ops_secrets
-from engine.record.recorder import RecordConfig
+from engine.record.config import RecordConfig
 from engine.strategy.base import Strategy
 from engine.venue.contract import Venue, VenueConfig
 

@@ -8,7 +8,7 @@ import sqlite3
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import structlog
 
@@ -28,11 +28,14 @@ from engine.orders.ids import ClientOrderIds
 from engine.orders.journal import Journal, OrderJournal
 from engine.orders.manager import OrderManager
 from engine.orders.memory_journal import MemoryJournal
-from engine.record.recorder import Recorder, wanted_instruments
+from engine.record.config import wanted_instruments
 from engine.report.record import EquityRecorder
 from engine.report.runs import finish_report, start_recorder
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
 from engine.venue.contract import Channel, Emulator, Venue, VenueContext
+
+if TYPE_CHECKING:
+    from engine.record.recorder import Recorder
 
 NS = 1_000_000_000
 log = structlog.get_logger("tickbus.runner")
@@ -120,6 +123,8 @@ class Engine:
         self.started_wall = time.perf_counter()
         record = self.plan.config.record
         if record is not None:  # a bad folder is the user's to fix, before anything connects
+            from engine.record.recorder import Recorder  # the Parquet writer: loaded only to record
+
             self.market_recorder = Recorder(record, self.bus, where=f"{self.plan.file}: record.dir")
         for vp in self.plan.venues.values():
             config = vp.config
@@ -170,7 +175,7 @@ class Engine:
             raise ConfigError(self.plan.file, "record.instruments", "nothing to record: no strategy trades an "
                               'instrument; name them, e.g. record: {instruments: ["venue:*"]}')
         replayed = {name: venue.replay_bar_seconds() for name, venue in self.venues.items()}
-        recorder.start(Recorder.bar_keys(sorted(traded | set(self.recorded)), replayed))
+        recorder.start(type(recorder).bar_keys(sorted(traded | set(self.recorded)), replayed))
 
     def _check_instruments(self) -> None:
         known = self.portfolio.instruments

@@ -16,8 +16,6 @@ time order, equal times in name order). An open file is `<name>.parquet.partial`
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +24,6 @@ from urllib.parse import quote
 
 import pyarrow as pa
 
-from engine.errors import UserError
 from engine.events import Bar, Quote, Trade
 
 NS = 1_000_000_000
@@ -102,17 +99,3 @@ def columns(kind: str, symbol: str, events: Sequence[Any], ts: Sequence[int]) ->
     return pa.Table.from_arrays(data, schema=schema)
 
 
-def prepare_dir(path: str | Path, where: str) -> Path:
-    """The output folder, made if missing and proven writable; else one line naming `where`."""
-    folder = Path(path)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tickbus-probe-"):
-            pass
-    except FileExistsError:
-        raise UserError(f"{where}: cannot write to {path}: it is a file, not a folder") from None
-    except OSError as exc:
-        raise UserError(f"{where}: cannot write to {path}: {exc.strerror or exc}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"{where}: cannot write to {path}: permission denied")
-    return folder

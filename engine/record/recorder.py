@@ -17,48 +17,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 import pyarrow as pa
 import structlog
 
 from engine.data.bus import Bus, Subscription
-from engine.errors import ConfigError
 from engine.events import Bar, Quote, Trade
-from engine.record.layout import prepare_dir
+from engine.record.config import RecordConfig, prepare_dir
 from engine.record.sink import PartitionSink
 
 log = structlog.get_logger("tickbus.record")
 VENUE_BARS = "venue"
-
-
-class RecordConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """`record: {dir: ..., flush_s: ...}`: record the run's market data under `dir`."""
-
-    dir: str
-    flush_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
-    # recorded besides the strategies' instruments (the venues are asked for them): ids, or
-    # "venue:*" for every instrument of a venue
-    instruments: list[str] = []
-    max_rows: Annotated[int, msgspec.Meta(gt=0)] = 200_000  # rows buffered before a flush comes early
-    # seconds a file stays open before the next rows go to a new one (<symbol>~002.parquet, ...): a run
-    # killed outright (SIGKILL, power) loses at most this much; null keeps one file a day
-    roll_s: Annotated[float, msgspec.Meta(gt=0)] | None = 3600.0
-
-
-def wanted_instruments(config: RecordConfig, known: Iterable[str], file: str) -> list[str]:
-    """`record.instruments` resolved against the run's instruments; an unknown one is one line."""
-    ids = sorted(known)
-    out: list[str] = []
-    for i, spec in enumerate(config.instruments):
-        venue, _, symbol = spec.partition(":")
-        found = [iid for iid in ids if iid.partition(":")[0] == venue] if symbol == "*" else [spec] if spec in ids else []
-        if not found:
-            sample = ", ".join(iid for iid in ids if iid.startswith(venue + ":"))[:200] or "none"
-            raise ConfigError(file, f"record.instruments[{i}]", f"no instrument {spec!r} in this run (venue {venue} has: {sample})")
-        out += [iid for iid in found if iid not in out]
-    return out
 
 
 class Recorder:

@@ -17,7 +17,8 @@ import yaml
 from engine.data.bus import Bus
 from engine.errors import ConfigError, UserError
 from engine.events import Bar, Quote, Side, Trade
-from engine.record.layout import SCHEMAS, prepare_dir
+from engine.record.config import prepare_dir
+from engine.record.layout import SCHEMAS
 from engine.record.recorder import RecordConfig, Recorder, wanted_instruments
 from engine.record.sink import PartitionSink
 from tests.helpers import REPO, bounded, until
