@@ -17,9 +17,9 @@ import yaml
 from engine.data.bus import Bus
 from engine.errors import ConfigError, UserError
 from engine.events import Bar, Quote, Side, Trade
-from engine.record.config import prepare_dir
+from engine.record.config import RecordConfig, prepare_dir, wanted_instruments
 from engine.record.layout import SCHEMAS
-from engine.record.recorder import RecordConfig, Recorder, wanted_instruments
+from engine.record.recorder import Recorder
 from engine.record.sink import PartitionSink
 from tests.helpers import REPO, bounded, until
 
