@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench._common import machine, quiet_logs, run_on_best_loop  # noqa: E402
 from engine.app.config import load_config  # noqa: E402
-from engine.app.runner import run_plan  # noqa: E402
+from engine.app.session import run_plan  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

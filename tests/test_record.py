@@ -23,7 +23,8 @@ from adapters.samco.adapter import SamcoVenue
 from adapters.samco.emulator import SamcoEmulator
 from engine.app.commands import venue_block
 from engine.app.config import load_config
-from engine.app.runner import Engine, run_plan
+from engine.app.runner import Engine
+from engine.app.session import run_plan
 from engine.events import Bar, Quote
 from engine.strategy.base import Strategy
 from tests.helpers import REPO as ROOT

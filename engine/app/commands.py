@@ -17,7 +17,7 @@ import structlog
 
 from engine.app.config import Plan, load_config
 from engine.app.plugins import STRATEGY_GROUP, VENUE_GROUP, available, load_venue
-from engine.app.runner import run_plan
+from engine.app.session import run_plan
 from engine.app.summary import render
 from engine.errors import ConfigError, UserError, VenueError
 from engine.log import REDACTED, configure, is_secret_key, scrub

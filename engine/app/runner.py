@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import sqlite3
 import time
 from collections.abc import Coroutine
@@ -17,7 +16,7 @@ from engine.account.risk import RiskEngine
 from engine.app.backtest import VENUE_BARS, place_clock, run_backtest
 from engine.app.config import Plan
 from engine.app.shadow import Shadow, start_shadows
-from engine.app.summary import build_summary, write_trades
+from engine.app.summary import build_summary
 from engine.clock import Clock, RealtimeClock, SimulatedClock
 from engine.data.bars import BarAggregator
 from engine.data.bus import Bus
@@ -30,7 +29,7 @@ from engine.orders.manager import OrderManager
 from engine.orders.memory_journal import MemoryJournal
 from engine.record.config import wanted_instruments
 from engine.report.record import EquityRecorder
-from engine.report.runs import finish_report, start_recorder
+from engine.report.runs import start_recorder
 from engine.strategy.base import Strategy, StrategyContext, StrategyHost, _overrides
 from engine.venue.contract import Channel, Emulator, Venue, VenueContext
 
@@ -485,99 +484,3 @@ class Extension(Protocol):
     def status(self) -> dict[str, Any]:
         """Its state now, for the status page and the metrics."""
         ...
-
-
-async def run_plan(
-    plan: Plan,
-    *,
-    duration_s: float | None = None,
-    speed: float | None = None,
-    handle_signals: bool = True,
-    http: str | None = None,
-    from_ns: int | None = None,
-    to_ns: int | None = None,
-    show_progress: bool = False,
-    trades: str | Path | None = None,
-    extension: Extension | None = None,
-) -> dict[str, Any]:
-    """Run one plan to its end (duration, signal or backtest data) and return the summary;
-    `trades`: also write every fill there as CSV; an `extension` starts after the engine and
-    stops after it."""
-    engine = Engine(plan, duration_s=duration_s, speed=speed, http=http, from_ns=from_ns, to_ns=to_ns,
-                    show_progress=show_progress)
-    if trades is not None:
-        engine.record_fills()
-    engine.extension = extension
-    loop = asyncio.get_running_loop()
-    if handle_signals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, engine.request_stop, f"signal {sig.name}")
-            except (NotImplementedError, RuntimeError):
-                pass
-    try:
-        try:
-            await engine.start()
-            if extension is not None:
-                await extension.start(engine)
-        except BaseException:
-            if extension is not None:
-                await extension.stop()
-            await _abandon(engine)
-            raise
-        log.info("running", plan=plan.name, mode=engine.mode, duration_s=engine.duration_s)
-        try:
-            await engine.run()
-        except Exception:
-            # Still close venues, emulators and the journal; the error is what the user sees.
-            try:
-                await asyncio.wait_for(engine.stop(), timeout=30)
-            except Exception as exc:
-                log.error("stop after a failed run failed too", error=repr(exc))
-            if extension is not None:
-                await extension.stop()
-            if engine.ops is not None:
-                await engine.ops.finish(None)
-            raise
-    finally:
-        if handle_signals:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                try:
-                    loop.remove_signal_handler(sig)
-                except (NotImplementedError, RuntimeError):
-                    pass
-    await engine.stop()
-    summary = engine.summary()
-    if engine.market_recorder is not None:
-        summary["record"] = engine.market_recorder.summary()
-    if trades is not None and engine.fills is not None:
-        write_trades(engine.fills, Path(trades))
-    if extension is not None:
-        await extension.stop()
-        summary["bridge"] = extension.summary()
-    finish_report(engine, summary)
-    if engine.ops is not None:
-        await engine.ops.finish(summary)
-    return summary
-
-
-async def _abandon(engine: Engine) -> None:
-    """A failed start: close whatever opened, keep the journal intact."""
-    if engine.recorder is not None:
-        engine.recorder.pause()
-    for venue in [*engine.venues.values(), *([engine.paper] if engine.paper else [])]:
-        try:
-            await venue.close()
-        except Exception:
-            pass
-    for emulator in engine.emulators:
-        try:
-            await emulator.stop()
-        except Exception:
-            pass
-    if engine.market_recorder is not None:
-        try:
-            await engine.market_recorder.stop()
-        except Exception:
-            pass
-    engine.journal.close()

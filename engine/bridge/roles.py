@@ -50,7 +50,7 @@ async def run_strategies(plan: Plan, only: list[str] | None, duration_s: float |
 def run_role(plan: Plan, role: str | None, only: str | None, *, duration: float | None, speed: float | None,
              http: str | None, loop: Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any]) -> dict[str, Any]:
     """`--role core`: the engine and the bridge; `--role strategies`: the strategy hosts."""
-    from engine.app.runner import run_plan
+    from engine.app.session import run_plan
 
     if role is None:
         raise UserError("--only: goes with --role strategies")

@@ -17,7 +17,7 @@ import pytest
 import engine.log as engine_log
 from engine.app.config import load_config, substitute_env
 from engine.app.plugins import STRATEGY_GROUP, VENUE_GROUP, available
-from engine.app.runner import run_plan
+from engine.app.session import run_plan
 from engine.errors import ConfigError, UserError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ import pytest
 from adapters.gopax.auth import GopaxAuth
 from adapters.gopax.emulator import GopaxEmulator
 from engine.app.config import load_config
-from engine.app.runner import run_plan
+from engine.app.session import run_plan
 from tests.helpers import REPO, emulate
 
 from .conftest import ScriptedNonces, bounded

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from engine.app.config import load_config
-from engine.app.runner import run_plan
+from engine.app.session import run_plan
 from engine.errors import UserError
 from tests.adapters.historical._strategies import SEEN
 

@@ -16,7 +16,8 @@ import structlog
 from aiohttp import web
 
 from engine.app.config import load_config
-from engine.app.runner import Engine, run_plan
+from engine.app.runner import Engine
+from engine.app.session import run_plan
 from engine.events import FeedState, FeedStatus, Quote
 from engine.ops.alerts import Alerter
 from engine.ops.config import AlertsConfig, WebhookConfig

@@ -12,7 +12,7 @@ import aiohttp
 import structlog
 
 from engine.app.config import load_config
-from engine.app.runner import run_plan
+from engine.app.session import run_plan
 from engine.app.summary import render
 from engine.events import OrderStatus
 from tests.engine.ops._fixtures import (
