@@ -228,22 +228,9 @@ class Journal:
 
     def load(self) -> JournalState:
         self.commit()
-        orders: dict[str, Order] = {}
-        fills: list[Fill] = []
-        reports = 0
+        decoders = self._decoders
         cursor = self._db.execute("SELECT kind, body FROM events ORDER BY seq")
-        for kind, body in cursor:
-            decoder = self._decoders.get(kind)
-            if decoder is None:
-                continue
-            record = decoder.decode(body)
-            if kind == "order":
-                orders[record.client_order_id] = record
-            elif kind == "fill":
-                fills.append(record)
-            else:
-                reports += 1
-        return JournalState(orders=orders, fills=fills, reports=reports)
+        return state_of((kind, decoders[kind].decode(body)) for kind, body in cursor if kind in decoders)
 
     def retire(self, records: Iterable[Retired]) -> None:
         """Record finished orders the book lets go of (committed at once, in one transaction)."""
@@ -294,6 +281,21 @@ class Journal:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._db.close()
+
+
+def state_of(records: Iterable[tuple[str, Any]]) -> JournalState:
+    """What a restart needs from (kind, record) in journal order: every order's last snapshot, fills."""
+    orders: dict[str, Order] = {}
+    fills: list[Fill] = []
+    reports = 0
+    for kind, record in records:
+        if kind == "order":
+            orders[record.client_order_id] = record
+        elif kind == "fill":
+            fills.append(record)
+        else:
+            reports += 1
+    return JournalState(orders=orders, fills=fills, reports=reports)
 
 
 def _read_record(db: sqlite3.Connection) -> JournalRecord:

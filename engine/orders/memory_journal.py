@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from engine.events import Fill, Order
-from engine.orders.journal import _KINDS, EquityRow, JournalRecord, JournalState, Retired, RunRow
+from engine.orders.journal import _KINDS, EquityRow, JournalRecord, JournalState, Retired, RunRow, state_of
 
 
 class MemoryJournal:
@@ -51,17 +50,7 @@ class MemoryJournal:
         return None
 
     def load(self) -> JournalState:
-        orders: dict[str, Order] = {}
-        fills: list[Fill] = []
-        reports = 0
-        for kind, _, body in self._rows:
-            if kind == "order":
-                orders[body.client_order_id] = body
-            elif kind == "fill":
-                fills.append(body)
-            else:
-                reports += 1
-        return JournalState(orders=orders, fills=fills, reports=reports)
+        return state_of((kind, body) for kind, _, body in self._rows)
 
     def retire(self, records: Iterable[Retired]) -> None:
         for record in records:
