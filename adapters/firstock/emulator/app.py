@@ -30,12 +30,9 @@ from adapters.firstock.emulator.gate import BODY, Gate, Handler, Refused, fault_
 from adapters.firstock.emulator.market import (
     OWNER,
     SCRIPS,
-    DayStats,
     EmuOrder,
-    OrderNumbers,
     ScripSpec,
     candles,
-    firstock_exchange,
     order_row,
     order_update,
     position_rows,
@@ -56,6 +53,7 @@ from adapters.simulation.exchange import (
     PublicTraded,
     QuoteTicked,
 )
+from adapters.simulation.india_market import DayStats, OrderNumbers, scrip_exchange
 
 log = structlog.get_logger("tickbus.emulator.firstock")
 NS = 1_000_000_000
@@ -94,14 +92,15 @@ class FirstockEmulator(Gate, OrderDesk, EmulatorServer):
         self.faults = Faults(seed=seed)
         self.scrips = {s.key: s for s in scrips}
         self.by_stream_key = {s.stream_key: s for s in scrips}
-        self.exchange = firstock_exchange(scrips, seed=seed, clock=self.clock, calendar=self.calendar, tick_interval_s=tick_interval_s)
+        self.exchange = scrip_exchange("firstock", scrips, seed=seed, clock=self.clock, calendar=self.calendar,
+                                       tick_interval_s=tick_interval_s)
         self.funds = funds
         self.exchange.open_account(OWNER, {"INR": funds, **{name: qty for name, (qty, _) in DEFAULT_HOLDINGS.items()}})
         self.init_gate(random.Random(seed).randbytes(48))
         self.cancel_delay_s = 0.0
         self.orders: dict[str, EmuOrder] = {}
         self.stream = StreamServer(self, self.faults)
-        self._numbers = OrderNumbers()
+        self._numbers = OrderNumbers(digits=8)  # yymmdd + eight digits ("26112000000001")
         self._by_sim: dict[str, EmuOrder] = {}
         self._days = {s.key: DayStats(prev_close=s.price) for s in scrips}
         self._keeper: asyncio.Task[None] | None = None

@@ -15,7 +15,7 @@ carried out that much later on the emulator's clock.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -27,16 +27,15 @@ from adapters.firstock.emulator.market import (
     PRICE_TYPES,
     SIDES,
     EmuOrder,
-    OrderNumbers,
     ScripSpec,
-    money,
     order_row,
     trade_row,
 )
 from adapters.india import TradingCalendar
 from adapters.simulation.emulation import Faults
 from adapters.simulation.exchange import EmulatorClock, ExchangeError, FillRecord, SimExchange
-from engine.events import Side, TimeInForce
+from adapters.simulation.india_market import OrderNumbers, Unfit, money, on_tick, rms_text, scrip_key, whole_lots
+from engine.events import TimeInForce
 
 NS = 1_000_000_000
 PRODUCTS = {"NSE": ("C", "I"), "BSE": ("C", "I"), "NFO": ("M", "I"), "BFO": ("M", "I")}
@@ -242,20 +241,12 @@ class OrderDesk:
             self.on_order_change(order, "Fill", fill)
 
     def _rms_text(self, order: EmuOrder, exc: ExchangeError) -> str:
-        account = self.exchange.account(OWNER)
-        if order.side is Side.SELL:
-            held = account.free.get(order.spec.symbol, Decimal(0))
-            return f"RMS:Insufficient holdings: {order.qty} {order.spec.trading_symbol} to sell, {held} available"
-        quote = self.exchange.market(order.spec.key).quote
-        reference = order.price or order.trigger or Decimal(repr(quote.ask if quote is not None else order.spec.price))
-        required = (order.qty * reference).quantize(Decimal("0.01"))
-        return f"RMS:Margin Exceeds,Required:{required}, Available:{account.free.get('INR', Decimal(0)):.2f}"
+        return rms_text(self.exchange, OWNER, order)
 
     # --- checks -------------------------------------------------------------------------------
 
     def _spec(self, exchange: str, trading_symbol: str) -> ScripSpec:
-        name = trading_symbol.upper()
-        spec = self.scrips.get(f"{exchange.upper()}:{name[:-3] if name.endswith('-EQ') else name}")
+        spec = self.scrips.get(scrip_key(exchange, trading_symbol))
         if spec is None:
             raise Refused(f"Invalid tradingSymbol {trading_symbol!r} for exchange {exchange!r}", field="tradingSymbol")
         return spec
@@ -269,26 +260,15 @@ class OrderDesk:
     @staticmethod
     def _quantity(text: str, spec: ScripSpec) -> Decimal:
         try:
-            qty = Decimal(text)
-        except InvalidOperation:
-            raise Refused(f"Invalid quantity {text!r}", field="quantity") from None
-        if qty <= 0 or qty != qty.to_integral_value():
-            raise Refused(f"Invalid quantity {text!r}", field="quantity")
-        if qty % spec.lot:
-            raise Refused(f"Quantity should be a multiple of the lot size {spec.lot}", field="quantity")
-        if spec.freeze and qty > spec.freeze:
-            raise Refused(f"Quantity exceeds the freeze quantity {spec.freeze}", field="quantity")
-        return qty
+            return whole_lots(text, spec.lot, spec.freeze)
+        except Unfit as exc:
+            raise Refused(str(exc), field="quantity") from None
 
     def _price(self, text: str, spec: ScripSpec, what: str) -> Decimal:
         try:
-            price = Decimal(text)
-        except InvalidOperation:
-            raise Refused(f"Invalid {what} {text!r}", field=what) from None
-        if price <= 0:
-            raise Refused(f"Invalid {what} {text!r}", field=what)
-        if price % Decimal(spec.tick):
-            raise Refused(f"The {what} should be a multiple of the tick size {spec.tick}", field=what)
+            price = on_tick(text, spec.tick, what)
+        except Unfit as exc:
+            raise Refused(str(exc), field=what) from None
         close = Decimal(repr(self.prev_close(spec.key)))
         if not close * Decimal("0.8") <= price <= close * Decimal("1.2"):
             raise Refused(f"The {what} {price} is outside the circuit limits", field=what)

@@ -29,22 +29,19 @@ from adapters.samco.client import ORDER_ENTRY
 from adapters.samco.emulator.gate import NS, OWNER, Gate, Handler, Refused, fault_response, reply
 from adapters.samco.emulator.market import (
     SCRIPS,
-    DayStats,
     EmuOrder,
-    OrderNumbers,
     ScripSpec,
-    candles,
     depth_tick,
     position_rows,
     quote_reply,
     quote_tick,
-    samco_exchange,
 )
 from adapters.samco.emulator.orders import OrderDesk
 from adapters.samco.emulator.ws import StreamServer
 from adapters.samco.scrip import render
 from adapters.simulation.emulation import EmulatorServer, Faults, fault_middleware
 from adapters.simulation.exchange import EmulatorClock, ExchangeEvent, OrderFilled, PublicTraded, QuoteTicked
+from adapters.simulation.india_market import DayStats, OrderNumbers, candle_buckets, scrip_exchange
 
 log = structlog.get_logger("tickbus.emulator.samco")
 DEFAULT_FUNDS = Decimal(10_000_000)  # one crore rupees
@@ -79,7 +76,8 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
         self.faults = Faults(seed=seed)
         self.scrips = {s.key: s for s in scrips}
         self.by_token = {s.token: s for s in scrips}
-        self.exchange = samco_exchange(scrips, seed=seed, clock=self.clock, calendar=self.calendar, tick_interval_s=tick_interval_s)
+        self.exchange = scrip_exchange("samco", scrips, seed=seed, clock=self.clock, calendar=self.calendar,
+                                       tick_interval_s=tick_interval_s)
         self.funds = funds
         balances = {"INR": funds, **{name: qty for name, (qty, _) in DEFAULT_HOLDINGS.items()}}
         self.exchange.open_account(OWNER, balances)
@@ -92,7 +90,7 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
         self.minimal_trade_book = False
         self.orders: dict[str, EmuOrder] = {}
         self.stream = StreamServer(self, self.faults)
-        self._numbers = OrderNumbers()
+        self._numbers = OrderNumbers(digits=9)  # yymmdd + nine digits ("261120000000001")
         self._by_sim: dict[str, EmuOrder] = {}
         self._days = {s.key: DayStats(prev_close=s.price) for s in scrips}
         self._keeper: asyncio.Task[None] | None = None
@@ -221,7 +219,7 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
         rows = [
             w.IntradayCandle(dateTime=w.ist_text(ts, "%Y-%m-%d %H:%M:%S") + ".0", open=f"{o:.2f}", high=f"{h:.2f}",
                              low=f"{lo:.2f}", close=f"{c:.2f}", volume=str(int(v)))
-            for ts, (o, h, lo, c, v) in candles(self.exchange.market(spec.key).trades, start, end, int(interval) * 60 * NS)
+            for ts, (o, h, lo, c, v) in candle_buckets(self.exchange.market(spec.key).trades, start, end, int(interval) * 60 * NS)
         ]
         return reply(w.IntradayReply(**self._ok("Intraday candle data retrieved successfully"), intradayCandleData=rows))
 
@@ -233,7 +231,7 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
         rows = [
             w.HistoricalCandle(date=w.ist_text(ts, "%Y-%m-%d"), open=f"{o:.2f}", high=f"{h:.2f}", low=f"{lo:.2f}",
                                close=f"{c:.2f}", ltp=f"{c:.2f}", volume=str(int(v)))
-            for ts, (o, h, lo, c, v) in candles(self.exchange.market(spec.key).trades, start, end, 86_400 * NS)
+            for ts, (o, h, lo, c, v) in candle_buckets(self.exchange.market(spec.key).trades, start, end, 86_400 * NS)
         ]
         return reply(w.HistoryReply(**self._ok("Historical candle data retrieved successfully"), historicalCandleData=rows))
 

@@ -13,7 +13,7 @@ order book) until `faults.release_pushes()`.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -22,9 +22,10 @@ from aiohttp import web
 from adapters.india import Exchange, TradingCalendar
 from adapters.samco import schemas as w
 from adapters.samco.emulator.gate import CLAIMS, NS, OWNER, Refused, reply
-from adapters.samco.emulator.market import ORDER_TYPES, EmuOrder, OrderNumbers, ScripSpec, details, order_row, trade_row
+from adapters.samco.emulator.market import ORDER_TYPES, EmuOrder, ScripSpec, details, order_row, trade_row
 from adapters.simulation.emulation import Faults
 from adapters.simulation.exchange import EmulatorClock, ExchangeError, FillRecord, SimExchange
+from adapters.simulation.india_market import OrderNumbers, Unfit, on_tick, rms_text, scrip_key, whole_lots
 from adapters.simulation.matching import SimOrder
 from engine.events import Side, TimeInForce
 
@@ -207,22 +208,13 @@ class OrderDesk:
             self.faults.withheld.add(fill.id)
 
     def _rms_text(self, order: EmuOrder, exc: ExchangeError) -> str:
-        account = self.exchange.account(OWNER)
-        if order.side is Side.SELL:
-            held = account.free.get(order.spec.symbol, Decimal(0))
-            return f"RMS:Insufficient holdings: {order.qty} {order.spec.trading_symbol} to sell, {held} available"
-        quote = self.exchange.market(order.spec.key).quote
-        reference = order.price or order.trigger or Decimal(repr(quote.ask if quote is not None else order.spec.price))
-        required = (order.qty * reference).quantize(Decimal("0.01"))
-        return f"RMS:Margin Exceeds,Required:{required}, Available:{account.free.get('INR', Decimal(0)):.2f} for {order.spec.trading_symbol}"
+        text = rms_text(self.exchange, OWNER, order)
+        return text if order.side is Side.SELL else f"{text} for {order.spec.trading_symbol}"
 
     def _spec(self, exchange: str, symbol: str) -> ScripSpec:
-        exchange = exchange.upper()
-        name = symbol.upper()
-        name = name[:-3] if name.endswith("-EQ") else name
-        spec = self.scrips.get(f"{exchange}:{name}")
+        spec = self.scrips.get(scrip_key(exchange, symbol))
         if spec is None:
-            raise Refused(f"Invalid symbol name {symbol} for exchange {exchange}")
+            raise Refused(f"Invalid symbol name {symbol} for exchange {exchange.upper()}")
         return spec
 
     def _order(self, number: str) -> EmuOrder:
@@ -234,23 +226,13 @@ class OrderDesk:
     @staticmethod
     def _quantity(text: str, spec: ScripSpec) -> Decimal:
         try:
-            qty = Decimal(text)
-        except InvalidOperation:
-            raise Refused(f"Invalid quantity {text!r}") from None
-        if qty <= 0 or qty != qty.to_integral_value():
-            raise Refused(f"Invalid quantity {text!r}")
-        if qty % spec.lot:
-            raise Refused(f"Quantity should be a multiple of the lot size {spec.lot}")
-        return qty
+            return whole_lots(text, spec.lot)
+        except Unfit as exc:
+            raise Refused(str(exc)) from None
 
     @staticmethod
     def _price(text: str, spec: ScripSpec, what: str) -> Decimal:
         try:
-            price = Decimal(text)
-        except InvalidOperation:
-            raise Refused(f"Invalid {what} {text!r}") from None
-        if price <= 0:
-            raise Refused(f"Invalid {what} {text!r}")
-        if price % Decimal(spec.tick):
-            raise Refused(f"The {what} should be a multiple of the tick size {spec.tick}")
-        return price
+            return on_tick(text, spec.tick, what)
+        except Unfit as exc:
+            raise Refused(str(exc)) from None
