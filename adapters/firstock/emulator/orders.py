@@ -31,13 +31,11 @@ from adapters.firstock.emulator.market import (
     order_row,
     trade_row,
 )
-from adapters.india import TradingCalendar
 from adapters.simulation.emulation import Faults
-from adapters.simulation.exchange import EmulatorClock, ExchangeError, FillRecord, SimExchange
-from adapters.simulation.india_market import OrderNumbers, Unfit, money, on_tick, rms_text, scrip_key, whole_lots
-from engine.events import TimeInForce
+from adapters.simulation.exchange import ExchangeError, FillRecord
+from adapters.simulation.india_emulator import OrderLife
+from adapters.simulation.india_market import OrderNumbers, Unfit, money, on_tick, scrip_key, whole_lots
 
-NS = 1_000_000_000
 PRODUCTS = {"NSE": ("C", "I"), "BSE": ("C", "I"), "NFO": ("M", "I"), "BFO": ("M", "I")}
 CLOSED_TEXT = "Market is closed; place an after market order (placeAMO)"
 
@@ -45,22 +43,13 @@ def _field(body: dict[str, Any], name: str) -> str:
     value = body.get(name, "")
     return value if isinstance(value, str) else str(value)
 
-class OrderDesk:
-    """The order routes and the orders' life at the exchange, mixed into the emulator."""
+class OrderDesk(OrderLife[EmuOrder]):
+    """The order routes, mixed into the emulator; the orders' life at the exchange is the shared
+    `OrderLife`, every state an order is shown in told by the app's `on_order_change`."""
 
-    clock: EmulatorClock
-    calendar: TradingCalendar
-    exchange: SimExchange
     scrips: dict[str, ScripSpec]
-    orders: dict[str, EmuOrder]
-    cancel_delay_s: float
     faults: Faults
     _numbers: OrderNumbers
-    _by_sim: dict[str, EmuOrder]
-
-    def on_order_change(self, order: EmuOrder, report_type: str, fill: FillRecord | None = None) -> None:
-        """Tell the socket (the app's)."""
-        raise NotImplementedError
 
     def prev_close(self, key: str) -> float:
         raise NotImplementedError
@@ -142,22 +131,9 @@ class OrderDesk:
         order = self._order(_field(request[BODY], "orderNumber"))
         if not order.is_open:
             raise Refused(f"Order cannot be cancelled as it is {order.word()}", name="ORDER_NOT_CANCELLABLE")
-        if self.cancel_delay_s > 0 and order.sim is not None:
-            if order.cancel_at_ns is None:
-                order.cancel_at_ns = self.clock.now_ns() + int(self.cancel_delay_s * NS)
-        else:
-            self._cancel_now(order)
+        self._cancel(order)
         data = w.OrderNumberData(orderNumber=order.number, requestTime=w.ist_text(self.clock.now_ns()))
         return reply(w.OrderNumberReply(status="success", message="Order cancelled successfully", data=data))
-
-    def _cancel_now(self, order: EmuOrder) -> None:
-        if not order.is_open:
-            return  # it filled (or lapsed) before the exchange got the cancel
-        if order.sim is None:
-            order.state = "cancelled"
-            self.on_order_change(order, "Canceled")
-        else:
-            self.exchange.cancel(OWNER, order.sim.id)  # the exchange's news tells the socket
 
     async def order_book(self, request: web.Request) -> web.Response:
         now = self.clock.now_ns()
@@ -204,44 +180,10 @@ class OrderDesk:
 
     # --- the orders' life ---------------------------------------------------------------------
 
-    def _release_and_expire(self, now: int) -> None:
-        for order in [o for o in self.orders.values() if o.state == "amo" and o.release_ns <= now]:
-            if self.calendar.is_open(order.spec.exchange, now):
-                order.state = ""
-                self._submit(order)
-        for order in [o for o in self.orders.values() if o.cancel_at_ns is not None and o.cancel_at_ns <= now]:
-            order.cancel_at_ns = None
-            self._cancel_now(order)
-        self.exchange.expire()
-
-    def _submit(self, order: EmuOrder) -> None:
-        """Into the matching engine; a margin or holdings shortfall is an RMS rejection."""
-        now = self.clock.now_ns()
-        expires = self.calendar.session_close(order.spec.exchange, now) if order.retention == "DAY" else None
-        try:
-            sim = self.exchange.place(
-                OWNER, symbol=order.spec.key, side=order.side, type=order.type, qty=order.qty, price=order.price,
-                trigger=order.trigger, tif=TimeInForce.IOC if order.retention == "IOC" else TimeInForce.DAY, expires_ns=expires,
-            )
-        except ExchangeError as exc:
-            order.state = "rejected"
-            order.reason = self._rms_text(order, exc) if exc.kind == "insufficient_funds" else f"RMS:{exc.message}"
-            self.on_order_change(order, "Rejected")
-            return
-        order.sim = sim
-        self._by_sim[sim.id] = order
-        made = [f for f in self.exchange.fills.get(OWNER, []) if f.order_id == sim.id]
-        self.on_order_change(order, "New")
-        for fill in made:  # fills made inside place(), before the order was known
-            self.add_fill(order, fill)
-
     def add_fill(self, order: EmuOrder, fill: FillRecord) -> None:
         if fill not in order.fills:
             order.fills.append(fill)
             self.on_order_change(order, "Fill", fill)
-
-    def _rms_text(self, order: EmuOrder, exc: ExchangeError) -> str:
-        return rms_text(self.exchange, OWNER, order)
 
     # --- checks -------------------------------------------------------------------------------
 
