@@ -17,22 +17,13 @@ from adapters.firstock.emulator.market import OWNER
 from adapters.firstock.parsing import find_by_remarks
 from engine.errors import InvalidOrder, MarketClosed, VenueUnavailable
 from engine.events import Order, OrderStatus, OrderType, Side, TimeInForce
+from tests.adapters._india_fixtures import statuses, submit
 
 from .conftest import THURSDAY_EVENING, Harness, bounded, start_venue, ticks_away, until
 
 Make = Callable[..., Awaitable[FirstockEmulator]]
 S = OrderStatus
 RELIANCE = "firstock:NSE:RELIANCE"
-
-
-def submit(h: Harness, instrument: str, side: Side, qty: int, price: Decimal | None = None, **kw: Any) -> Order:
-    kind = kw.pop("type", OrderType.LIMIT if price is not None else OrderType.MARKET)
-    return h.manager.submit(strategy_id="s1", instrument=instrument, venue="firstock", side=side, qty=Decimal(qty),
-                            type=kind, price=price, tif=kw.pop("tif", TimeInForce.DAY), **kw)
-
-
-def statuses(h: Harness, coid: str) -> list[OrderStatus]:
-    return [u.order.status for u in h.updates if u.order.client_order_id == coid]
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ import pytest
 from adapters.india import IST, to_ns
 from adapters.samco.emulator import SamcoEmulator
 from engine.errors import MarketClosed, VenueUnavailable
-from engine.events import Order, OrderStatus, OrderType, Pending, Side, TimeInForce
+from engine.events import Order, OrderStatus, OrderType, Pending, Side
+from tests.adapters._india_fixtures import statuses, submit
 
 from .conftest import (
     SATURDAY,
@@ -31,16 +32,6 @@ from .conftest import (
 Make = Callable[..., Awaitable[SamcoEmulator]]
 S = OrderStatus
 RELIANCE = "samco:NSE:RELIANCE"
-
-
-def submit(h: Harness, instrument: str, side: Side, qty: int, price: Decimal | None = None, **kw: Any) -> Order:
-    kind = kw.pop("type", OrderType.LIMIT if price is not None else OrderType.MARKET)
-    return h.manager.submit(strategy_id="s1", instrument=instrument, venue="samco", side=side, qty=Decimal(qty),
-                            type=kind, price=price, tif=kw.pop("tif", TimeInForce.DAY), **kw)
-
-
-def statuses(h: Harness, coid: str) -> list[OrderStatus]:
-    return [u.order.status for u in h.updates if u.order.client_order_id == coid]
 
 
 @pytest.fixture
