@@ -1,11 +1,13 @@
 """What the Indian brokers' test suites (Firstock's, Samco's) share: instants on the IST calendar,
 emulators started and stopped, a venue connected to its emulator behind a recovered order manager,
-orders submitted through it, and prices some ticks from the market. Each venue's conftest.py binds
+orders submitted through it, prices some ticks from the market, and the scenario of an engine
+restarted mid-order. Each venue's conftest.py binds
 these to its own emulator, venue and config."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -20,11 +22,12 @@ from engine.account.portfolio import Portfolio
 from engine.account.risk import RiskEngine, RiskLimits
 from engine.clock import Clock
 from engine.data.bus import Bus
+from engine.errors import VenueUnavailable
 from engine.events import Fill, Order, OrderStatus, OrderType, OrderUpdate, Side, TimeInForce
 from engine.orders.journal import Journal
 from engine.orders.manager import OrderManager
 from engine.venue.contract import Venue, VenueContext
-from tests.helpers import EmulatorTime, bounded
+from tests.helpers import EmulatorTime, bounded, until
 
 OPEN_FRIDAY = datetime(2026, 11, 20, 9, 20, tzinfo=IST)  # a trading day, the market open
 THURSDAY_EVENING = datetime(2026, 11, 19, 16, 0, tzinfo=IST)  # after the close
@@ -130,3 +133,59 @@ def write_summary(terminalreporter: Any, config: pytest.Config, key: pytest.Stas
     if summary is not None:
         terminalreporter.write_line(summary)
 
+
+@dataclass
+class Restart:
+    """What `restart_mid_order` leaves: the four orders after the restart, by role, and the unknown
+    one's status when the engine died."""
+
+    got: dict[str, Any]
+    stuck: OrderStatus
+
+
+async def restart_mid_order(
+    start: Callable[..., Awaitable[Harness[Any]]], emulator: IndiaEmulator[Any, Any], state_dir: Path,
+    keys: tuple[str, str, str, str], complete_word: str,
+) -> Restart:
+    """Orders resting, to fill, to cancel, and one whose answer and lookup are lost (on the scrips
+    `keys`, in that order); the engine dies, the venue fills and cancels meanwhile (until the one to
+    fill reads `complete_word`), then a new engine starts on the same journal with `start`."""
+    journal = state_dir / "journal.sqlite"
+    first = await start(emulator, state_dir, journal=journal)
+    resting_key, fill_key, cancel_key, unknown_key = keys
+    ids = {key: f"{emulator.venue}:{key}" for key in keys}
+    resting = submit(first, ids[resting_key], Side.BUY, 1, ticks_away(emulator, resting_key, -80))
+    to_fill = submit(first, ids[fill_key], Side.BUY, 10, ticks_away(emulator, fill_key, -80))
+    to_cancel = submit(first, ids[cancel_key], Side.BUY, 10, ticks_away(emulator, cancel_key, -80))
+    await until(lambda: all(first.order(o.client_order_id).status is OrderStatus.PLACED for o in (resting, to_fill, to_cancel)))
+    emulator.faults.lose_write_responses = 1  # this one is placed, but its answer never arrives ...
+
+    lookups: list[str] = []
+
+    async def lookup_fails(order: Order) -> None:
+        lookups.append(order.client_order_id)
+        raise VenueUnavailable(emulator.venue, "connection reset")  # ... nor does the lookup that follows
+
+    first.venue.order_status = lookup_fails  # type: ignore[method-assign]
+    unknown = submit(first, ids[unknown_key], Side.BUY, 4, ticks_away(emulator, unknown_key, -80))
+    await until(lambda: len(emulator.orders) == 4 and bool(lookups))
+    stuck = first.order(unknown.client_order_id).status
+    for task in list(first.manager._tasks):  # the engine dies while it is still asking
+        task.cancel()
+    await asyncio.sleep(0)
+    await bounded(first.venue.close())
+    first.journal.close()
+
+    number = {o.client_order_id: first.order(o.client_order_id).venue_order_id for o in (to_fill, to_cancel)}
+    emulator.exchange.modify(emulator.owner, emulator.orders[number[to_fill.client_order_id]].sim.id,
+                             price=ticks_away(emulator, fill_key, 40))
+    emulator.exchange.cancel(emulator.owner, emulator.orders[number[to_cancel.client_order_id]].sim.id)
+    await until(lambda: emulator.orders[number[to_fill.client_order_id]].word() == complete_word)
+
+    second = await start(emulator, state_dir, journal=journal)
+    try:
+        roles = {"resting": resting, "to_fill": to_fill, "to_cancel": to_cancel, "unknown": unknown}
+        got = {role: second.order(o.client_order_id) for role, o in roles.items()}
+    finally:
+        await second.close()
+    return Restart(got, stuck)

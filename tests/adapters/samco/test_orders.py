@@ -17,7 +17,7 @@ from adapters.india import IST, to_ns
 from adapters.samco.emulator import SamcoEmulator
 from engine.errors import MarketClosed, VenueUnavailable
 from engine.events import Order, OrderStatus, OrderType, Pending, Side
-from tests.adapters._india_fixtures import statuses, submit
+from tests.adapters._india_fixtures import restart_mid_order, statuses, submit
 
 from .conftest import (
     SATURDAY,
@@ -172,46 +172,13 @@ async def test_a_lost_answer_is_resolved_by_matching_the_order_book_never_by_res
 
 
 async def test_a_restart_mid_order_is_reconciled_with_the_venue(emulator: SamcoEmulator, tmp_path: Path) -> None:
-    journal = tmp_path / "journal.sqlite"
-    first = await start_venue(emulator, tmp_path, journal=journal)
-    resting = submit(first, "samco:NSE:LT", Side.BUY, 1, ticks_away(emulator, "NSE:LT", -80))
-    to_fill = submit(first, "samco:NSE:NTPC", Side.BUY, 10, ticks_away(emulator, "NSE:NTPC", -80))
-    to_cancel = submit(first, "samco:NSE:ONGC", Side.BUY, 10, ticks_away(emulator, "NSE:ONGC", -80))
-    await until(lambda: all(first.order(o.client_order_id).status is S.PLACED for o in (resting, to_fill, to_cancel)))
-    emulator.faults.lose_write_responses = 1  # this one is placed, but its answer never arrives ...
+    run = await restart_mid_order(start_venue, emulator, tmp_path, ("NSE:LT", "NSE:NTPC", "NSE:ONGC", "NSE:BEL"), "Complete")
+    got = run.got
 
-    lookups: list[str] = []
-
-    async def lookup_fails(order: Order) -> None:
-        lookups.append(order.client_order_id)
-        raise VenueUnavailable("samco", "connection reset")  # ... nor does the lookup that follows
-
-    first.venue.order_status = lookup_fails  # type: ignore[method-assign]
-    unknown = submit(first, "samco:NSE:BEL", Side.BUY, 4, ticks_away(emulator, "NSE:BEL", -80))
-    await until(lambda: len(emulator.orders) == 4 and bool(lookups))
-    stuck = first.order(unknown.client_order_id).status
-    for task in list(first.manager._tasks):  # the engine dies while it is still asking
-        task.cancel()
-    await asyncio.sleep(0)
-    await bounded(first.venue.close())
-    first.journal.close()
-
-    number = {o.client_order_id: first.order(o.client_order_id).venue_order_id for o in (to_fill, to_cancel)}
-    emulator.exchange.modify("DEMO01", emulator.orders[number[to_fill.client_order_id]].sim.id,  # type: ignore[union-attr]
-                             price=ticks_away(emulator, "NSE:NTPC", 40))
-    emulator.exchange.cancel("DEMO01", emulator.orders[number[to_cancel.client_order_id]].sim.id)  # type: ignore[union-attr]
-    await until(lambda: emulator.orders[number[to_fill.client_order_id]].word() == "Complete")
-
-    second = await start_venue(emulator, tmp_path, journal=journal)
-    try:
-        got = {o.client_order_id: second.order(o.client_order_id) for o in (resting, to_fill, to_cancel, unknown)}
-    finally:
-        await second.close()
-
-    assert stuck is S.SUBMITTED and got[resting.client_order_id].status is S.PLACED
-    assert got[to_fill.client_order_id].status is S.COMPLETED and got[to_fill.client_order_id].filled_qty == 10
-    assert got[to_cancel.client_order_id].status is S.CANCELLED
-    assert got[unknown.client_order_id].status is S.PLACED and got[unknown.client_order_id].venue_order_id in emulator.orders
+    assert run.stuck is S.SUBMITTED and got["resting"].status is S.PLACED
+    assert got["to_fill"].status is S.COMPLETED and got["to_fill"].filled_qty == 10
+    assert got["to_cancel"].status is S.CANCELLED
+    assert got["unknown"].status is S.PLACED and got["unknown"].venue_order_id in emulator.orders
     assert len(emulator.orders) == 4  # nothing was sent twice
 
 
