@@ -1,7 +1,7 @@
 """What the Indian brokers' test suites (Firstock's, Samco's) share: instants on the IST calendar,
 emulators started and stopped, a venue connected to its emulator behind a recovered order manager,
-orders submitted through it, prices some ticks from the market, and the scenario of an engine
-restarted mid-order. Each venue's conftest.py binds
+orders submitted through it, prices some ticks from the market, and two order scenarios: a limit
+order partly then wholly filled, and an engine restarted mid-order. Each venue's conftest.py binds
 these to its own emulator, venue and config."""
 
 from __future__ import annotations
@@ -132,6 +132,28 @@ def write_summary(terminalreporter: Any, config: pytest.Config, key: pytest.Stas
     summary = config.stash.get(key, None)
     if summary is not None:
         terminalreporter.write_line(summary)
+
+
+async def partly_then_wholly_filled(
+    h: Harness[Any], emulator: IndiaEmulator[Any, Any], key: str, *, restart_market: bool
+) -> tuple[str, Decimal]:
+    """A limit buy of 6000 on scrip `key`, placed below the market, moved to the ask of a held-still
+    market (a part fills), then far above it (the rest fills; `restart_market`: the market moves
+    again meanwhile, should the held quote's depth be short of it). Its client id and the part."""
+    order = submit(h, f"{emulator.venue}:{key}", Side.BUY, 6000, ticks_away(emulator, key, -30))
+    coid = order.client_order_id
+    await until(lambda: h.order(coid).status is OrderStatus.PLACED)
+    await bounded(emulator.exchange.stop())  # hold the market still: the touch is what it is
+    quote = emulator.exchange.market(key).quote
+    assert quote is not None and quote.ask_size < 6000
+    h.manager.modify(coid, price=Decimal(repr(quote.ask)))  # takes what the touch offers
+    await until(lambda: h.order(coid).status is OrderStatus.UPDATED and h.order(coid).filled_qty > 0)
+    partial = h.order(coid).filled_qty
+    h.manager.modify(coid, price=ticks_away(emulator, key, 200))  # now takes the rest ...
+    if restart_market:
+        emulator.exchange.start()  # ... from this quote's depth and, should it not be enough, the next quotes'
+    await until(lambda: h.order(coid).status is OrderStatus.COMPLETED and h.order(coid).filled_qty == 6000)
+    return coid, partial
 
 
 @dataclass

@@ -15,7 +15,7 @@ from adapters.firstock.emulator import FirstockEmulator
 from adapters.firstock.parsing import find_by_remarks
 from engine.errors import InvalidOrder, MarketClosed
 from engine.events import Order, OrderStatus, OrderType, Side, TimeInForce
-from tests.adapters._india_fixtures import restart_mid_order, statuses, submit
+from tests.adapters._india_fixtures import partly_then_wholly_filled, restart_mid_order, statuses, submit
 
 from .conftest import THURSDAY_EVENING, Harness, bounded, start_venue, ticks_away, until
 
@@ -32,19 +32,7 @@ async def venue(emulator: FirstockEmulator, tmp_path: Path) -> Any:
 
 
 async def test_a_limit_order_goes_placed_then_updated_then_completed(venue: Harness, emulator: FirstockEmulator) -> None:
-    key = "NSE:RELIANCE"
-    order = submit(venue, RELIANCE, Side.BUY, 6000, ticks_away(emulator, key, -30))
-    coid = order.client_order_id
-    await until(lambda: venue.order(coid).status is S.PLACED)
-    await bounded(emulator.exchange.stop())  # hold the market still: the touch is what it is
-    quote = emulator.exchange.market(key).quote
-    assert quote is not None and quote.ask_size < 6000
-    venue.manager.modify(coid, price=Decimal(repr(quote.ask)))  # takes what the touch offers
-    await until(lambda: venue.order(coid).status is S.UPDATED and venue.order(coid).filled_qty > 0)
-    partial = venue.order(coid).filled_qty
-    venue.manager.modify(coid, price=ticks_away(emulator, key, 200))  # now takes the rest ...
-    emulator.exchange.start()  # ... from this quote's depth and, should it not be enough, the next quotes'
-    await until(lambda: venue.order(coid).status is S.COMPLETED and venue.order(coid).filled_qty == 6000)
+    coid, partial = await partly_then_wholly_filled(venue, emulator, "NSE:RELIANCE", restart_market=True)
 
     seen = statuses(venue, coid)
     assert seen.index(S.PLACED) < seen.index(S.UPDATED) < seen.index(S.COMPLETED)

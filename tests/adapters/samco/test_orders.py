@@ -17,7 +17,7 @@ from adapters.india import IST, to_ns
 from adapters.samco.emulator import SamcoEmulator
 from engine.errors import MarketClosed, VenueUnavailable
 from engine.events import Order, OrderStatus, OrderType, Pending, Side
-from tests.adapters._india_fixtures import restart_mid_order, statuses, submit
+from tests.adapters._india_fixtures import partly_then_wholly_filled, restart_mid_order, statuses, submit
 
 from .conftest import (
     SATURDAY,
@@ -42,18 +42,7 @@ async def venue(emulator: SamcoEmulator, tmp_path: Path) -> Any:
 
 
 async def test_a_limit_order_goes_placed_then_updated_then_completed(venue: Harness, emulator: SamcoEmulator) -> None:
-    key = "NSE:RELIANCE"
-    order = submit(venue, RELIANCE, Side.BUY, 6000, ticks_away(emulator, key, -30))
-    coid = order.client_order_id
-    await until(lambda: venue.order(coid).status is S.PLACED)
-    await bounded(emulator.exchange.stop())  # hold the market still: the touch is what it is
-    quote = emulator.exchange.market(key).quote
-    assert quote is not None and quote.ask_size < 6000
-    venue.manager.modify(coid, price=Decimal(repr(quote.ask)))  # takes what the touch offers
-    await until(lambda: venue.order(coid).status is S.UPDATED and venue.order(coid).filled_qty > 0)
-    partial = venue.order(coid).filled_qty
-    venue.manager.modify(coid, price=ticks_away(emulator, key, 200))  # now takes the rest
-    await until(lambda: venue.order(coid).status is S.COMPLETED and venue.order(coid).filled_qty == 6000)
+    coid, partial = await partly_then_wholly_filled(venue, emulator, "NSE:RELIANCE", restart_market=False)
 
     final = venue.order(coid)
     seen = statuses(venue, coid)
