@@ -1,8 +1,10 @@
 """A strict Firstock emulator: Firstock's V1 REST API and V2 socket on loopback, over the shared market.
 
-The app and its routes, the account and market-data answers, and the market's news. The door
-(login, jKey, the daily roll-over, rate limits) is gate.py's, the order desk orders.py's, the
-market as Firstock shows it market.py's, the socket (/V2/ws, also /ws) ws.py's.
+The app and its routes, the account and market-data answers, and what the market's news shows.
+The door (login, jKey, the daily roll-over, rate limits) is gate.py's, the order desk orders.py's,
+the market as Firstock shows it market.py's, the socket (/V2/ws, also /ws) ws.py's; the market
+behind it, its start and stop, housekeeping and the exchange's news are the shared
+`adapters.simulation.india_emulator.IndiaEmulator`'s.
 
 - Market: `SimExchange` (seeded random walk, the shared matching engine, one funded account with
   demo holdings), told to the emulator as typed events (QuoteTicked -> the socket, PublicTraded ->
@@ -17,12 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import structlog
 from aiohttp import web
 
 from adapters.firstock import schemas as w
@@ -30,12 +30,9 @@ from adapters.firstock.emulator.gate import BODY, Gate, Handler, Refused, fault_
 from adapters.firstock.emulator.market import (
     OWNER,
     SCRIPS,
-    DayStats,
     EmuOrder,
-    OrderNumbers,
     ScripSpec,
     candles,
-    firstock_exchange,
     order_row,
     order_update,
     position_rows,
@@ -45,19 +42,12 @@ from adapters.firstock.emulator.market import (
 )
 from adapters.firstock.emulator.orders import OrderDesk
 from adapters.firstock.emulator.ws import StreamServer
-from adapters.india import IST, default_calendar, to_ns
-from adapters.simulation.emulation import EmulatorServer, Faults, fault_middleware
-from adapters.simulation.exchange import (
-    EmulatorClock,
-    ExchangeEvent,
-    FillRecord,
-    OrderChanged,
-    OrderFilled,
-    PublicTraded,
-    QuoteTicked,
-)
+from adapters.india import IST, to_ns
+from adapters.simulation.emulation import fault_middleware
+from adapters.simulation.exchange import FillRecord
+from adapters.simulation.india_emulator import IndiaEmulator
+from adapters.simulation.india_market import OrderNumbers
 
-log = structlog.get_logger("tickbus.emulator.firstock")
 NS = 1_000_000_000
 DEFAULT_FUNDS = Decimal(10_000_000)
 DEFAULT_HOLDINGS = {"RELIANCE": (Decimal(100), Decimal("1210.40")), "INFY": (Decimal(50), Decimal("1460.00")),
@@ -67,16 +57,12 @@ INTERVALS = {"1mi": 60, "3mi": 180, "5mi": 300, "10mi": 600, "15mi": 900, "30mi"
 _TIME_FORMATS = ("%H:%M:%S %d-%m-%Y", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y %H:%M:%S")
 
 
-def _start_ns(start: datetime | None) -> int | None:
-    if start is None:
-        return None
-    return to_ns(start if start.tzinfo is not None else start.replace(tzinfo=IST))
-
-
-class FirstockEmulator(Gate, OrderDesk, EmulatorServer):
+class FirstockEmulator(Gate, OrderDesk, IndiaEmulator[ScripSpec, EmuOrder]):
     venue = "firstock"
+    owner = OWNER
     ws_path = "/V2/ws"
     ws_paths = ("/V2/ws", "/ws")
+    stream: StreamServer
 
     def __init__(
         self,
@@ -88,31 +74,15 @@ class FirstockEmulator(Gate, OrderDesk, EmulatorServer):
         scrips: tuple[ScripSpec, ...] = SCRIPS,
         log_requests: bool = False,
     ) -> None:
-        super().__init__(log_requests=log_requests)
-        self.clock = EmulatorClock(_start_ns(start))
-        self.calendar = default_calendar()
-        self.faults = Faults(seed=seed)
-        self.scrips = {s.key: s for s in scrips}
+        super().__init__(scrips, seed=seed, start=start, funds=funds, holdings=DEFAULT_HOLDINGS,
+                         tick_interval_s=tick_interval_s, log_requests=log_requests)
         self.by_stream_key = {s.stream_key: s for s in scrips}
-        self.exchange = firstock_exchange(scrips, seed=seed, clock=self.clock, calendar=self.calendar, tick_interval_s=tick_interval_s)
-        self.funds = funds
-        self.exchange.open_account(OWNER, {"INR": funds, **{name: qty for name, (qty, _) in DEFAULT_HOLDINGS.items()}})
         self.init_gate(random.Random(seed).randbytes(48))
-        self.cancel_delay_s = 0.0
-        self.orders: dict[str, EmuOrder] = {}
         self.stream = StreamServer(self, self.faults)
-        self._numbers = OrderNumbers()
-        self._by_sim: dict[str, EmuOrder] = {}
-        self._days = {s.key: DayStats(prev_close=s.price) for s in scrips}
-        self._keeper: asyncio.Task[None] | None = None
+        self._numbers = OrderNumbers(digits=8)  # yymmdd + eight digits ("26112000000001")
         self._closing: set[asyncio.Task[int]] = set()
-        self._unlisten: Callable[[], None] | None = None
 
     # --- EmulatorServer -----------------------------------------------------------------------
-
-    def sim_order_id(self, venue_order_id: str) -> str:
-        order = self.orders.get(venue_order_id)
-        return order.sim.id if order is not None and order.sim is not None else venue_order_id
 
     def credentials(self) -> dict[str, str]:
         return {"user_id": self.user_id, "password": self.password, "totp_secret": self.totp_secret,
@@ -141,21 +111,6 @@ class FirstockEmulator(Gate, OrderDesk, EmulatorServer):
         for path in self.ws_paths:
             app.router.add_get(path, self.stream.handle)
         return app
-
-    async def on_start(self) -> None:
-        self._unlisten = self.exchange.listen(self._on_exchange)
-        self.exchange.start()
-        self._keeper = asyncio.get_running_loop().create_task(self._housekeeping(), name="firstock-emulator")
-
-    async def on_stop(self) -> None:
-        await self.exchange.stop()
-        await self.stream.close_all()
-        if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.gather(self._keeper, return_exceptions=True)
-        if self._unlisten is not None:
-            self._unlisten()
-        self._keeper = self._unlisten = None
 
     def expire_sessions(self) -> bool:
         super().expire_sessions()
@@ -288,36 +243,16 @@ class FirstockEmulator(Gate, OrderDesk, EmulatorServer):
     def prev_close(self, key: str) -> float:
         return self._days[key].prev_close
 
-    def _on_exchange(self, event: ExchangeEvent) -> None:
-        match event:
-            case QuoteTicked(quote):
-                spec = self.scrips.get(quote.instrument)
-                if spec is not None:
-                    self.stream.publish_tick(spec.stream_key)
-            case PublicTraded(trade):
-                self._days[trade.instrument].trade(trade.price, trade.size, trade.ts_ns)
-            case OrderFilled(_, fill):
-                order = self._by_sim.get(fill.order_id)
-                if order is not None:
-                    self.add_fill(order, fill)
-            case OrderChanged(sim):
-                order = self._by_sim.get(sim.id)
-                if order is not None and order.word() != order.shown:
-                    kind = {"CANCELED": "Canceled", "REJECTED": "Rejected"}.get(order.word(), "Replaced")
-                    self.on_order_change(order, kind)
+    def publish_quote(self, spec: ScripSpec) -> None:
+        self.stream.publish_tick(spec.stream_key)
 
-    async def _housekeeping(self) -> None:
+    def on_sim_change(self, order: EmuOrder) -> None:
+        if order.word() != order.shown:
+            kind = {"CANCELED": "Canceled", "REJECTED": "Rejected"}.get(order.word(), "Replaced")
+            self.on_order_change(order, kind)
+
+    async def housekeep(self) -> None:
         """After-market orders reach the exchange at the open; DAY orders lapse at the close;
         sockets of ended sessions close."""
-        while True:
-            await asyncio.sleep(self.exchange.tick_interval_s)
-            try:
-                self._release_and_expire(self.clock.now_ns())
-                await self.stream.close_lapsed()
-            except Exception as exc:  # one bad step must not end the emulator's sessions
-                log.error("housekeeping failed", error=repr(exc), exc_info=exc)
-
-    def _last(self, key: str) -> float:
-        day = self._days[key]
-        quote = self.exchange.market(key).quote
-        return day.last or ((quote.bid + quote.ask) / 2 if quote is not None else self.scrips[key].price)
+        await super().housekeep()
+        await self.stream.close_lapsed()

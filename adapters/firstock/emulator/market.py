@@ -1,26 +1,34 @@
-"""The emulator's market as Firstock shows it: the scrip list, the simulated exchange behind it, the
-emulator's orders, and everything rendered in Firstock's shapes (order book and history rows,
-trades, positions, quotes, the socket's ticks in paise and its Noren-style order updates).
+"""The emulator's market as Firstock shows it: the scrip list, the emulator's orders, and everything
+rendered in Firstock's shapes (order book and history rows, trades, positions, quotes, the socket's
+ticks in paise and its Noren-style order updates).
 
-The market mechanics (price process, matching, the account) are `adapters.simulation.exchange.SimExchange`;
-this module only looks at them the way Firstock's API does.
+The market mechanics (price process, matching, the account) are `adapters.simulation.exchange.SimExchange`,
+and what the Indian brokers' emulators keep alike (the day's statistics, candle buckets, position
+sums, money and quantity text) `adapters.simulation.india_market`'s; this module only looks at them
+the way Firstock's API does.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from adapters.firstock import schemas as w
 from adapters.firstock import ticks
-from adapters.india import NSE_INDEX_FNO, TradingCalendar, ist_date, make_instrument
-from adapters.simulation.account import FeeSchedule
-from adapters.simulation.exchange import EmulatorClock, FillRecord, PublicTrade, SimExchange
+from adapters.india import NSE_INDEX_FNO
+from adapters.simulation.exchange import FillRecord, PublicTrade
+from adapters.simulation.india_market import (
+    DayStats,
+    Position,
+    ScripNames,
+    candle_buckets,
+    fills_by_position,
+    money,
+    qty_text,
+)
 from adapters.simulation.matching import SimOrder
-from engine.data.synthetic import WalkSpec
-from engine.events import ZERO, Instrument, OrderStatus, OrderType, Quote, Side
+from engine.events import ZERO, OrderStatus, OrderType, Quote, Side
 
 S = OrderStatus
 NS = 1_000_000_000
@@ -33,7 +41,7 @@ FILL_ID_BASE = 100_000_000
 
 
 @dataclass(frozen=True)
-class ScripSpec:
+class ScripSpec(ScripNames):
     """One instrument of the emulator and where its price starts."""
 
     token: str
@@ -50,21 +58,8 @@ class ScripSpec:
     strike: str = ""
 
     @property
-    def symbol(self) -> str:
-        return self.trading_symbol[:-3] if self.trading_symbol.endswith("-EQ") else self.trading_symbol
-
-    @property
-    def key(self) -> str:
-        """The market's key inside the simulated exchange ("NSE:RELIANCE")."""
-        return f"{self.exchange}:{self.symbol}"
-
-    @property
     def stream_key(self) -> str:
         return f"{self.exchange}:{self.token}"
-
-    @property
-    def kind(self) -> str:
-        return {"EQ": "equity", "FUTIDX": "future", "FUTSTK": "future"}.get(self.instrument, "option")
 
 
 def _eq(token: str, name: str, price: float, tick: str = "0.05", size: float = 2000.0) -> ScripSpec:
@@ -93,20 +88,6 @@ SCRIPS: tuple[ScripSpec, ...] = (
     ScripSpec("52201", "NIFTY26NOV26000CE", "NIFTY", "NFO", "OPTIDX", 182.35, lot=_NIFTY, size=6500, freeze=1800,
               expiry="23-NOV-2026", strike="26000"),
 )
-
-
-def firstock_exchange(
-    scrips: Iterable[ScripSpec], *, seed: int, clock: EmulatorClock, calendar: TradingCalendar, tick_interval_s: float
-) -> SimExchange:
-    """The simulated exchange over `scrips`, open during the calendar's sessions; no fees."""
-    pairs: list[tuple[Instrument, WalkSpec]] = []
-    for s in scrips:
-        inst = make_instrument("firstock", s.exchange, s.symbol, Decimal(s.tick), Decimal(s.lot), s.kind, token=s.token)
-        pairs.append((inst, WalkSpec(instrument=inst.symbol, price=s.price, tick=float(s.tick), size=s.size, reversion=0.01)))
-    return SimExchange(
-        pairs, seed=seed, clock=clock, fees=FeeSchedule(),
-        is_open=lambda inst, ts: calendar.is_open(inst.exchange, ts), tick_interval_s=tick_interval_s,
-    )
 
 
 # --- the emulator's orders ---------------------------------------------------------------------
@@ -144,6 +125,11 @@ class EmuOrder:
         return PRICE_TYPES[self.price_type]
 
     @property
+    def validity(self) -> str:
+        """DAY or IOC: the retention, by the name the shared order life reads."""
+        return self.retention
+
+    @property
     def filled(self) -> Decimal:
         return sum((f.qty for f in self.fills), ZERO)
 
@@ -171,26 +157,6 @@ class EmuOrder:
         if self.sim is not None and self.sim.status in (S.REJECTED, S.EXPIRED, S.CANCELLED):
             return self.sim.reason or ("expired at the session close" if self.sim.status is S.EXPIRED else "")
         return ""
-
-
-class OrderNumbers:
-    """Firstock-like order numbers: yymmdd + an eight-digit sequence ("26112000000001")."""
-
-    def __init__(self) -> None:
-        self._seq = itertools.count(1)
-
-    def next(self, ts_ns: int) -> str:
-        return f"{ist_date(ts_ns):%y%m%d}{next(self._seq):08d}"
-
-
-def money(value: Decimal | float | None) -> str:
-    if not value:
-        return "0.00"
-    return f"{Decimal(repr(value)) if isinstance(value, float) else value:.2f}"
-
-
-def qty_text(value: Decimal) -> str:
-    return str(int(value)) if value == value.to_integral_value() else format(value, "f")
 
 
 def avg_price(o: EmuOrder) -> Decimal | None:
@@ -243,27 +209,6 @@ def order_update(o: EmuOrder, report_type: str, now_ns: int, fill: FillRecord | 
 # --- market data in Firstock's shapes ----------------------------------------------------------
 
 
-@dataclass
-class DayStats:
-    """What a tick says beyond the touch: the day's open/high/low, volume, the last trade."""
-
-    prev_close: float
-    open: float = 0.0
-    high: float = 0.0
-    low: float = 0.0
-    volume: float = 0.0
-    last: float = 0.0
-    last_qty: float = 0.0
-    last_ns: int = 0
-
-    def trade(self, price: float, size: float, ts_ns: int) -> None:
-        if not self.open:
-            self.open = self.high = self.low = price
-        self.high, self.low = max(self.high, price), min(self.low, price)
-        self.volume += size
-        self.last, self.last_qty, self.last_ns = price, size, ts_ns
-
-
 def paise(value: float) -> int:
     return round(value * 100)
 
@@ -312,29 +257,17 @@ def security_info(spec: ScripSpec) -> w.SecurityInfo:
 
 def position_rows(orders: Iterable[EmuOrder], marks: dict[str, float]) -> list[w.PositionRow]:
     """The day's (and carried) positions from every trade, by symbol and product."""
-    groups: dict[tuple[str, str], list[tuple[EmuOrder, FillRecord]]] = {}
-    for o in orders:
-        for f in o.fills:
-            groups.setdefault((o.spec.key, o.product), []).append((o, f))
     rows = []
-    for (key, product), trades in groups.items():
+    for (key, product), trades in fills_by_position(orders).items():
         spec = trades[0][0].spec
-        bought = sum((f.qty for o, f in trades if o.side is Side.BUY), ZERO)
-        sold = sum((f.qty for o, f in trades if o.side is Side.SELL), ZERO)
-        buy_value = sum((f.qty * f.price for o, f in trades if o.side is Side.BUY), ZERO)
-        sell_value = sum((f.qty * f.price for o, f in trades if o.side is Side.SELL), ZERO)
-        avg_buy = buy_value / bought if bought else ZERO
-        avg_sell = sell_value / sold if sold else ZERO
-        net = bought - sold
-        mark = Decimal(repr(marks.get(key, spec.price)))
-        realized = min(bought, sold) * (avg_sell - avg_buy)
-        unrealized = net * (mark - (avg_buy if net > 0 else avg_sell)) if net else ZERO
+        p = Position.of(trades, marks.get(key, spec.price))
+        avg_buy, avg_sell, net, realized, unrealized = p.avg_buy, p.avg_sell, p.net, p.realized, p.unrealized
         rows.append(w.PositionRow(
             userId=OWNER, exchange=spec.exchange, tradingSymbol=spec.trading_symbol, token=spec.token, product=product,
             netQuantity=qty_text(net), netAveragePrice=money(avg_buy if net >= 0 else avg_sell),
-            dayBuyQuantity=qty_text(bought), dayBuyAveragePrice=money(avg_buy), dayBuyAmount=money(buy_value),
-            daySellQuantity=qty_text(sold), daySellAveragePrice=money(avg_sell), daySellAmount=money(sell_value),
-            lastTradedPrice=money(mark), RealizedPNL=money(realized), UnrealizedMTM=money(unrealized),
+            dayBuyQuantity=qty_text(p.bought), dayBuyAveragePrice=money(avg_buy), dayBuyAmount=money(p.buy_value),
+            daySellQuantity=qty_text(p.sold), daySellAveragePrice=money(avg_sell), daySellAmount=money(p.sell_value),
+            lastTradedPrice=money(p.mark), RealizedPNL=money(realized), UnrealizedMTM=money(unrealized),
             totalMTM=money(unrealized), totalPNL=money(realized + unrealized), lotSize=str(spec.lot), tickSize=spec.tick,
         ))
     return rows
@@ -342,15 +275,7 @@ def position_rows(orders: Iterable[EmuOrder], marks: dict[str, float]) -> list[w
 
 def candles(trades: Iterable[PublicTrade], start_ns: int, end_ns: int, span_ns: int) -> list[w.Candle]:
     """One candle per `span_ns` bucket (aligned to IST midnight) of the public trades."""
-    groups: dict[int, list[float]] = {}
-    for t in trades:
-        ts, price, size = t.ts_ns, t.price, t.size
-        if start_ns <= ts <= end_ns:
-            bucket = ts - (ts + 19_800 * NS) % span_ns
-            row = groups.setdefault(bucket, [price, price, price, price, 0.0])
-            row[1], row[2], row[3] = max(row[1], price), min(row[2], price), price
-            row[4] += size
     return [
         w.Candle(time=w.ist_text(ts, "%Y-%m-%dT%H:%M:%S"), epochTime=ts // NS, open=o, high=h, low=lo, close=c, volume=v, oi=0.0)
-        for ts, (o, h, lo, c, v) in sorted(groups.items())
+        for ts, (o, h, lo, c, v) in candle_buckets(trades, start_ns, end_ns, span_ns)
     ]

@@ -15,7 +15,7 @@ carried out that much later on the emulator's clock.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -27,18 +27,15 @@ from adapters.firstock.emulator.market import (
     PRICE_TYPES,
     SIDES,
     EmuOrder,
-    OrderNumbers,
     ScripSpec,
-    money,
     order_row,
     trade_row,
 )
-from adapters.india import TradingCalendar
 from adapters.simulation.emulation import Faults
-from adapters.simulation.exchange import EmulatorClock, ExchangeError, FillRecord, SimExchange
-from engine.events import Side, TimeInForce
+from adapters.simulation.exchange import ExchangeError, FillRecord
+from adapters.simulation.india_emulator import OrderLife
+from adapters.simulation.india_market import OrderNumbers, Unfit, money, on_tick, scrip_key, whole_lots
 
-NS = 1_000_000_000
 PRODUCTS = {"NSE": ("C", "I"), "BSE": ("C", "I"), "NFO": ("M", "I"), "BFO": ("M", "I")}
 CLOSED_TEXT = "Market is closed; place an after market order (placeAMO)"
 
@@ -46,22 +43,13 @@ def _field(body: dict[str, Any], name: str) -> str:
     value = body.get(name, "")
     return value if isinstance(value, str) else str(value)
 
-class OrderDesk:
-    """The order routes and the orders' life at the exchange, mixed into the emulator."""
+class OrderDesk(OrderLife[EmuOrder]):
+    """The order routes, mixed into the emulator; the orders' life at the exchange is the shared
+    `OrderLife`, every state an order is shown in told by the app's `on_order_change`."""
 
-    clock: EmulatorClock
-    calendar: TradingCalendar
-    exchange: SimExchange
     scrips: dict[str, ScripSpec]
-    orders: dict[str, EmuOrder]
-    cancel_delay_s: float
     faults: Faults
     _numbers: OrderNumbers
-    _by_sim: dict[str, EmuOrder]
-
-    def on_order_change(self, order: EmuOrder, report_type: str, fill: FillRecord | None = None) -> None:
-        """Tell the socket (the app's)."""
-        raise NotImplementedError
 
     def prev_close(self, key: str) -> float:
         raise NotImplementedError
@@ -143,22 +131,9 @@ class OrderDesk:
         order = self._order(_field(request[BODY], "orderNumber"))
         if not order.is_open:
             raise Refused(f"Order cannot be cancelled as it is {order.word()}", name="ORDER_NOT_CANCELLABLE")
-        if self.cancel_delay_s > 0 and order.sim is not None:
-            if order.cancel_at_ns is None:
-                order.cancel_at_ns = self.clock.now_ns() + int(self.cancel_delay_s * NS)
-        else:
-            self._cancel_now(order)
+        self._cancel(order)
         data = w.OrderNumberData(orderNumber=order.number, requestTime=w.ist_text(self.clock.now_ns()))
         return reply(w.OrderNumberReply(status="success", message="Order cancelled successfully", data=data))
-
-    def _cancel_now(self, order: EmuOrder) -> None:
-        if not order.is_open:
-            return  # it filled (or lapsed) before the exchange got the cancel
-        if order.sim is None:
-            order.state = "cancelled"
-            self.on_order_change(order, "Canceled")
-        else:
-            self.exchange.cancel(OWNER, order.sim.id)  # the exchange's news tells the socket
 
     async def order_book(self, request: web.Request) -> web.Response:
         now = self.clock.now_ns()
@@ -205,57 +180,15 @@ class OrderDesk:
 
     # --- the orders' life ---------------------------------------------------------------------
 
-    def _release_and_expire(self, now: int) -> None:
-        for order in [o for o in self.orders.values() if o.state == "amo" and o.release_ns <= now]:
-            if self.calendar.is_open(order.spec.exchange, now):
-                order.state = ""
-                self._submit(order)
-        for order in [o for o in self.orders.values() if o.cancel_at_ns is not None and o.cancel_at_ns <= now]:
-            order.cancel_at_ns = None
-            self._cancel_now(order)
-        self.exchange.expire()
-
-    def _submit(self, order: EmuOrder) -> None:
-        """Into the matching engine; a margin or holdings shortfall is an RMS rejection."""
-        now = self.clock.now_ns()
-        expires = self.calendar.session_close(order.spec.exchange, now) if order.retention == "DAY" else None
-        try:
-            sim = self.exchange.place(
-                OWNER, symbol=order.spec.key, side=order.side, type=order.type, qty=order.qty, price=order.price,
-                trigger=order.trigger, tif=TimeInForce.IOC if order.retention == "IOC" else TimeInForce.DAY, expires_ns=expires,
-            )
-        except ExchangeError as exc:
-            order.state = "rejected"
-            order.reason = self._rms_text(order, exc) if exc.kind == "insufficient_funds" else f"RMS:{exc.message}"
-            self.on_order_change(order, "Rejected")
-            return
-        order.sim = sim
-        self._by_sim[sim.id] = order
-        made = [f for f in self.exchange.fills.get(OWNER, []) if f.order_id == sim.id]
-        self.on_order_change(order, "New")
-        for fill in made:  # fills made inside place(), before the order was known
-            self.add_fill(order, fill)
-
     def add_fill(self, order: EmuOrder, fill: FillRecord) -> None:
         if fill not in order.fills:
             order.fills.append(fill)
             self.on_order_change(order, "Fill", fill)
 
-    def _rms_text(self, order: EmuOrder, exc: ExchangeError) -> str:
-        account = self.exchange.account(OWNER)
-        if order.side is Side.SELL:
-            held = account.free.get(order.spec.symbol, Decimal(0))
-            return f"RMS:Insufficient holdings: {order.qty} {order.spec.trading_symbol} to sell, {held} available"
-        quote = self.exchange.market(order.spec.key).quote
-        reference = order.price or order.trigger or Decimal(repr(quote.ask if quote is not None else order.spec.price))
-        required = (order.qty * reference).quantize(Decimal("0.01"))
-        return f"RMS:Margin Exceeds,Required:{required}, Available:{account.free.get('INR', Decimal(0)):.2f}"
-
     # --- checks -------------------------------------------------------------------------------
 
     def _spec(self, exchange: str, trading_symbol: str) -> ScripSpec:
-        name = trading_symbol.upper()
-        spec = self.scrips.get(f"{exchange.upper()}:{name[:-3] if name.endswith('-EQ') else name}")
+        spec = self.scrips.get(scrip_key(exchange, trading_symbol))
         if spec is None:
             raise Refused(f"Invalid tradingSymbol {trading_symbol!r} for exchange {exchange!r}", field="tradingSymbol")
         return spec
@@ -269,26 +202,15 @@ class OrderDesk:
     @staticmethod
     def _quantity(text: str, spec: ScripSpec) -> Decimal:
         try:
-            qty = Decimal(text)
-        except InvalidOperation:
-            raise Refused(f"Invalid quantity {text!r}", field="quantity") from None
-        if qty <= 0 or qty != qty.to_integral_value():
-            raise Refused(f"Invalid quantity {text!r}", field="quantity")
-        if qty % spec.lot:
-            raise Refused(f"Quantity should be a multiple of the lot size {spec.lot}", field="quantity")
-        if spec.freeze and qty > spec.freeze:
-            raise Refused(f"Quantity exceeds the freeze quantity {spec.freeze}", field="quantity")
-        return qty
+            return whole_lots(text, spec.lot, spec.freeze)
+        except Unfit as exc:
+            raise Refused(str(exc), field="quantity") from None
 
     def _price(self, text: str, spec: ScripSpec, what: str) -> Decimal:
         try:
-            price = Decimal(text)
-        except InvalidOperation:
-            raise Refused(f"Invalid {what} {text!r}", field=what) from None
-        if price <= 0:
-            raise Refused(f"Invalid {what} {text!r}", field=what)
-        if price % Decimal(spec.tick):
-            raise Refused(f"The {what} should be a multiple of the tick size {spec.tick}", field=what)
+            price = on_tick(text, spec.tick, what)
+        except Unfit as exc:
+            raise Refused(str(exc), field=what) from None
         close = Decimal(repr(self.prev_close(spec.key)))
         if not close * Decimal("0.8") <= price <= close * Decimal("1.2"):
             raise Refused(f"The {what} {price} is outside the circuit limits", field=what)

@@ -1,8 +1,9 @@
 """A strict Samco emulator: Samco's REST API and streaming socket on loopback, over the shared market.
 
-The app and its routes, the account and market-data answers, and the market's news. The door
-(session token, static IP, rate limits) is gate.py's, the order desk orders.py's, the market as
-Samco shows it market.py's, the streaming server (/stream) ws.py's.
+The app and its routes, the account and market-data answers. The door (session token, static IP,
+rate limits) is gate.py's, the order desk orders.py's, the market as Samco shows it market.py's, the
+streaming server (/stream) ws.py's; the market behind it, its start and stop, housekeeping and the
+exchange's news are the shared `adapters.simulation.india_emulator.IndiaEmulator`'s.
 
 - Market: `SimExchange` (seeded random walk, the shared matching engine, one funded account with
   the demo holdings), told to the emulator as typed events (QuoteTicked -> the stream, PublicTraded
@@ -14,53 +15,42 @@ Samco shows it market.py's, the streaming server (/stream) ws.py's.
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
-import structlog
 from aiohttp import web
 
-from adapters.india import IST, default_calendar, ist_date, to_ns
+from adapters.india import IST, ist_date, to_ns
 from adapters.samco import schemas as w
 from adapters.samco.client import ORDER_ENTRY
 from adapters.samco.emulator.gate import NS, OWNER, Gate, Handler, Refused, fault_response, reply
 from adapters.samco.emulator.market import (
     SCRIPS,
-    DayStats,
     EmuOrder,
-    OrderNumbers,
     ScripSpec,
-    candles,
     depth_tick,
     position_rows,
     quote_reply,
     quote_tick,
-    samco_exchange,
 )
 from adapters.samco.emulator.orders import OrderDesk
 from adapters.samco.emulator.ws import StreamServer
 from adapters.samco.scrip import render
-from adapters.simulation.emulation import EmulatorServer, Faults, fault_middleware
-from adapters.simulation.exchange import EmulatorClock, ExchangeEvent, OrderFilled, PublicTraded, QuoteTicked
+from adapters.simulation.emulation import fault_middleware
+from adapters.simulation.india_emulator import IndiaEmulator
+from adapters.simulation.india_market import OrderNumbers, candle_buckets
 
-log = structlog.get_logger("tickbus.emulator.samco")
 DEFAULT_FUNDS = Decimal(10_000_000)  # one crore rupees
 DEFAULT_HOLDINGS = {"RELIANCE": (Decimal(100), Decimal("1210.40")), "INFY": (Decimal(50), Decimal("1460.00")),
                     "TCS": (Decimal(20), Decimal("3325.50")), "SBIN": (Decimal(200), Decimal("805.25"))}
 
 
-def _start_ns(start: datetime | None) -> int | None:
-    if start is None:
-        return None
-    return to_ns(start if start.tzinfo is not None else start.replace(tzinfo=IST))
-
-
-class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
+class SamcoEmulator(Gate, OrderDesk, IndiaEmulator[ScripSpec, EmuOrder]):
     venue = "samco"
+    owner = OWNER
     ws_path = "/stream"
+    stream: StreamServer
 
     def __init__(
         self,
@@ -73,36 +63,19 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
         scrips: tuple[ScripSpec, ...] = SCRIPS,
         log_requests: bool = False,
     ) -> None:
-        super().__init__(log_requests=log_requests)
-        self.clock = EmulatorClock(_start_ns(start))
-        self.calendar = default_calendar()
-        self.faults = Faults(seed=seed)
-        self.scrips = {s.key: s for s in scrips}
+        super().__init__(scrips, seed=seed, start=start, funds=funds, holdings=DEFAULT_HOLDINGS,
+                         tick_interval_s=tick_interval_s, log_requests=log_requests)
         self.by_token = {s.token: s for s in scrips}
-        self.exchange = samco_exchange(scrips, seed=seed, clock=self.clock, calendar=self.calendar, tick_interval_s=tick_interval_s)
-        self.funds = funds
-        balances = {"INR": funds, **{name: qty for name, (qty, _) in DEFAULT_HOLDINGS.items()}}
-        self.exchange.open_account(OWNER, balances)
         rng = random.Random(seed)
         self.api_key = "".join(rng.choice("0123456789abcdef") for _ in range(32))
         self.api_secret = "".join(rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") for _ in range(40))
         self.init_gate(rng.randbytes(32), registered_ips)
         self.rms_after_ack = False
-        self.cancel_delay_s = 0.0
         self.minimal_trade_book = False
-        self.orders: dict[str, EmuOrder] = {}
         self.stream = StreamServer(self, self.faults)
-        self._numbers = OrderNumbers()
-        self._by_sim: dict[str, EmuOrder] = {}
-        self._days = {s.key: DayStats(prev_close=s.price) for s in scrips}
-        self._keeper: asyncio.Task[None] | None = None
-        self._unlisten: Callable[[], None] | None = None
+        self._numbers = OrderNumbers(digits=9)  # yymmdd + nine digits ("261120000000001")
 
     # --- EmulatorServer -----------------------------------------------------------------------
-
-    def sim_order_id(self, venue_order_id: str) -> str:
-        order = self.orders.get(venue_order_id)
-        return order.sim.id if order is not None and order.sim is not None else venue_order_id
 
     def credentials(self) -> dict[str, str]:
         return {"api_key": self.api_key, "api_secret": self.api_secret, "client_id": OWNER, "funds_inr": str(self.funds)}
@@ -140,21 +113,6 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
         return app
-
-    async def on_start(self) -> None:
-        self._unlisten = self.exchange.listen(self._on_exchange)
-        self.exchange.start()
-        self._keeper = asyncio.get_running_loop().create_task(self._housekeeping(), name="samco-emulator")
-
-    async def on_stop(self) -> None:
-        await self.exchange.stop()
-        await self.stream.close_all()
-        if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.gather(self._keeper, return_exceptions=True)
-        if self._unlisten is not None:
-            self._unlisten()
-        self._keeper = self._unlisten = None
 
     # --- account ------------------------------------------------------------------------------
 
@@ -221,7 +179,7 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
         rows = [
             w.IntradayCandle(dateTime=w.ist_text(ts, "%Y-%m-%d %H:%M:%S") + ".0", open=f"{o:.2f}", high=f"{h:.2f}",
                              low=f"{lo:.2f}", close=f"{c:.2f}", volume=str(int(v)))
-            for ts, (o, h, lo, c, v) in candles(self.exchange.market(spec.key).trades, start, end, int(interval) * 60 * NS)
+            for ts, (o, h, lo, c, v) in candle_buckets(self.exchange.market(spec.key).trades, start, end, int(interval) * 60 * NS)
         ]
         return reply(w.IntradayReply(**self._ok("Intraday candle data retrieved successfully"), intradayCandleData=rows))
 
@@ -233,7 +191,7 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
         rows = [
             w.HistoricalCandle(date=w.ist_text(ts, "%Y-%m-%d"), open=f"{o:.2f}", high=f"{h:.2f}", low=f"{lo:.2f}",
                                close=f"{c:.2f}", ltp=f"{c:.2f}", volume=str(int(v)))
-            for ts, (o, h, lo, c, v) in candles(self.exchange.market(spec.key).trades, start, end, 86_400 * NS)
+            for ts, (o, h, lo, c, v) in candle_buckets(self.exchange.market(spec.key).trades, start, end, 86_400 * NS)
         ]
         return reply(w.HistoryReply(**self._ok("Historical candle data retrieved successfully"), historicalCandleData=rows))
 
@@ -269,27 +227,8 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
 
     # --- the market's news --------------------------------------------------------------------
 
-    def _on_exchange(self, event: ExchangeEvent) -> None:
-        match event:
-            case QuoteTicked(quote):
-                spec = self.scrips.get(quote.instrument)
-                if spec is not None:
-                    self.stream.publish(spec.token)
-            case PublicTraded(trade):
-                self._days[trade.instrument].trade(trade.price, trade.size, trade.ts_ns)
-            case OrderFilled(_, fill):
-                order = self._by_sim.get(fill.order_id)
-                if order is not None:
-                    self.add_fill(order, fill)
-
-    async def _housekeeping(self) -> None:
-        """After-market orders reach the exchange at the open; DAY orders expire at the close."""
-        while True:
-            await asyncio.sleep(self.exchange.tick_interval_s)
-            try:
-                self._release_and_expire(self.clock.now_ns())
-            except Exception as exc:  # one bad step must not end the emulator's sessions
-                log.error("housekeeping failed", error=repr(exc), exc_info=exc)
+    def publish_quote(self, spec: ScripSpec) -> None:
+        self.stream.publish(spec.token)
 
     @staticmethod
     def _time(text: str, fmt: str, what: str) -> int:
@@ -297,9 +236,3 @@ class SamcoEmulator(Gate, OrderDesk, EmulatorServer):
             return to_ns(datetime.strptime(text, fmt).replace(tzinfo=IST))
         except ValueError:
             raise Refused(f"Invalid {what} {text!r}: expected {fmt.replace('%', '')}") from None
-
-    def _last(self, key: str) -> float:
-        day = self._days[key]
-        quote = self.exchange.market(key).quote
-        return day.last or ((quote.bid + quote.ask) / 2 if quote is not None else self.scrips[key].price)
-

@@ -1,27 +1,27 @@
-"""The emulator's market as Samco shows it: the scrip list, the simulated exchange behind it, the
-emulator's orders, and everything rendered in Samco's shapes (order book rows, trades, positions,
-quotes and streaming ticks), every value a string.
+"""The emulator's market as Samco shows it: the scrip list, the emulator's orders, and everything
+rendered in Samco's shapes (order book rows, trades, positions, quotes and streaming ticks), every
+value a string.
 
-The market mechanics (price process, matching, the account) are `adapters.simulation.exchange.SimExchange`;
-this module only looks at them the way Samco's API does.
+The market mechanics (price process, matching, the account) are `adapters.simulation.exchange.SimExchange`,
+and what the Indian brokers' emulators keep alike (the day's statistics, candle buckets, position
+sums, money and quantity text) `adapters.simulation.india_market`'s; this module only looks at them
+the way Samco's API does.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from adapters.india import NSE_INDEX_FNO, TradingCalendar, ist_date, make_instrument
+from adapters.india import NSE_INDEX_FNO, ist_date
 from adapters.samco import schemas as w
 from adapters.samco.scrip import Scrip
-from adapters.simulation.account import FeeSchedule
-from adapters.simulation.exchange import EmulatorClock, FillRecord, MarketState, SimExchange
+from adapters.simulation.exchange import FillRecord, MarketState
+from adapters.simulation.india_market import DayStats, Position, ScripNames, fills_by_position, money, qty_text
 from adapters.simulation.matching import SimOrder
-from engine.data.synthetic import WalkSpec
-from engine.events import ZERO, Instrument, OrderStatus, OrderType, Quote, Side
+from engine.events import ZERO, OrderStatus, OrderType, Quote, Side
 
 S = OrderStatus
 NS = 1_000_000_000
@@ -33,7 +33,7 @@ AMO_WORD = "After market order req received"
 
 
 @dataclass(frozen=True)
-class ScripSpec:
+class ScripSpec(ScripNames):
     """One instrument of the emulator's scrip master and where its price starts."""
 
     code: str
@@ -49,22 +49,8 @@ class ScripSpec:
     strike: str = ""
 
     @property
-    def symbol(self) -> str:
-        """The symbolName placeOrder takes ("RELIANCE" for "RELIANCE-EQ")."""
-        return self.trading_symbol[:-3] if self.trading_symbol.endswith("-EQ") else self.trading_symbol
-
-    @property
-    def key(self) -> str:
-        """The market's key inside the simulated exchange ("NSE:RELIANCE")."""
-        return f"{self.exchange}:{self.symbol}"
-
-    @property
     def token(self) -> str:
         return f"{self.code}_{self.exchange}"
-
-    @property
-    def kind(self) -> str:
-        return {"EQ": "equity", "FUTIDX": "future", "FUTSTK": "future"}.get(self.instrument, "option")
 
     def scrip(self) -> Scrip:
         return Scrip(
@@ -123,20 +109,6 @@ SCRIPS: tuple[ScripSpec, ...] = (
     ScripSpec("52305", "BANKNIFTY26NOV59000CE", "BANKNIFTY", "NFO", "OPTIDX", 412.60, lot=int(_BANKNIFTY), size=3000, expiry="2026-11-23", strike="59000"),
     ScripSpec("52410", "RELIANCE26NOVFUT", "RELIANCE", "NFO", "FUTSTK", 1296.20, lot=500, size=5000, expiry="2026-11-23"),
 )
-
-
-def samco_exchange(
-    scrips: Iterable[ScripSpec], *, seed: int, clock: EmulatorClock, calendar: TradingCalendar, tick_interval_s: float
-) -> SimExchange:
-    """The simulated exchange over `scrips`, open during the calendar's sessions; no fees."""
-    pairs: list[tuple[Instrument, WalkSpec]] = []
-    for s in scrips:
-        inst = make_instrument("samco", s.exchange, s.symbol, Decimal(s.tick), Decimal(s.lot), s.kind, token=s.token)
-        pairs.append((inst, WalkSpec(instrument=inst.symbol, price=s.price, tick=float(s.tick), size=s.size, reversion=0.01)))
-    return SimExchange(
-        pairs, seed=seed, clock=clock, fees=FeeSchedule(),
-        is_open=lambda inst, ts: calendar.is_open(inst.exchange, ts), tick_interval_s=tick_interval_s,
-    )
 
 
 # --- the emulator's orders ---------------------------------------------------------------------
@@ -207,34 +179,14 @@ class EmuOrder:
         return ""
 
 
-class OrderNumbers:
-    """Samco-like order numbers: yymmdd + a nine-digit sequence ("261120000000001")."""
-
-    def __init__(self) -> None:
-        self._seq = itertools.count(1)
-
-    def next(self, ts_ns: int) -> str:
-        return f"{ist_date(ts_ns):%y%m%d}{next(self._seq):09d}"
-
-
-def _money(value: Decimal | float | None) -> str:
-    if not value:
-        return "0.00"  # also for -0, which would print as "-0.00"
-    return f"{Decimal(repr(value)) if isinstance(value, float) else value:.2f}"
-
-
-def _qty(value: Decimal) -> str:
-    return str(int(value)) if value == value.to_integral_value() else w.text(value)
-
-
 def details(o: EmuOrder) -> w.OrderDetails:
     avg = o.sim.avg_price if o.sim is not None else None
     return w.OrderDetails(
-        pendingQuantity=_qty(o.qty - o.filled if o.is_open else ZERO), avgExecutionPrice=_money(avg),
-        orderPlacedBy="DEMO01", tradingSymbol=o.spec.trading_symbol, triggerPrice=_money(o.trigger),
-        exchange=o.spec.exchange, totalQuantity=_qty(o.qty), transactionType=o.side.value.upper(),
-        productType=o.product, orderType=o.type_code, quantity=_qty(o.qty), filledQuantity=_qty(o.filled),
-        orderPrice=_money(o.price), filledPrice=_money(avg), exchangeOrderNo=f"1{o.number[-9:]}",
+        pendingQuantity=qty_text(o.qty - o.filled if o.is_open else ZERO), avgExecutionPrice=money(avg),
+        orderPlacedBy="DEMO01", tradingSymbol=o.spec.trading_symbol, triggerPrice=money(o.trigger),
+        exchange=o.spec.exchange, totalQuantity=qty_text(o.qty), transactionType=o.side.value.upper(),
+        productType=o.product, orderType=o.type_code, quantity=qty_text(o.qty), filledQuantity=qty_text(o.filled),
+        orderPrice=money(o.price), filledPrice=money(avg), exchangeOrderNo=f"1{o.number[-9:]}",
         orderValidity=o.validity, orderTime=w.ist_text(o.placed_ns, "%d/%m/%Y %H:%M:%S"),
     )
 
@@ -245,11 +197,11 @@ def order_row(o: EmuOrder) -> w.OrderRow:
     return w.OrderRow(
         orderNumber=o.number, exchange=o.spec.exchange, tradingSymbol=o.spec.trading_symbol, symbol=o.spec.token,
         transactionType=o.side.value.upper(), productCode=o.product, orderType=o.type_code,
-        orderPrice=_money(o.price), triggerPrice=_money(o.trigger), orderValidity=o.validity, orderStatus=word,
-        status=word, exchangeStatus=word.lower(), orderValue=_money((o.price or Decimal(0)) * o.qty),
-        orderTime=w.ist_text(o.placed_ns, "%d-%b-%Y %H:%M:%S"), userId="DEMO01", quantity=_qty(o.qty),
-        totalQuanity=_qty(o.qty), pendingQuantity=_qty(o.qty - o.filled if o.is_open else ZERO),
-        filledQuantity=_qty(o.filled), fillPrice=_money(avg), averagePrice=_money(avg),
+        orderPrice=money(o.price), triggerPrice=money(o.trigger), orderValidity=o.validity, orderStatus=word,
+        status=word, exchangeStatus=word.lower(), orderValue=money((o.price or Decimal(0)) * o.qty),
+        orderTime=w.ist_text(o.placed_ns, "%d-%b-%Y %H:%M:%S"), userId="DEMO01", quantity=qty_text(o.qty),
+        totalQuanity=qty_text(o.qty), pendingQuantity=qty_text(o.qty - o.filled if o.is_open else ZERO),
+        filledQuantity=qty_text(o.filled), fillPrice=money(avg), averagePrice=money(avg),
         rejectionReason=o.rejection(), exchangeOrderNumber=f"1{o.number[-9:]}", expiry=o.spec.expiry,
         optionType=o.spec.trading_symbol[-2:] if o.spec.instrument == "OPTIDX" else "", orderPlaceBy="DEMO01",
     )
@@ -263,75 +215,41 @@ def trade_row(o: EmuOrder, fill: FillRecord, *, minimal: bool = False) -> w.Trad
         return w.TradeRow(
             orderNumber=o.number, exchange=o.spec.exchange, tradingSymbol=o.spec.trading_symbol,
             transactionType=o.side.value.upper(), productCode=o.product, orderType=o.type_code,
-            orderPrice=_money(o.price), quantity=_qty(o.qty), filledQuantity=_qty(cumulative),
-            exchangeOrderNumber=f"1{o.number[-9:]}", tradePrice=_money(fill.price),
+            orderPrice=money(o.price), quantity=qty_text(o.qty), filledQuantity=qty_text(cumulative),
+            exchangeOrderNumber=f"1{o.number[-9:]}", tradePrice=money(fill.price),
             tradeDate=w.ist_text(fill.ts_ns, "%d%b%Y").upper(), tradeTime=w.ist_text(fill.ts_ns, "%H:%M:%S"),
         )
     return w.TradeRow(
         orderNumber=o.number, exchange=o.spec.exchange, tradingSymbol=o.spec.trading_symbol,
         transactionType=o.side.value.upper(), productCode=o.product, orderType=o.type_code,
-        orderPrice=_money(o.price), quantity=_qty(o.qty), filledQuantity=_qty(fill.qty), tradeQuantity=_qty(fill.qty),
+        orderPrice=money(o.price), quantity=qty_text(o.qty), filledQuantity=qty_text(fill.qty), tradeQuantity=qty_text(fill.qty),
         exchangeOrderNumber=f"1{o.number[-9:]}", tradeNumber=f"{50_000_000 + fill.id}",
-        tradePrice=_money(fill.price), tradeDate=w.ist_text(fill.ts_ns, "%d%b%Y").upper(),
+        tradePrice=money(fill.price), tradeDate=w.ist_text(fill.ts_ns, "%d%b%Y").upper(),
         tradeTime=w.ist_text(fill.ts_ns, "%H:%M:%S"),
     )
 
 
 def position_rows(orders: Iterable[EmuOrder], kind: str, today: int, marks: dict[str, float]) -> list[w.PositionRow]:
     """DAY: today's trades; NET: every trade since the emulator started; by symbol and product."""
-    groups: dict[tuple[str, str], list[tuple[EmuOrder, FillRecord]]] = {}
-    for o in orders:
-        for f in o.fills:
-            if kind == "NET" or ist_date(f.ts_ns).toordinal() == today:
-                groups.setdefault((o.spec.key, o.product), []).append((o, f))
     rows = []
-    for (key, product), trades in groups.items():
+    for (key, product), trades in fills_by_position(orders, lambda f: kind == "NET" or ist_date(f.ts_ns).toordinal() == today).items():
         spec = trades[0][0].spec
-        bought = sum((f.qty for o, f in trades if o.side is Side.BUY), ZERO)
-        sold = sum((f.qty for o, f in trades if o.side is Side.SELL), ZERO)
-        buy_value = sum((f.qty * f.price for o, f in trades if o.side is Side.BUY), ZERO)
-        sell_value = sum((f.qty * f.price for o, f in trades if o.side is Side.SELL), ZERO)
-        avg_buy = buy_value / bought if bought else ZERO
-        avg_sell = sell_value / sold if sold else ZERO
-        net = bought - sold
-        mark = Decimal(repr(marks.get(key, 0.0)))
-        realized = min(bought, sold) * (avg_sell - avg_buy)
-        unrealized = net * (mark - (avg_buy if net > 0 else avg_sell)) if net else ZERO
+        p = Position.of(trades, marks.get(key, 0.0))
+        avg_buy, avg_sell, net, mark = p.avg_buy, p.avg_sell, p.net, p.mark
         rows.append(
             w.PositionRow(
                 tradingSymbol=spec.trading_symbol, exchange=spec.exchange, productCode=product, positionType=kind,
-                transactionType="BUY" if net >= 0 else "SELL", netQuantity=_qty(net), buyQuantity=_qty(bought),
-                sellQuantity=_qty(sold), averagePrice=_money(avg_buy if net >= 0 else avg_sell),
-                averageBuyPrice=_money(avg_buy), averageSellPrice=_money(avg_sell), lastTradedPrice=_money(mark),
-                previousClose=_money(Decimal(repr(spec.price))), netValue=_money(net * mark),
-                realizedGainAndLoss=_money(realized), unrealizedGainAndLoss=_money(unrealized),
+                transactionType="BUY" if net >= 0 else "SELL", netQuantity=qty_text(net), buyQuantity=qty_text(p.bought),
+                sellQuantity=qty_text(p.sold), averagePrice=money(avg_buy if net >= 0 else avg_sell),
+                averageBuyPrice=money(avg_buy), averageSellPrice=money(avg_sell), lastTradedPrice=money(mark),
+                previousClose=money(Decimal(repr(spec.price))), netValue=money(net * mark),
+                realizedGainAndLoss=money(p.realized), unrealizedGainAndLoss=money(p.unrealized),
             )
         )
     return rows
 
 
 # --- market data in Samco's shapes -------------------------------------------------------------
-
-
-@dataclass
-class DayStats:
-    """What a quote tick says beyond the touch: the day's open/high/low, volume, last trade."""
-
-    prev_close: float
-    open: float = 0.0
-    high: float = 0.0
-    low: float = 0.0
-    volume: float = 0.0
-    last: float = 0.0
-    last_qty: float = 0.0
-    last_ns: int = 0
-
-    def trade(self, price: float, size: float, ts_ns: int) -> None:
-        if not self.open:
-            self.open = self.high = self.low = price
-        self.high, self.low = max(self.high, price), min(self.low, price)
-        self.volume += size
-        self.last, self.last_qty, self.last_ns = price, size, ts_ns
 
 
 def _px(value: float) -> str:
@@ -386,15 +304,3 @@ def quote_reply(spec: ScripSpec, state: MarketState, day: DayStats, bids: Levels
         bestBids=[w.Level(number=str(i + 1), quantity=f"{int(q)}", price=f"{p:.2f}") for i, (p, q) in enumerate(bids[:DEPTH])],
         bestAsks=[w.Level(number=str(i + 1), quantity=f"{int(q)}", price=f"{p:.2f}") for i, (p, q) in enumerate(asks[:DEPTH])],
     )
-
-
-def candles(trades: Iterable[Any], start_ns: int, end_ns: int, span_ns: int) -> list[tuple[int, list[float]]]:
-    """(start, [open, high, low, close, volume]) per `span_ns` bucket of the public trades."""
-    groups: dict[int, list[float]] = {}
-    for t in trades:
-        if start_ns <= t.ts_ns <= end_ns:
-            bucket = t.ts_ns - (t.ts_ns + 19_800 * NS) % span_ns  # buckets aligned to IST midnight
-            row = groups.setdefault(bucket, [t.price, t.price, t.price, t.price, 0.0])
-            row[1], row[2], row[3] = max(row[1], t.price), min(row[2], t.price), t.price
-            row[4] += t.size
-    return sorted(groups.items())

@@ -13,39 +13,35 @@ order book) until `faults.release_pushes()`.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from adapters.india import Exchange, TradingCalendar
+from adapters.india import Exchange
 from adapters.samco import schemas as w
-from adapters.samco.emulator.gate import CLAIMS, NS, OWNER, Refused, reply
-from adapters.samco.emulator.market import ORDER_TYPES, EmuOrder, OrderNumbers, ScripSpec, details, order_row, trade_row
+from adapters.samco.emulator.gate import CLAIMS, OWNER, Refused, reply
+from adapters.samco.emulator.market import ORDER_TYPES, EmuOrder, ScripSpec, details, order_row, trade_row
 from adapters.simulation.emulation import Faults
-from adapters.simulation.exchange import EmulatorClock, ExchangeError, FillRecord, SimExchange
-from adapters.simulation.matching import SimOrder
-from engine.events import Side, TimeInForce
+from adapters.simulation.exchange import ExchangeError, FillRecord
+from adapters.simulation.india_emulator import OrderLife
+from adapters.simulation.india_market import OrderNumbers, Unfit, on_tick, scrip_key, whole_lots
+from engine.events import Side
 
 CLOSED_TEXT = "Market is closed. Place it as an after market order (afterMarketOrderFlag YES)."
 PRODUCTS = {Exchange.NSE: ("CNC", "MIS"), Exchange.BSE: ("CNC", "MIS"), Exchange.NFO: ("NRML", "MIS")}
 
 
-class OrderDesk:
-    """The order routes and the orders' life at the exchange, mixed into the emulator."""
+class OrderDesk(OrderLife[EmuOrder]):
+    """The order routes, mixed into the emulator; the orders' life at the exchange is the shared
+    `OrderLife` (nothing is pushed: an order's state is read from the books)."""
 
-    clock: EmulatorClock
-    calendar: TradingCalendar
-    exchange: SimExchange
     scrips: dict[str, ScripSpec]
-    orders: dict[str, EmuOrder]
     rms_after_ack: bool
-    cancel_delay_s: float
     minimal_trade_book: bool
     faults: Faults
     _numbers: OrderNumbers
-    _by_sim: dict[str, EmuOrder]
 
     def _ok(self, message: str) -> dict[str, Any]:
         """The success envelope's fields (the gate's)."""
@@ -116,7 +112,7 @@ class OrderDesk:
             try:
                 self.exchange.modify(OWNER, order.sim.id, qty=qty, price=price, trigger=trigger)
             except ExchangeError as exc:
-                raise Refused(self._rms_text(order, exc) if exc.kind == "insufficient_funds" else exc.message) from None
+                raise Refused(self._rms_text(order) if exc.kind == "insufficient_funds" else exc.message) from None
         order.qty, order.price, order.trigger = qty or order.qty, price or order.price, trigger or order.trigger
         return reply(
             w.PlaceReply(
@@ -129,20 +125,8 @@ class OrderDesk:
         order = self._order(request.query.get("orderNumber", ""))
         if not order.is_open:
             raise Refused(f"Order cannot be cancelled as it is in {order.word()} status")
-        if self.cancel_delay_s > 0 and order.sim is not None:
-            if order.cancel_at_ns is None:
-                order.cancel_at_ns = self.clock.now_ns() + int(self.cancel_delay_s * NS)
-        else:
-            self._cancel_now(order)
+        self._cancel(order)
         return reply(w.CancelReply(**self._ok("Order cancelled successfully"), orderNumber=order.number))
-
-    def _cancel_now(self, order: EmuOrder) -> None:
-        if not order.is_open:
-            return  # it filled (or expired) before the exchange got the cancel
-        if order.sim is None:
-            order.state = "cancelled"
-        else:
-            self.exchange.cancel(OWNER, order.sim.id)
 
     async def order_book(self, request: web.Request) -> web.Response:
         rows = [order_row(o) for o in self.orders.values()]
@@ -166,39 +150,7 @@ class OrderDesk:
         )
         return reply(w.TradeBookReply(**self._ok("Trade Book details retrieved successfully"), tradeBookDetails=[r for _, r in rows]))
 
-    def _release_and_expire(self, now: int) -> None:
-        for order in [o for o in self.orders.values() if o.state == "amo" and o.release_ns <= now]:
-            if self.calendar.is_open(order.spec.exchange, now):
-                order.state = ""
-                self._submit(order)
-        for order in [o for o in self.orders.values() if o.state == "ack"]:
-            order.state = ""
-            self._submit(order)  # the RMS after the acknowledgement
-        for order in [o for o in self.orders.values() if o.cancel_at_ns is not None and o.cancel_at_ns <= now]:
-            order.cancel_at_ns = None
-            self._cancel_now(order)
-        self.exchange.expire()
-
     # --- helpers ------------------------------------------------------------------------------
-
-    def _submit(self, order: EmuOrder) -> None:
-        """Into the matching engine; a margin or holdings shortfall is an RMS rejection."""
-        now = self.clock.now_ns()
-        expires = self.calendar.session_close(order.spec.exchange, now) if order.validity == "DAY" else None
-        try:
-            sim: SimOrder = self.exchange.place(
-                OWNER, symbol=order.spec.key, side=order.side, type=order.type, qty=order.qty, price=order.price,
-                trigger=order.trigger, tif=TimeInForce.IOC if order.validity == "IOC" else TimeInForce.DAY, expires_ns=expires,
-            )
-        except ExchangeError as exc:
-            order.state = "rejected"
-            order.reason = self._rms_text(order, exc) if exc.kind == "insufficient_funds" else f"RMS:{exc.message}"
-            return
-        order.sim = sim
-        self._by_sim[sim.id] = order
-        for fill in self.exchange.fills.get(OWNER, []):
-            if fill.order_id == sim.id and fill not in order.fills:
-                self.add_fill(order, fill)  # fills made inside place(), before the order was known
 
     def add_fill(self, order: EmuOrder, fill: FillRecord) -> None:
         """A fill of our order; while `faults.hold_pushes`, the trade book does not show it yet."""
@@ -206,23 +158,14 @@ class OrderDesk:
         if self.faults.hold_pushes:
             self.faults.withheld.add(fill.id)
 
-    def _rms_text(self, order: EmuOrder, exc: ExchangeError) -> str:
-        account = self.exchange.account(OWNER)
-        if order.side is Side.SELL:
-            held = account.free.get(order.spec.symbol, Decimal(0))
-            return f"RMS:Insufficient holdings: {order.qty} {order.spec.trading_symbol} to sell, {held} available"
-        quote = self.exchange.market(order.spec.key).quote
-        reference = order.price or order.trigger or Decimal(repr(quote.ask if quote is not None else order.spec.price))
-        required = (order.qty * reference).quantize(Decimal("0.01"))
-        return f"RMS:Margin Exceeds,Required:{required}, Available:{account.free.get('INR', Decimal(0)):.2f} for {order.spec.trading_symbol}"
+    def _rms_text(self, order: EmuOrder) -> str:
+        text = super()._rms_text(order)
+        return text if order.side is Side.SELL else f"{text} for {order.spec.trading_symbol}"
 
     def _spec(self, exchange: str, symbol: str) -> ScripSpec:
-        exchange = exchange.upper()
-        name = symbol.upper()
-        name = name[:-3] if name.endswith("-EQ") else name
-        spec = self.scrips.get(f"{exchange}:{name}")
+        spec = self.scrips.get(scrip_key(exchange, symbol))
         if spec is None:
-            raise Refused(f"Invalid symbol name {symbol} for exchange {exchange}")
+            raise Refused(f"Invalid symbol name {symbol} for exchange {exchange.upper()}")
         return spec
 
     def _order(self, number: str) -> EmuOrder:
@@ -234,23 +177,13 @@ class OrderDesk:
     @staticmethod
     def _quantity(text: str, spec: ScripSpec) -> Decimal:
         try:
-            qty = Decimal(text)
-        except InvalidOperation:
-            raise Refused(f"Invalid quantity {text!r}") from None
-        if qty <= 0 or qty != qty.to_integral_value():
-            raise Refused(f"Invalid quantity {text!r}")
-        if qty % spec.lot:
-            raise Refused(f"Quantity should be a multiple of the lot size {spec.lot}")
-        return qty
+            return whole_lots(text, spec.lot)
+        except Unfit as exc:
+            raise Refused(str(exc)) from None
 
     @staticmethod
     def _price(text: str, spec: ScripSpec, what: str) -> Decimal:
         try:
-            price = Decimal(text)
-        except InvalidOperation:
-            raise Refused(f"Invalid {what} {text!r}") from None
-        if price <= 0:
-            raise Refused(f"Invalid {what} {text!r}")
-        if price % Decimal(spec.tick):
-            raise Refused(f"The {what} should be a multiple of the tick size {spec.tick}")
-        return price
+            return on_tick(text, spec.tick, what)
+        except Unfit as exc:
+            raise Refused(str(exc)) from None

@@ -19,9 +19,10 @@ from adapters.firstock.emulator.market import trade_row
 from adapters.firstock.feed import FirstockFeed
 from engine.clock import RealtimeClock
 from engine.data.bus import Bus
-from engine.events import FeedState, FeedStatus, OrderStatus, OrderType, Quote, Side, TimeInForce, Trade
+from engine.events import FeedState, FeedStatus, OrderStatus, Quote, Side, Trade
 from engine.venue.contract import Channel
 from engine.venue.retry import Backoff
+from tests.adapters._india_fixtures import submit
 
 from .conftest import bounded, start_venue, ticks_away, until
 
@@ -166,9 +167,7 @@ async def test_order_update_frames_reach_the_manager_without_any_rest_look(emula
         await until(lambda: h.venue.feed is not None and h.venue.feed.connected)
         await until(lambda: h.venue.sync.stats.catch_ups >= 1)  # the look when the socket opened
         books = emulator.requests["POST /V1/orderBook"]
-        order = h.manager.submit(strategy_id="s1", instrument="firstock:NSE:SBIN", venue="firstock", side=Side.BUY,
-                                 qty=Decimal(4), type=OrderType.LIMIT, price=ticks_away(emulator, "NSE:SBIN", -30),
-                                 tif=TimeInForce.DAY)
+        order = submit(h, "firstock:NSE:SBIN", Side.BUY, 4, ticks_away(emulator, "NSE:SBIN", -30))
         await until(lambda: h.order(order.client_order_id).status is OrderStatus.PLACED)
         number = h.order(order.client_order_id).venue_order_id
         emulator.fill_resting(number, Decimal(1))

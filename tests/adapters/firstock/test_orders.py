@@ -4,7 +4,6 @@ freeze-quantity slices, an unknown outcome found by its remarks, and a restart r
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -13,26 +12,16 @@ from typing import Any
 import pytest
 
 from adapters.firstock.emulator import FirstockEmulator
-from adapters.firstock.emulator.market import OWNER
 from adapters.firstock.parsing import find_by_remarks
-from engine.errors import InvalidOrder, MarketClosed, VenueUnavailable
+from engine.errors import InvalidOrder, MarketClosed
 from engine.events import Order, OrderStatus, OrderType, Side, TimeInForce
+from tests.adapters._india_fixtures import partly_then_wholly_filled, restart_mid_order, statuses, submit
 
 from .conftest import THURSDAY_EVENING, Harness, bounded, start_venue, ticks_away, until
 
 Make = Callable[..., Awaitable[FirstockEmulator]]
 S = OrderStatus
 RELIANCE = "firstock:NSE:RELIANCE"
-
-
-def submit(h: Harness, instrument: str, side: Side, qty: int, price: Decimal | None = None, **kw: Any) -> Order:
-    kind = kw.pop("type", OrderType.LIMIT if price is not None else OrderType.MARKET)
-    return h.manager.submit(strategy_id="s1", instrument=instrument, venue="firstock", side=side, qty=Decimal(qty),
-                            type=kind, price=price, tif=kw.pop("tif", TimeInForce.DAY), **kw)
-
-
-def statuses(h: Harness, coid: str) -> list[OrderStatus]:
-    return [u.order.status for u in h.updates if u.order.client_order_id == coid]
 
 
 @pytest.fixture
@@ -43,19 +32,7 @@ async def venue(emulator: FirstockEmulator, tmp_path: Path) -> Any:
 
 
 async def test_a_limit_order_goes_placed_then_updated_then_completed(venue: Harness, emulator: FirstockEmulator) -> None:
-    key = "NSE:RELIANCE"
-    order = submit(venue, RELIANCE, Side.BUY, 6000, ticks_away(emulator, key, -30))
-    coid = order.client_order_id
-    await until(lambda: venue.order(coid).status is S.PLACED)
-    await bounded(emulator.exchange.stop())  # hold the market still: the touch is what it is
-    quote = emulator.exchange.market(key).quote
-    assert quote is not None and quote.ask_size < 6000
-    venue.manager.modify(coid, price=Decimal(repr(quote.ask)))  # takes what the touch offers
-    await until(lambda: venue.order(coid).status is S.UPDATED and venue.order(coid).filled_qty > 0)
-    partial = venue.order(coid).filled_qty
-    venue.manager.modify(coid, price=ticks_away(emulator, key, 200))  # now takes the rest ...
-    emulator.exchange.start()  # ... from this quote's depth and, should it not be enough, the next quotes'
-    await until(lambda: venue.order(coid).status is S.COMPLETED and venue.order(coid).filled_qty == 6000)
+    coid, partial = await partly_then_wholly_filled(venue, emulator, "NSE:RELIANCE", restart_market=True)
 
     seen = statuses(venue, coid)
     assert seen.index(S.PLACED) < seen.index(S.UPDATED) < seen.index(S.COMPLETED)
@@ -148,46 +125,14 @@ async def test_a_lost_answer_is_found_by_its_remarks_never_sent_again(venue: Har
 
 
 async def test_a_restart_mid_order_is_reconciled_with_the_venue(emulator: FirstockEmulator, tmp_path: Path) -> None:
-    journal = tmp_path / "journal.sqlite"
-    first = await start_venue(emulator, tmp_path, journal=journal)
-    resting = submit(first, "firstock:NSE:LT", Side.BUY, 1, ticks_away(emulator, "NSE:LT", -80))
-    to_fill = submit(first, "firstock:NSE:SBIN", Side.BUY, 10, ticks_away(emulator, "NSE:SBIN", -80))
-    to_cancel = submit(first, "firstock:NSE:ITC", Side.BUY, 10, ticks_away(emulator, "NSE:ITC", -80))
-    await until(lambda: all(first.order(o.client_order_id).status is S.PLACED for o in (resting, to_fill, to_cancel)))
-    emulator.faults.lose_write_responses = 1  # this one is placed, but its answer never arrives ...
-
-    lookups: list[str] = []
-
-    async def lookup_fails(order: Order) -> None:
-        lookups.append(order.client_order_id)
-        raise VenueUnavailable("firstock", "connection reset")  # ... nor does the lookup that follows
-
-    first.venue.order_status = lookup_fails  # type: ignore[method-assign]
-    unknown = submit(first, "firstock:NSE:WIPRO", Side.BUY, 4, ticks_away(emulator, "NSE:WIPRO", -80))
-    await until(lambda: len(emulator.orders) == 4 and bool(lookups))
-    for task in list(first.manager._tasks):  # the engine dies while it is still asking
-        task.cancel()
-    await asyncio.sleep(0)
-    await bounded(first.venue.close())
-    first.journal.close()
-
-    number = {o.client_order_id: first.order(o.client_order_id).venue_order_id for o in (to_fill, to_cancel)}
-    emulator.exchange.modify(OWNER, emulator.orders[number[to_fill.client_order_id]].sim.id,  # type: ignore[union-attr]
-                             price=ticks_away(emulator, "NSE:SBIN", 40))
-    emulator.exchange.cancel(OWNER, emulator.orders[number[to_cancel.client_order_id]].sim.id)  # type: ignore[union-attr]
-    await until(lambda: emulator.orders[number[to_fill.client_order_id]].word() == "COMPLETE")
-
-    second = await start_venue(emulator, tmp_path, journal=journal)
-    try:
-        got = {o.client_order_id: second.order(o.client_order_id) for o in (resting, to_fill, to_cancel, unknown)}
-    finally:
-        await second.close()
-    assert got[resting.client_order_id].status is S.PLACED
-    assert got[to_fill.client_order_id].status is S.COMPLETED and got[to_fill.client_order_id].filled_qty == 10
-    assert got[to_cancel.client_order_id].status is S.CANCELLED
-    assert got[unknown.client_order_id].status is S.PLACED and got[unknown.client_order_id].venue_order_id in emulator.orders
+    run = await restart_mid_order(start_venue, emulator, tmp_path, ("NSE:LT", "NSE:SBIN", "NSE:ITC", "NSE:WIPRO"), "COMPLETE")
+    got = run.got
+    assert got["resting"].status is S.PLACED
+    assert got["to_fill"].status is S.COMPLETED and got["to_fill"].filled_qty == 10
+    assert got["to_cancel"].status is S.CANCELLED
+    assert got["unknown"].status is S.PLACED and got["unknown"].venue_order_id in emulator.orders
     assert len(emulator.orders) == 4  # nothing was sent twice
-    rows = [o for o in emulator.orders.values() if o.remarks == unknown.client_order_id]
+    rows = [o for o in emulator.orders.values() if o.remarks == got["unknown"].client_order_id]
     assert len(rows) == 1
 
 

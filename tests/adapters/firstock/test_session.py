@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime, time
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,19 +17,15 @@ import pytest
 from adapters.firstock.auth import SessionState, next_session_end, password_hash, totp_code
 from adapters.firstock.client import FirstockClient
 from adapters.firstock.emulator import FirstockEmulator
-from adapters.india import IST, to_ns
 from engine.errors import AuthError
 from engine.events import OrderStatus as S
-from engine.events import OrderType, Side, TimeInForce
+from engine.events import Side
+from tests.adapters._india_fixtures import ist, submit
 
 from .conftest import THURSDAY_EVENING, bounded, credentials, start_venue, ticks_away, until
 
 Make = Callable[..., Awaitable[FirstockEmulator]]
 NS = 1_000_000_000
-
-
-def ist(*parts: int) -> int:
-    return to_ns(datetime(*parts, tzinfo=IST))  # type: ignore[misc]
 
 
 def test_the_password_is_its_sha256_hex_and_the_totp_is_rfc_6238() -> None:
@@ -106,12 +102,10 @@ async def test_crossing_the_daily_roll_over_logs_in_again_and_no_order_is_lost(m
     inst = "firstock:NSE:RELIANCE"
     try:
         price = ticks_away(emulator, "NSE:RELIANCE", 60)  # above the market: fills at the open
-        first = h.manager.submit(strategy_id="s1", instrument=inst, venue="firstock", side=Side.BUY, qty=Decimal(3),
-                                 type=OrderType.LIMIT, price=price, tif=TimeInForce.DAY, after_market=True)
+        first = submit(h, inst, Side.BUY, 3, price, after_market=True)
         await until(lambda: h.order(first.client_order_id).status is S.PLACED)
         emulator.clock.set(ist(2026, 11, 20, 3, 1))  # the first jKey rolled over
-        second = h.manager.submit(strategy_id="s1", instrument=inst, venue="firstock", side=Side.BUY, qty=Decimal(2),
-                                  type=OrderType.LIMIT, price=price, tif=TimeInForce.DAY, after_market=True)
+        second = submit(h, inst, Side.BUY, 2, price, after_market=True)
         await until(lambda: h.order(second.client_order_id).status is S.PLACED)
         emulator.clock.set(ist(2026, 11, 20, 9, 15, 1))  # the open: both orders reach the market
         await until(lambda: all(h.order(o.client_order_id).status is S.COMPLETED for o in (first, second)))
@@ -144,9 +138,7 @@ async def test_orders_wait_while_the_session_logs_in_again_instead_of_failing(em
     try:
         emulator.expire_sessions()  # the socket is closed too: its reconnect asks for a login
         await until(lambda: session.state is SessionState.LOGGING_IN)  # held at the gate
-        order = h.manager.submit(strategy_id="s1", instrument="firstock:NSE:SBIN", venue="firstock", side=Side.BUY,
-                                 qty=Decimal(1), type=OrderType.LIMIT, price=ticks_away(emulator, "NSE:SBIN", -20),
-                                 tif=TimeInForce.DAY)
+        order = submit(h, "firstock:NSE:SBIN", Side.BUY, 1, ticks_away(emulator, "NSE:SBIN", -20))
         for _ in range(20):
             await asyncio.sleep(0.01)
         held = (h.order(order.client_order_id).status, len(emulator.orders))

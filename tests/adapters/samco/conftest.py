@@ -1,12 +1,11 @@
 """Fixtures for the Samco tests: emulators at chosen IST instants, a client, and the venue behind a
-real order manager. Everything talks over real sockets on 127.0.0.1; every wait is bounded."""
+real order manager (the Indian brokers' shared fixtures, tests/adapters/_india_fixtures.py, bound to
+Samco). Everything talks over real sockets on 127.0.0.1; every wait is bounded."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,20 +15,13 @@ from adapters.india import IST
 from adapters.samco.adapter import SamcoConfig, SamcoVenue
 from adapters.samco.client import SamcoClient
 from adapters.samco.emulator import SamcoEmulator
-from engine.account.portfolio import Portfolio
-from engine.account.risk import RiskEngine, RiskLimits
 from engine.clock import Clock
-from engine.data.bus import Bus
-from engine.events import OrderUpdate
-from engine.orders.journal import Journal
-from engine.orders.manager import OrderManager
-from engine.venue.contract import EmulatorInfo, VenueContext
+from tests.adapters import _india_fixtures as india
+from tests.adapters._india_fixtures import OPEN_FRIDAY, THURSDAY_EVENING, ticks_away  # noqa: F401 - re-exported
 from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 
 T = TypeVar("T")
 STOCKNOTE_SUMMARY = pytest.StashKey[str]()  # "N of M calls succeed", set by test_stocknote_contract.py
-OPEN_FRIDAY = datetime(2026, 11, 20, 9, 20, tzinfo=IST)  # a trading day, the market open
-THURSDAY_EVENING = datetime(2026, 11, 19, 16, 0, tzinfo=IST)  # after the close
 SATURDAY = datetime(2026, 11, 21, 11, 0, tzinfo=IST)
 # the venue's polling and session timers, shrunk so the tests run in a moment
 FAST = {
@@ -41,17 +33,9 @@ FAST = {
 @pytest.fixture
 async def make_emulator() -> AsyncIterator[Callable[..., Awaitable[SamcoEmulator]]]:
     """Start emulators (stopped at the end): `await make_emulator(start=..., **knobs)`."""
-    started: list[SamcoEmulator] = []
-
-    async def make(start: datetime = OPEN_FRIDAY, **kw: Any) -> SamcoEmulator:
-        emu = SamcoEmulator(seed=kw.pop("seed", 7), start=start, tick_interval_s=kw.pop("tick_interval_s", 0.02), **kw)
-        await bounded(emu.start())
-        started.append(emu)
-        return emu
-
-    yield make
-    for emu in started:
-        await bounded(emu.stop())
+    emulators = india.Emulators(SamcoEmulator)
+    yield emulators.make
+    await emulators.stop()
 
 
 @pytest.fixture
@@ -68,22 +52,7 @@ async def client(emulator: SamcoEmulator) -> AsyncIterator[SamcoClient]:
     await c.close()
 
 
-@dataclass
-class Harness:
-    venue: SamcoVenue
-    manager: OrderManager
-    bus: Bus
-    portfolio: Portfolio
-    journal: Journal
-    updates: list[OrderUpdate] = field(default_factory=list)
-
-    def order(self, coid: str) -> Any:
-        return self.manager.orders[coid]
-
-    async def close(self) -> None:
-        await bounded(self.manager.settle())
-        await bounded(self.venue.close())
-        self.journal.close()
+Harness = india.Harness[SamcoVenue]
 
 
 async def start_venue(
@@ -96,39 +65,9 @@ async def start_venue(
     **config: Any,
 ) -> Harness:
     """A connected Samco venue on the emulator, behind a recovered order manager."""
-    bus, portfolio = Bus(), Portfolio()
-    clock = clock or EmulatorTime(emulator.clock)
-    book = Journal(journal)
-    risk = RiskEngine(RiskLimits(check_balance=False), portfolio)  # the venue's RMS decides margin
-    manager = OrderManager(bus=bus, clock=clock, journal=book, portfolio=portfolio, risk=risk, venues={})
-    info = EmulatorInfo(venue="samco", url=emulator.url, ws_url=emulator.ws_url, credentials=emulator.credentials())
-    venue_config = SamcoVenue.with_emulator(SamcoConfig(**{**FAST, **config}), info)
-    ctx = VenueContext(name="samco", bus=bus, clock=clock, sink=manager, state_dir=state_dir, mode=mode)
-    venue = SamcoVenue(ctx, venue_config)
-    manager.venues = {"samco": venue}
-    try:
-        await bounded(venue.connect())
-    except BaseException:
-        await bounded(venue.close())
-        raise
-    for inst in await venue.instruments():
-        portfolio.instruments[inst.id] = inst
-    harness = Harness(venue, manager, bus, portfolio, book)
-    bus.subscribe(OrderUpdate, harness.updates.append, keys=["s1"], name="test.updates")
-    await bounded(manager.recover())
-    return harness
-
-
-def ticks_away(emulator: SamcoEmulator, key: str, ticks: int) -> Decimal:
-    """A price `ticks` ticks from the emulator's current bid (negative: below)."""
-    quote = emulator.exchange.market(key).quote
-    assert quote is not None
-    tick = Decimal(emulator.scrips[key].tick)
-    return Decimal(repr(quote.bid)).quantize(tick) + tick * ticks
-
+    return await india.start_venue(SamcoVenue, SamcoConfig(**{**FAST, **config}), emulator, state_dir,
+                                   journal=journal, clock=clock, mode=mode)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    summary = config.stash.get(STOCKNOTE_SUMMARY, None)
-    if summary is not None:
-        terminalreporter.write_line(summary)
+    india.write_summary(terminalreporter, config, STOCKNOTE_SUMMARY)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -25,14 +24,13 @@ from engine.events import (
     FeedState,
     FeedStatus,
     OrderStatus,
-    OrderType,
     Quote,
     Side,
-    TimeInForce,
     Trade,
 )
 from engine.venue.contract import Channel
 from engine.venue.retry import Backoff
+from tests.adapters._india_fixtures import submit
 
 from .conftest import TIMEOUT, bounded, start_venue, ticks_away, until
 
@@ -223,8 +221,7 @@ async def test_the_order_poller_is_fast_after_an_order_slow_while_working_idle_o
     try:
         await until(lambda: poller.book_requests >= 1)
         idle = poller.interval_s
-        order = h.manager.submit(strategy_id="s1", instrument="samco:NSE:ITC", venue="samco", side=Side.BUY, qty=Decimal(1),
-                                 type=OrderType.LIMIT, price=ticks_away(emulator, "NSE:ITC", -40), tif=TimeInForce.DAY)
+        order = submit(h, "samco:NSE:ITC", Side.BUY, 1, ticks_away(emulator, "NSE:ITC", -40))
         await until(lambda: h.order(order.client_order_id).status is OrderStatus.PLACED)
         fast = poller.interval_s
         await until(lambda: poller.interval_s == 0.1)  # the fast window is over; an order works

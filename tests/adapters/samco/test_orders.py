@@ -16,7 +16,8 @@ import pytest
 from adapters.india import IST, to_ns
 from adapters.samco.emulator import SamcoEmulator
 from engine.errors import MarketClosed, VenueUnavailable
-from engine.events import Order, OrderStatus, OrderType, Pending, Side, TimeInForce
+from engine.events import Order, OrderStatus, OrderType, Pending, Side
+from tests.adapters._india_fixtures import partly_then_wholly_filled, restart_mid_order, statuses, submit
 
 from .conftest import (
     SATURDAY,
@@ -33,16 +34,6 @@ S = OrderStatus
 RELIANCE = "samco:NSE:RELIANCE"
 
 
-def submit(h: Harness, instrument: str, side: Side, qty: int, price: Decimal | None = None, **kw: Any) -> Order:
-    kind = kw.pop("type", OrderType.LIMIT if price is not None else OrderType.MARKET)
-    return h.manager.submit(strategy_id="s1", instrument=instrument, venue="samco", side=side, qty=Decimal(qty),
-                            type=kind, price=price, tif=kw.pop("tif", TimeInForce.DAY), **kw)
-
-
-def statuses(h: Harness, coid: str) -> list[OrderStatus]:
-    return [u.order.status for u in h.updates if u.order.client_order_id == coid]
-
-
 @pytest.fixture
 async def venue(emulator: SamcoEmulator, tmp_path: Path) -> Any:
     h = await start_venue(emulator, tmp_path)
@@ -51,18 +42,7 @@ async def venue(emulator: SamcoEmulator, tmp_path: Path) -> Any:
 
 
 async def test_a_limit_order_goes_placed_then_updated_then_completed(venue: Harness, emulator: SamcoEmulator) -> None:
-    key = "NSE:RELIANCE"
-    order = submit(venue, RELIANCE, Side.BUY, 6000, ticks_away(emulator, key, -30))
-    coid = order.client_order_id
-    await until(lambda: venue.order(coid).status is S.PLACED)
-    await bounded(emulator.exchange.stop())  # hold the market still: the touch is what it is
-    quote = emulator.exchange.market(key).quote
-    assert quote is not None and quote.ask_size < 6000
-    venue.manager.modify(coid, price=Decimal(repr(quote.ask)))  # takes what the touch offers
-    await until(lambda: venue.order(coid).status is S.UPDATED and venue.order(coid).filled_qty > 0)
-    partial = venue.order(coid).filled_qty
-    venue.manager.modify(coid, price=ticks_away(emulator, key, 200))  # now takes the rest
-    await until(lambda: venue.order(coid).status is S.COMPLETED and venue.order(coid).filled_qty == 6000)
+    coid, partial = await partly_then_wholly_filled(venue, emulator, "NSE:RELIANCE", restart_market=False)
 
     final = venue.order(coid)
     seen = statuses(venue, coid)
@@ -181,46 +161,13 @@ async def test_a_lost_answer_is_resolved_by_matching_the_order_book_never_by_res
 
 
 async def test_a_restart_mid_order_is_reconciled_with_the_venue(emulator: SamcoEmulator, tmp_path: Path) -> None:
-    journal = tmp_path / "journal.sqlite"
-    first = await start_venue(emulator, tmp_path, journal=journal)
-    resting = submit(first, "samco:NSE:LT", Side.BUY, 1, ticks_away(emulator, "NSE:LT", -80))
-    to_fill = submit(first, "samco:NSE:NTPC", Side.BUY, 10, ticks_away(emulator, "NSE:NTPC", -80))
-    to_cancel = submit(first, "samco:NSE:ONGC", Side.BUY, 10, ticks_away(emulator, "NSE:ONGC", -80))
-    await until(lambda: all(first.order(o.client_order_id).status is S.PLACED for o in (resting, to_fill, to_cancel)))
-    emulator.faults.lose_write_responses = 1  # this one is placed, but its answer never arrives ...
+    run = await restart_mid_order(start_venue, emulator, tmp_path, ("NSE:LT", "NSE:NTPC", "NSE:ONGC", "NSE:BEL"), "Complete")
+    got = run.got
 
-    lookups: list[str] = []
-
-    async def lookup_fails(order: Order) -> None:
-        lookups.append(order.client_order_id)
-        raise VenueUnavailable("samco", "connection reset")  # ... nor does the lookup that follows
-
-    first.venue.order_status = lookup_fails  # type: ignore[method-assign]
-    unknown = submit(first, "samco:NSE:BEL", Side.BUY, 4, ticks_away(emulator, "NSE:BEL", -80))
-    await until(lambda: len(emulator.orders) == 4 and bool(lookups))
-    stuck = first.order(unknown.client_order_id).status
-    for task in list(first.manager._tasks):  # the engine dies while it is still asking
-        task.cancel()
-    await asyncio.sleep(0)
-    await bounded(first.venue.close())
-    first.journal.close()
-
-    number = {o.client_order_id: first.order(o.client_order_id).venue_order_id for o in (to_fill, to_cancel)}
-    emulator.exchange.modify("DEMO01", emulator.orders[number[to_fill.client_order_id]].sim.id,  # type: ignore[union-attr]
-                             price=ticks_away(emulator, "NSE:NTPC", 40))
-    emulator.exchange.cancel("DEMO01", emulator.orders[number[to_cancel.client_order_id]].sim.id)  # type: ignore[union-attr]
-    await until(lambda: emulator.orders[number[to_fill.client_order_id]].word() == "Complete")
-
-    second = await start_venue(emulator, tmp_path, journal=journal)
-    try:
-        got = {o.client_order_id: second.order(o.client_order_id) for o in (resting, to_fill, to_cancel, unknown)}
-    finally:
-        await second.close()
-
-    assert stuck is S.SUBMITTED and got[resting.client_order_id].status is S.PLACED
-    assert got[to_fill.client_order_id].status is S.COMPLETED and got[to_fill.client_order_id].filled_qty == 10
-    assert got[to_cancel.client_order_id].status is S.CANCELLED
-    assert got[unknown.client_order_id].status is S.PLACED and got[unknown.client_order_id].venue_order_id in emulator.orders
+    assert run.stuck is S.SUBMITTED and got["resting"].status is S.PLACED
+    assert got["to_fill"].status is S.COMPLETED and got["to_fill"].filled_qty == 10
+    assert got["to_cancel"].status is S.CANCELLED
+    assert got["unknown"].status is S.PLACED and got["unknown"].venue_order_id in emulator.orders
     assert len(emulator.orders) == 4  # nothing was sent twice
 
 

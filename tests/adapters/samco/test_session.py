@@ -12,13 +12,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.india import IST, to_ns
+from adapters.india import IST
 from adapters.samco.auth import SessionState, session_expiry_ns
 from adapters.samco.client import SamcoClient
 from adapters.samco.emulator import SamcoEmulator
 from engine.clock import RealtimeClock
 from engine.errors import AuthError
-from engine.events import OrderStatus, OrderType, Side, TimeInForce
+from engine.events import OrderStatus, Side
+from tests.adapters._india_fixtures import ist, submit
 
 from .conftest import (
     OPEN_FRIDAY,
@@ -31,10 +32,6 @@ from .conftest import (
 
 Make = Callable[..., Awaitable[SamcoEmulator]]
 S = OrderStatus
-
-
-def ist(*args: int) -> int:
-    return to_ns(datetime(*args, tzinfo=IST))  # type: ignore[misc]
 
 
 def test_a_token_lives_until_eight_on_the_next_calendar_day() -> None:
@@ -93,14 +90,12 @@ async def test_crossing_eight_oclock_renews_ahead_and_no_order_is_lost(make_emul
     inst = "samco:NSE:RELIANCE"
     try:
         price = ticks_away(emulator, "NSE:RELIANCE", 60)  # well above the market: fills at the open
-        first = h.manager.submit(strategy_id="s1", instrument=inst, venue="samco", side=Side.BUY, qty=Decimal(3),
-                                 type=OrderType.LIMIT, price=price, tif=TimeInForce.DAY, after_market=True)
+        first = submit(h, inst, Side.BUY, 3, price, after_market=True)
         await until(lambda: h.order(first.client_order_id).status is S.PLACED)
 
         emulator.clock.set(ist(2026, 11, 20, 7, 55))  # inside the renewal window
         await until(lambda: emulator.logins == 2)
-        second = h.manager.submit(strategy_id="s1", instrument=inst, venue="samco", side=Side.BUY, qty=Decimal(2),
-                                  type=OrderType.LIMIT, price=price, tif=TimeInForce.DAY, after_market=True)
+        second = submit(h, inst, Side.BUY, 2, price, after_market=True)
         await until(lambda: h.order(second.client_order_id).status is S.PLACED)
 
         emulator.clock.set(ist(2026, 11, 20, 8, 1))  # the first token is dead now
@@ -142,9 +137,7 @@ async def test_orders_wait_while_the_session_renews_instead_of_failing(make_emul
     try:
         emulator.clock.set(ist(2026, 11, 20, 7, 55))
         await until(lambda: session.state is SessionState.EXPIRING)  # the renewal is held at the gate
-        order = h.manager.submit(strategy_id="s1", instrument="samco:NSE:INFY", venue="samco", side=Side.BUY,
-                                 qty=Decimal(1), type=OrderType.LIMIT, price=Decimal("1400.00"),
-                                 tif=TimeInForce.DAY, after_market=True)
+        order = submit(h, "samco:NSE:INFY", Side.BUY, 1, Decimal("1400.00"), after_market=True)
         for _ in range(20):
             await asyncio.sleep(0.01)
         held = (h.order(order.client_order_id).status, len(emulator.orders))
