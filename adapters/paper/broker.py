@@ -4,10 +4,13 @@ Orders go through the statuses a real venue reports (placed -> updated -> comple
 expired, rejected). Latency is simulated on the engine clock. Exchanges with sessions (NSE, BSE,
 ...) refuse orders when closed, unless the order asks to be held as an after-market order, which
 is released at the next open. State lives in memory: a paper account starts fresh every run.
+Like a venue's order history, the broker remembers only the latest finished orders and fills
+(`keep_finished`, `keep_fills`): the engine has journalled each as it was reported.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -50,6 +53,8 @@ class PaperConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
 
 class PaperBroker(Venue[PaperConfig]):
     Config = PaperConfig
+    keep_finished = 4096  # finished orders still answered by order_status
+    keep_fills = 16384  # fills still answered by fills_since
 
     def __init__(self, ctx: VenueContext, config: PaperConfig) -> None:
         super().__init__(ctx, config)
@@ -58,8 +63,9 @@ class PaperBroker(Venue[PaperConfig]):
         self.matching = MatchingEngine(id_prefix=f"{ctx.name}-f")
         self.hours = MarketHours(extra_holidays=config.holidays)
         self._instruments: dict[str, Instrument] = {}
-        self._fills: list[Fill] = []
+        self._fills: deque[Fill] = deque(maxlen=self.keep_fills)
         self._orders: dict[str, Order] = {}  # client order id -> the order as the engine sent it
+        self._finished: deque[str] = deque()  # finished orders' ids, oldest first
         self._latency_s = config.latency_ms / 1000.0
         self._expiry_timers: set[int] = set()  # closing times a timer is set for
         self._subscriptions: list[Subscription] = []
@@ -353,6 +359,7 @@ class PaperBroker(Venue[PaperConfig]):
                 if event.status.is_terminal:
                     self.account.release(sim.id)
                     touched[inst.id] = inst
+                    self._retire(sim.id)
                 if event.status is OrderStatus.COMPLETED:
                     continue  # the fills already told the manager
                 sink.on_order_report(
@@ -369,6 +376,15 @@ class PaperBroker(Venue[PaperConfig]):
         for inst in touched.values():
             self._publish_balances(inst)
         return set(touched)
+
+    def _retire(self, order_id: str) -> None:
+        """Remember a finished order; forget the oldest beyond `keep_finished`."""
+        finished = self._finished
+        finished.append(order_id)
+        if len(finished) > self.keep_finished:
+            oldest = finished.popleft()
+            self.matching.forget(oldest)
+            self._orders.pop(oldest, None)
 
     def _report_placed(self, order: Order, now: int, *, after_market: bool) -> None:
         stop = order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)

@@ -270,6 +270,11 @@ class MatchingEngine:
         order = self.orders.get(order_id)
         if order is not None and not order.is_open:
             del self.orders[order_id]
+            expiries = self._expiries
+            if len(expiries) > 1024 and len(expiries) > 2 * len(self.orders):
+                # finished orders wait in the heap for their expiry: drop them in one pass, not one by one
+                self._expiries = [entry for entry in expiries if entry[2].is_open]
+                heapq.heapify(self._expiries)
 
     # --- matching internals -------------------------------------------------------------------
 

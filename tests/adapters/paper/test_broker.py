@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
@@ -562,3 +563,26 @@ async def test_order_status_open_orders_fills_since_and_balances_answer_consiste
         assert balances["RELIANCE"] == (D(50) + D(2) - D(6), D(2))
         positions = {p.instrument: p.qty for p in await within(s.broker.positions())}
         assert positions == {RELIANCE.id: D(48)}
+
+
+async def test_finished_orders_and_fills_beyond_what_the_broker_keeps_leave_memory() -> None:
+    clock = SimulatedClock(MONDAY_10)
+    async with Setup(clock) as s:
+        s.broker.keep_finished = 8
+        s.broker._fills = deque(maxlen=4)
+        s.quote(RELIANCE, 2499.0, 2501.0, bid_size=1e9, ask_size=1e9)
+        resting = s.order(RELIANCE, BUY, "1", "2000")
+        await s.place(resting)
+        filled = [s.order(RELIANCE, BUY, "1") for _ in range(20)]
+        for order in filled:
+            await s.place(order)
+        assert len(s.sink.fills) == 20  # every fill was told to the engine as it happened
+        assert len(s.broker.matching.orders) == 8 + 1  # the last 8 finished and the one still working
+        assert await within(s.broker.order_status(filled[0])) is None  # forgotten
+        latest = await within(s.broker.order_status(filled[-1]))
+        assert latest is not None and latest.status is S.COMPLETED and latest.filled_qty == D(1)
+        assert [f.client_order_id for f in await within(s.broker.fills_since(0))] == [
+            o.client_order_id for o in filled[-4:]
+        ]
+        assert [r.client_order_id for r in await within(s.broker.open_orders())] == [resting.client_order_id]
+

@@ -646,3 +646,17 @@ def test_lot_rounding_never_produces_a_fill_off_the_lot_or_an_overfill(steps: li
     for oid, o in orders.items():
         assert executed.get(oid, D(0)) == o.filled <= o.qty
         assert o.status is not S.COMPLETED or o.filled == o.qty
+
+
+def test_matching_drops_finished_orders_waiting_for_their_expiry_in_one_pass() -> None:
+    matching = make_engine()
+    matching.on_quote(quote(99.0, 101.0, 1e9, 1e9))
+    day_end = 10**18
+    for n in range(3000):
+        order = SimOrder(id=f"o{n}", instrument=INST, side=BUY, type=OrderType.MARKET, qty=D(1), expires_ns=day_end)
+        matching.submit(order, 2)
+        matching.forget(order.id)
+    assert not matching.orders
+    assert len(matching._expiries) <= 1025  # not one entry per order ever placed
+    matching.submit(SimOrder(id="r", instrument=INST, side=BUY, type=OrderType.LIMIT, qty=D(1), price=D(90), expires_ns=day_end), 3)
+    assert [e.order_id for e in matching.expire(day_end)] == ["r"]
