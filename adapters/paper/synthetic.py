@@ -18,6 +18,8 @@ from engine.events import Instrument, Quote, Trade, instrument_id
 from engine.venue.contract import Channel, Venue, VenueConfig, VenueContext
 
 log = structlog.get_logger("tickbus.synthetic")
+NS = 1_000_000_000
+_CATCH_UP = 16  # steps published back to back, at most, when the feed is behind its schedule
 
 
 class SyntheticInstrument(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -71,6 +73,7 @@ class SyntheticVenue(Venue[SyntheticConfig]):
         self._wanted: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        self.step_ns = 0  # the grid time of the latest step published (the feed's own clock)
 
     def _instrument(self, spec: SyntheticInstrument) -> Instrument:
         exchange, sep, rest = spec.symbol.partition(":")
@@ -119,28 +122,42 @@ class SyntheticVenue(Venue[SyntheticConfig]):
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self.name}.walk")
 
     async def _run(self) -> None:
+        """A step every `interval_ms` on a fixed schedule, each stamped with its own grid time (the
+        quotes `replay` would give from the same start). Behind schedule (a busy loop, a fast clock),
+        the due steps go out back to back, `_CATCH_UP` at a time between turns of the loop, and the
+        strategies' queues conflate what they cannot keep up with."""
         walk = self._walk
         assert walk is not None
         clock = self.ctx.clock
         publish = self.ctx.bus.publish
-        interval = self.config.interval_ms / 1000.0
+        interval_ns = int(self.config.interval_ms * 1_000_000)
         wanted = [i for i, inst in enumerate(self._instruments) if inst.id in self._wanted]
         sessions = Sessions(self.hours, self._instruments)
         until, opened = sessions.until, sessions.opened
+        due = clock.now_ns()
+        burst = 0
         while True:
-            await clock.sleep(interval)
-            now = clock.now_ns()
+            due += interval_ns
+            wait_ns = due - clock.now_ns()
+            if wait_ns > 0:
+                burst = 0
+                await clock.sleep(wait_ns / NS)
+            elif burst >= _CATCH_UP:
+                burst = 0
+                await asyncio.sleep(0)  # let the strategies and the loop's other work run
+            burst += 1
             for index in wanted:
-                if now >= until[index]:
-                    sessions.refresh(index, now)
+                if due >= until[index]:
+                    sessions.refresh(index, due)
                 if not opened[index]:
                     continue
-                quote, trade = walk.step(index, now)
+                quote, trade = walk.step(index, due)
                 publish(quote, quote.instrument)
                 if trade is not None:
                     publish(trade, trade.instrument)
                     self.published += 1
                 self.published += 1
+            self.step_ns = due
 
     def replay(self, start_ns: int, end_ns: int) -> Iterator[Quote | Trade]:
         if self._walk is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import msgspec
@@ -53,3 +54,26 @@ def test_market_is_open_follows_the_exchange_hours() -> None:
     opened = ns(datetime(2026, 12, 7, 10, 0, tzinfo=IST))
     assert sim.market_is_open(nse, opened) is True and sim.market_is_open(nse, closed) is False
     assert sim.market_is_open(btc, closed) is True
+
+
+async def test_live_feed_keeps_its_schedule_when_it_falls_behind_and_gives_the_quotes_replay_would() -> None:
+    start = ns(datetime(2026, 12, 7, 16, 0, tzinfo=IST))
+    live, replayed = venue("BTC-USD", "ETH-USD"), venue("BTC-USD", "ETH-USD")
+    clock = live.ctx.clock
+    assert isinstance(clock, SimulatedClock)
+    clock.reset(start)
+    seen: list[Quote] = []
+    live.ctx.bus.subscribe(Quote, seen.append)
+    await live.subscribe(["sim:BTC-USD", "sim:ETH-USD"], ["quotes"])
+    try:
+        for _ in range(50):  # the feed task reaches its first sleep
+            await asyncio.sleep(0)
+        clock.advance_to(start + 40 * NS)  # 40 steps fall due at once: a loop that was busy for them
+        for _ in range(50):  # the catch-up bursts yield with loop turns, not clock time
+            await asyncio.sleep(0)
+    finally:
+        await live.close()
+    expected = [e for e in replayed.replay(start, start + 40 * NS) if isinstance(e, Quote)]
+    assert len(seen) == 80
+    assert seen == expected
+    assert live.step_ns == start + 40 * NS
