@@ -116,6 +116,43 @@ def test_subscribing_to_several_types_and_keys_at_once() -> None:
     assert got == [events[0], events[1], events[3]]
 
 
+def test_subscribing_to_some_keys_rebuilds_only_their_routes() -> None:
+    bus = Bus()
+    bus.subscribe(Quote, lambda e: None, keys=[f"sim:{n}" for n in range(100)])
+    untouched = bus._routes[(Quote, "sim:0")]
+    bus.subscribe(Quote, lambda e: None, keys=["sim:99", "sim:100"])
+    assert bus._routes[(Quote, "sim:0")] is untouched  # a strategy on 1,000 instruments is not 1,000 x every route
+    assert len(bus._routes[(Quote, "sim:99")].handlers) == 2
+    bus.subscribe(Quote, lambda e: None)  # a wildcard is in every route of its type: those are all rebuilt
+    assert bus._routes[(Quote, "sim:0")] is not untouched
+    assert len(bus._routes[(Quote, "sim:0")].handlers) == 2
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 4), st.one_of(st.none(), st.sets(st.sampled_from("ABC"), min_size=1))), max_size=12))
+def test_routes_after_any_subscribes_and_cancels_deliver_what_each_handler_asked_for(
+    ops: list[tuple[bool, int, set[str] | None]],
+) -> None:
+    bus = Bus()
+    got: dict[int, list[str]] = {}
+    live: dict[int, tuple[Any, set[str] | None]] = {}
+    for n, (cancel, pick, keys) in enumerate(ops):
+        if cancel and live:
+            live.pop(sorted(live)[pick % len(live)])[0].cancel()
+        else:
+            got[n] = []
+            wanted = None if keys is None else [f"sim:{k}" for k in keys]
+            live[n] = (bus.subscribe(Quote, lambda e, n=n: got[n].append(e.instrument), keys=wanted), keys)
+        for seen in got.values():
+            seen.clear()
+        for k in "ABCD":
+            bus.publish(quote(f"sim:{k}", n), f"sim:{k}")
+        for name, seen in got.items():
+            wanted_keys = live[name][1] if name in live else set()
+            assert seen == [f"sim:{k}" for k in "ABCD" if wanted_keys is None or k in wanted_keys]
+    assert bus.published_by_type().get("Quote", 0) == 4 * len(ops)
+
+
 def test_unsubscribe_stops_delivery_to_that_handler_only() -> None:
     bus = Bus()
     a: list[Any] = []
