@@ -69,7 +69,7 @@ class Portfolio:
         self.instruments: dict[str, Instrument] = dict(instruments or {})
         self.marks: dict[str, float] = {}
         self.balances: dict[tuple[str, str], Balance] = {}
-        self._books: dict[tuple[str, str], _Book] = {}
+        self._books: dict[str, dict[str, _Book]] = {}  # strategy -> instrument -> its book (one strategy's in one place)
         self._net: dict[str, _Book] = {}
 
     # --- market data (direct subscribers, hot path) -------------------------------------------
@@ -87,10 +87,12 @@ class Portfolio:
 
     def apply_fill(self, fill: Fill) -> None:
         fee = self._fee_in_quote(fill)
-        key = (fill.strategy_id or "", fill.instrument)
-        book = self._books.get(key)
+        books = self._books.get(fill.strategy_id or "")
+        if books is None:
+            books = self._books[fill.strategy_id or ""] = {}
+        book = books.get(fill.instrument)
         if book is None:
-            book = self._books[key] = _Book()
+            book = books[fill.instrument] = _Book()
         book.apply(fill.side, fill.qty, fill.price, fee)
         net = self._net.get(fill.instrument)
         if net is None:
@@ -99,7 +101,7 @@ class Portfolio:
 
     def restore(self, position: Position) -> None:
         """A strategy's position as core holds it (a strategy host's start, across the bridge)."""
-        book = self._books[(position.strategy_id or "", position.instrument)] = _Book()
+        book = self._books.setdefault(position.strategy_id or "", {})[position.instrument] = _Book()
         book.qty, book.avg, book.realized, book.fees = position.qty, position.avg_price, position.realized_pnl, position.fees
         net = self._net.setdefault(position.instrument, _Book())
         net.apply(Side.BUY if position.qty >= 0 else Side.SELL, abs(position.qty), position.avg_price, position.fees)
@@ -120,7 +122,7 @@ class Portfolio:
         return None if value is None else Decimal(repr(value))
 
     def position(self, instrument: str, strategy_id: str | None = None) -> Position:
-        book = self._net.get(instrument) if strategy_id is None else self._books.get((strategy_id, instrument))
+        book = self._net.get(instrument) if strategy_id is None else self._books.get(strategy_id, {}).get(instrument)
         if book is None:
             return Position(instrument=instrument, qty=ZERO, strategy_id=strategy_id)
         return Position(
@@ -135,17 +137,17 @@ class Portfolio:
     def positions(self, strategy_id: str | None = None) -> list[Position]:
         if strategy_id is None:
             return [self.position(i) for i in sorted(self._net)]
-        return [self.position(i, s) for (s, i) in sorted(self._books) if s == strategy_id]
+        return [self.position(i, strategy_id) for i in sorted(self._books.get(strategy_id, ()))]
 
     def strategies(self) -> list[str]:
-        return sorted({s for s, _ in self._books})
+        return sorted(self._books)
 
     def pnl(self, strategy_id: str | None = None, instrument: str | None = None) -> PnL:
         realized = unrealized = fees = ZERO
         if strategy_id is None:
             books = [(i, b) for i, b in self._net.items()]
         else:
-            books = [(i, b) for (s, i), b in self._books.items() if s == strategy_id]
+            books = list(self._books.get(strategy_id, {}).items())
         for inst, book in books:
             if instrument is not None and inst != instrument:
                 continue
@@ -166,7 +168,7 @@ class Portfolio:
     def fill_count(self, strategy_id: str | None = None) -> int:
         if strategy_id is None:
             return sum(b.fills for b in self._net.values())
-        return sum(b.fills for (s, _), b in self._books.items() if s == strategy_id)
+        return sum(b.fills for b in self._books.get(strategy_id, {}).values())
 
     def balance(self, venue: str, asset: str) -> Balance | None:
         return self.balances.get((venue, asset))
