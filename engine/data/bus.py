@@ -28,13 +28,24 @@ log = structlog.get_logger("tickbus.bus")
 
 
 class BusStats:
-    __slots__ = ("_bus", "conflated", "conflated_by_type", "handler_errors")
+    __slots__ = ("_bus", "handler_errors")
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
-        self.conflated = 0
-        self.conflated_by_type: dict[str, int] = {}
         self.handler_errors = 0
+
+    @property
+    def conflated(self) -> int:
+        """Market data conflated so far, by every queued subscriber (each counts its own)."""
+        return sum(sub.conflated for sub in self._bus._queues)
+
+    @property
+    def conflated_by_type(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for sub in self._bus._queues:
+            for cls, n in sub.conflated_by_type.items():
+                totals[cls.__name__] = totals.get(cls.__name__, 0) + n
+        return totals
 
     @property
     def published(self) -> int:
@@ -301,7 +312,7 @@ class QueuedSubscriber:
         self.bus = bus
         self.name = name
         self.maxsize = maxsize
-        self.conflated = 0
+        self.conflated_by_type: dict[type, int] = {}  # counted here, summed when read: a conflated put stays cheap
         self.handled = 0
         self._handler = handler
         self._on_error = on_error
@@ -384,6 +395,10 @@ class QueuedSubscriber:
         return len(self._queue)
 
     @property
+    def conflated(self) -> int:
+        return sum(self.conflated_by_type.values())
+
+    @property
     def idle(self) -> bool:
         return not self._queue and self._task is None
 
@@ -418,39 +433,37 @@ class QueuedSubscriber:
 
     def put(self, event: Any) -> None:
         queue = self._queue
-        if len(queue) >= self.maxsize and event.__class__ in _MARKET_DATA:
-            self._put_conflated(event)
-        else:
+        cls = event.__class__
+        if cls in _MARKET_DATA:
+            if len(queue) >= self.maxsize:
+                # Full: one slot per instrument holds the latest event of each market-data type,
+                # in the order those latest events arrived (publish order per instrument). Inline,
+                # not a call: under a flood this runs once per event per strategy.
+                slot = self._slots.get(event.instrument)
+                if slot is None:
+                    slot = self._slots[event.instrument] = {cls: event}
+                    queue.append(_Slot(event.instrument, slot))
+                else:
+                    if cls in slot:
+                        if len(slot) > 1:
+                            del slot[cls]  # set again below, after the slot's other types
+                        counts = self.conflated_by_type  # counted here, summed when read
+                        counts[cls] = counts.get(cls, 0) + 1
+                    slot[cls] = event
+                return  # the queue is not empty: its drain is already scheduled or running
             if self._slots:
                 # This event now sits behind the slots in the queue: a slot that took later
-                # events would deliver them before it. Close the slots it must stay ahead of.
-                if event.__class__ in _MARKET_DATA:
-                    self._slots.pop(event.instrument, None)
-                else:
-                    self._slots.clear()
-            queue.append(event)
+                # events would deliver them before it. Close the slot it must stay ahead of.
+                self._slots.pop(event.instrument, None)
+        elif self._slots:
+            self._slots.clear()  # order updates and fills stay ahead of every later market event
+        queue.append(event)
         if not self._scheduled and self._task is None and self._loop is not None:
             self._schedule()
 
     def _schedule(self) -> None:
         self._scheduled = True
         self._loop.call_soon(self._drain)  # type: ignore[union-attr]
-
-    def _put_conflated(self, event: Any) -> None:
-        """One slot per instrument holds the latest event of each market-data type, in the order
-        those latest events arrived: what is delivered stays in publish order per instrument."""
-        slot = self._slots.get(event.instrument)
-        if slot is None:
-            self._slots[event.instrument] = {event.__class__: event}
-            self._queue.append(_Slot(event.instrument, self._slots[event.instrument]))
-            return
-        if slot.pop(event.__class__, None) is not None:
-            self.conflated += 1
-            stats = self.bus.stats
-            stats.conflated += 1
-            name = event.__class__.__name__
-            stats.conflated_by_type[name] = stats.conflated_by_type.get(name, 0) + 1
-        slot[event.__class__] = event
 
     # --- consumer side ------------------------------------------------------------------------
 
