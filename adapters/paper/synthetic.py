@@ -6,6 +6,7 @@ open, by `adapters.simulation.hours`; the others around the clock."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ from engine.venue.contract import Channel, Venue, VenueConfig, VenueContext
 
 log = structlog.get_logger("tickbus.synthetic")
 NS = 1_000_000_000
-_CATCH_UP = 16  # steps published back to back, at most, when the feed is behind its schedule
+_CATCH_UP_S = 0.1  # wall seconds of steps published back to back, at most, when the feed is behind
 
 
 class SyntheticInstrument(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -124,8 +125,9 @@ class SyntheticVenue(Venue[SyntheticConfig]):
     async def _run(self) -> None:
         """A step every `interval_ms` on a fixed schedule, each stamped with its own grid time (the
         quotes `replay` would give from the same start). Behind schedule (a busy loop, a fast clock),
-        the due steps go out back to back, `_CATCH_UP` at a time between turns of the loop, and the
-        strategies' queues conflate what they cannot keep up with."""
+        every due step goes out back to back, as a socket reader takes all that is buffered, letting
+        the loop turn every `_CATCH_UP_S` of wall time; the strategies' queues conflate what they
+        cannot keep up with."""
         walk = self._walk
         assert walk is not None
         clock = self.ctx.clock
@@ -135,17 +137,16 @@ class SyntheticVenue(Venue[SyntheticConfig]):
         sessions = Sessions(self.hours, self._instruments)
         until, opened = sessions.until, sessions.opened
         due = clock.now_ns()
-        burst = 0
+        turn_ends = 0.0
         while True:
             due += interval_ns
             wait_ns = due - clock.now_ns()
             if wait_ns > 0:
-                burst = 0
                 await clock.sleep(wait_ns / NS)
-            elif burst >= _CATCH_UP:
-                burst = 0
+                turn_ends = time.perf_counter() + _CATCH_UP_S
+            elif time.perf_counter() > turn_ends:
                 await asyncio.sleep(0)  # let the strategies and the loop's other work run
-            burst += 1
+                turn_ends = time.perf_counter() + _CATCH_UP_S
             for index in wanted:
                 if due >= until[index]:
                     sessions.refresh(index, due)
