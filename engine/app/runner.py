@@ -359,6 +359,8 @@ class Engine:
                 self.recorder.pause()
             if self.ops is not None:
                 await self.ops.stop()
+            for host in self.hosts:  # no new events for any strategy while each drains what it has
+                host.queue.unsubscribe()
             for host in self.hosts:
                 await host.stop()
             if self.plan.config.cancel_on_stop and self.manager.open_count:
