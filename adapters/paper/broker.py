@@ -53,6 +53,7 @@ class PaperConfig(VenueConfig, kw_only=True, forbid_unknown_fields=True):
 
 class PaperBroker(Venue[PaperConfig]):
     Config = PaperConfig
+    in_process = True
     keep_finished = 4096  # finished orders still answered by order_status
     keep_fills = 16384  # fills still answered by fills_since
 

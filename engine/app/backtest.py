@@ -80,6 +80,7 @@ async def run_backtest(engine: Engine) -> None:
     # per event (a method call each would cost more than the rest of the loop)
     pending = bus._inline_pending
     in_flight = manager._tasks
+    ready, run_ready = manager.execution.ready, manager.execution.run_ready
     timers = clock._heap
     book = manager.book
     count = 0
@@ -100,6 +101,8 @@ async def run_backtest(engine: Engine) -> None:
                 publish(event, event.instrument)
             if pending:
                 await bus.settle()
+            if ready:
+                run_ready()  # the paper account's requests, at once: no loop turn per order
             if in_flight:
                 await engine._let_orders_run()
             count += 1

@@ -1,11 +1,18 @@
-"""The execution of requests: placements, cancels and modifies sent to the venues as tasks, and
-a placement whose outcome is unknown resolved by asking the venue, never by sending it again."""
+"""The execution of requests: placements, cancels and modifies sent to the venues, and a placement
+whose outcome is unknown resolved by asking the venue, never by sending it again.
+
+A request to a venue outside the process runs as a task of its own. A request to a venue that
+lives in the process (`Venue.in_process`: the paper account) waits in `ready` for the next turn of
+the loop (or the backtest's next event) and is started there without a task; only one that has to
+wait (a simulated latency) goes on as a task. Either way it runs after the code that asked for it
+has returned, never inside it."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Coroutine
+import types
+from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -42,17 +49,20 @@ class Execution:
         self.venues = venues
         self.log = log
         self.tasks: set[asyncio.Task[Any]] = set()
+        # requests to in-process venues, to start at the next turn; mutated in place (a backtest holds it)
+        self.ready: list[tuple[str, Coroutine[Any, Any, None]]] = []
+        self._ready_scheduled = False
 
-    # --- requests, each sent by a task of its own ---------------------------------------------
+    # --- requests -------------------------------------------------------------------------------
 
-    def place(self, coid: str) -> None:
-        self._spawn(coid, self._send(coid))
+    def place(self, coid: str, venue: str) -> None:
+        self._spawn(coid, venue, self._send(coid))
 
     def cancel(self, coid: str) -> None:
-        self._spawn(coid, self.send_cancel(coid))
+        self._spawn(coid, self.book.orders[coid].venue, self.send_cancel(coid))
 
     def modify(self, coid: str) -> None:
-        self._spawn(coid, self._send_modify(coid))
+        self._spawn(coid, self.book.orders[coid].venue, self._send_modify(coid))
 
     async def _send(self, coid: str) -> None:
         book = self.book
@@ -60,7 +70,9 @@ class Execution:
         if order is None:
             return
         venue = self.venues[order.venue]
-        if not book.durable(coid):
+        # journal before acting: what leaves the process is committed first; an in-process venue's
+        # account dies with the process, so its requests ride the next group commit
+        if not venue.in_process and not book.durable(coid):
             book.reject(coid, "not sent: the journal cannot be written")
             return
         try:
@@ -120,7 +132,7 @@ class Execution:
         book = self.book
         order = book.orders[coid]
         venue = self.venues[order.venue]
-        if not book.durable(coid):
+        if not venue.in_process and not book.durable(coid):
             book.clear_pending(coid, "cancel not sent: the journal cannot be written", only=Pending.CANCEL)
             return
         report: OrderReport | None | _Unreachable
@@ -152,7 +164,7 @@ class Execution:
         book = self.book
         order = book.orders[coid]
         qty, price, trigger = book.modifications.pop(coid, (None, None, None))
-        if not book.durable(coid):
+        if not self.venues[order.venue].in_process and not book.durable(coid):
             book.clear_pending(coid, "modify not sent: the journal cannot be written", only=Pending.MODIFY)
             return
         try:
@@ -190,27 +202,95 @@ class Execution:
 
     # --- tasks in flight ----------------------------------------------------------------------
 
-    def _spawn(self, coid: str, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coid: str, venue_name: str, coro: Coroutine[Any, Any, None]) -> None:
+        self.book.pinned[coid] += 1  # the request reads its order until it ends: it stays in memory
+        venue = self.venues.get(venue_name)
+        if venue is not None and venue.in_process:
+            self.ready.append((coid, coro))
+            if not self._ready_scheduled:
+                self._ready_scheduled = True
+                asyncio.get_running_loop().call_soon(self.run_ready)
+            return
+        self._as_task(coid, coro)
+
+    def run_ready(self) -> None:
+        """Start the requests waiting in `ready`; those asked for meanwhile wait for the next turn."""
+        self._ready_scheduled = False
+        ready = self.ready
+        if not ready:
+            return
+        batch = ready[:]
+        ready.clear()
+        for coid, coro in batch:
+            try:
+                waiting_on = coro.send(None)
+            except StopIteration:
+                self._ended(coid, None)
+                continue
+            except Exception as exc:
+                self._ended(coid, exc)
+                continue
+            self._as_task(coid, _go_on(coro, waiting_on))
+        if ready and not self._ready_scheduled:
+            self._ready_scheduled = True
+            asyncio.get_running_loop().call_soon(self.run_ready)
+
+    def _as_task(self, coid: str, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
-        self.book.pinned[coid] += 1  # the request reads its order until it ends: it stays in memory
         task.add_done_callback(lambda done: self._task_done(coid, done))
 
     def _task_done(self, coid: str, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
+        self._ended(coid, None if task.cancelled() else task.exception())
+
+    def _ended(self, coid: str, exc: BaseException | None) -> None:
         pinned = self.book.pinned
         pinned[coid] -= 1
         if pinned[coid] <= 0:
             del pinned[coid]
-        if not task.cancelled() and task.exception() is not None:
-            self.log.error("order task failed", error=repr(task.exception()), exc_info=task.exception())
+        if exc is not None:
+            self.log.error("order task failed", error=repr(exc), exc_info=exc)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.tasks) or bool(self.ready)
 
     async def settle(self) -> None:
         """Wait for every request in flight (submissions, cancels, modifies) to finish."""
         for _ in range(1_000):
+            self.run_ready()
             if not self.tasks:
-                return
+                if not self.ready:
+                    return
+                continue
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+
+async def _go_on(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    """A request started outside a task, now waiting on `waiting_on`, as a task's coroutine."""
+    await _resumed(coro, waiting_on)
+
+
+@types.coroutine
+def _resumed(coro: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
+    """Hand the task what `coro` waits on, and `coro` what the task sends or throws (a cancel)."""
+    while True:
+        try:
+            sent = yield waiting_on
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                waiting_on = coro.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting_on = coro.send(sent)
+            except StopIteration:
+                return
 
 
 def with_client_id(report: OrderReport, coid: str) -> OrderReport:

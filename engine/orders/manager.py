@@ -211,9 +211,9 @@ class OrderManager:
         return coid
 
     def _accept(self, order: Order, now: int) -> None:
-        # The send task is created first so that it runs before this turn's journal flush: its
+        # The request is queued first so that it runs before this turn's journal flush: its
         # commit before the request then covers this record too (one commit, not two).
-        self.execution.place(order.client_order_id)
+        self.execution.place(order.client_order_id, order.venue)
         self.book.commit(now, [("order", order)], None, order)
 
     def _refuse_new(self, order: Order, reason: str, now: int) -> Order:
@@ -301,4 +301,4 @@ class OrderManager:
 
     @property
     def busy(self) -> bool:
-        return bool(self._tasks)
+        return self.execution.busy

@@ -107,6 +107,9 @@ class Venue(abc.ABC, Generic[ConfigT]):
 
     Config: ClassVar[type[VenueConfig]] = VenueConfig
     supports_execution: ClassVar[bool] = True
+    # the venue's state lives in this process (the paper account) and dies with it: its requests
+    # need no journal commit before they leave, and no task of their own
+    in_process: ClassVar[bool] = False
 
     def __init__(self, ctx: VenueContext, config: ConfigT) -> None:
         self.ctx = ctx

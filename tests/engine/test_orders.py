@@ -792,6 +792,56 @@ async def test_paper_refusal_for_insufficient_funds_rejects_with_the_venue_reaso
 
 
 
+async def test_a_paper_order_waits_for_the_callers_turn_to_end_then_runs_without_a_task_of_its_own() -> None:
+    parts, broker = await paper_parts(RealtimeClock())
+    publish_quote(parts, "100", "101", "5", "5")
+    order = parts.manager.submit(
+        strategy_id="s1", instrument=PAPER_INST.id, venue="paper", side=Side.BUY, qty=D(1), type=OrderType.MARKET,
+    )
+    assert parts.manager.orders[order.client_order_id].status is S.NEW  # not sent inside the caller
+    assert parts.manager.busy and not parts.manager.execution.tasks
+    await asyncio.sleep(0)  # one turn of the loop
+    assert parts.manager.orders[order.client_order_id].status is S.COMPLETED
+    assert not parts.manager.execution.tasks and not parts.manager.busy
+    assert order.client_order_id not in parts.manager.book.pinned
+
+
+async def test_a_paper_order_with_latency_goes_on_as_a_task_and_a_cancel_reaches_it_there() -> None:
+    clock = SimulatedClock(START_NS)
+    parts, broker = await paper_parts(clock)
+    broker._latency_s = 1.0
+    publish_quote(parts, "100", "101", "5", "5")
+    first = submit_limit(parts, qty="1", price="90", instrument=PAPER_INST)
+    parts.manager.execution.run_ready()
+    assert len(parts.manager.execution.tasks) == 1  # waiting out its latency on the clock
+    clock.advance_to(START_NS + 2_000_000_000)
+    await settle(parts)
+    assert parts.manager.orders[first.client_order_id].status is S.PLACED
+    second = submit_limit(parts, qty="1", price="90", instrument=PAPER_INST)
+    parts.manager.execution.run_ready()
+    (task,) = parts.manager.execution.tasks
+    task.cancel()  # a cancelled request (the engine stopping) ends where it waits
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), TIMEOUT)
+    assert task.cancelled() and not parts.manager.execution.tasks
+    assert second.client_order_id not in parts.manager.book.pinned
+    assert parts.manager.orders[second.client_order_id].status is S.SUBMITTED
+
+
+async def test_the_paper_venue_is_sent_requests_without_a_commit_of_its_own(tmp_path: Path) -> None:
+    parts, broker = await paper_parts(RealtimeClock())
+    parts.manager.book.journal = journal = Journal(journal_path(tmp_path))
+    publish_quote(parts, "100", "101", "5", "5")
+    before = journal.commits
+    submit_limit(parts, qty="1", price="90", instrument=PAPER_INST)
+    parts.manager.execution.run_ready()
+    assert journal.commits == before  # its account lives in the process: the turn's group commit covers it
+    assert journal.uncommitted
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert not journal.uncommitted
+    journal.close()
+
+
 async def test_the_journal_is_committed_before_a_request_reaches_the_venue(tmp_path: Path) -> None:
     parts, venue = await ready_parts(journal=Journal(journal_path(tmp_path)))
     seen_uncommitted: list[bool] = []
