@@ -199,7 +199,7 @@ class MatchingEngine:
             return None if order.notional > 0 else "notional must be positive"
         if order.qty <= 0:
             return "quantity must be positive"
-        if _floor_lot(order.qty, m.lot) != order.qty:
+        if m.lot > 0 and order.qty % m.lot:  # one remainder, not a division, a rounding and a product
             return f"quantity {order.qty} is not a multiple of the lot size {m.lot}"
         return None
 
