@@ -325,6 +325,7 @@ class QueuedSubscriber:
         self._subs: list[Subscription] = []
         self._stopped = False
         self._idle_waiters: list[asyncio.Future[None]] = []
+        self._drain_now = self._drain  # bound once: a schedule per burst needs no new method object
 
     def subscribe(self, types: type | Iterable[type], *, keys: Iterable[Any] | None = None) -> None:
         target = self._guarded_inline if self.bus.inline else self.put
@@ -463,40 +464,47 @@ class QueuedSubscriber:
 
     def _schedule(self) -> None:
         self._scheduled = True
-        self._loop.call_soon(self._drain)  # type: ignore[union-attr]
+        self._loop.call_soon(self._drain_now)  # type: ignore[union-attr]
 
     # --- consumer side ------------------------------------------------------------------------
 
     def _next(self) -> Any:
-        queue = self._queue
-        event = queue.popleft()
-        if event.__class__ is _Slot:  # a conflation slot: its latest events, in order
-            if self._slots.get(event.instrument) is event.events:
-                del self._slots[event.instrument]
-            latest = list(event.events.values())
-            event = latest[0]
-            if len(latest) > 1:
-                queue.extendleft(reversed(latest[1:]))
-        return event
+        event = self._queue.popleft()
+        return self._open(event) if event.__class__ is _Slot else event
+
+    def _open(self, slot: _Slot) -> Any:
+        """A conflation slot at the head of the queue: its first event now, the others next."""
+        if self._slots.get(slot.instrument) is slot.events:
+            del self._slots[slot.instrument]
+        latest = list(slot.events.values())
+        if len(latest) > 1:
+            self._queue.extendleft(reversed(latest[1:]))
+        return latest[0]
 
     def _drain(self) -> None:
         """A loop callback: handle a slice of the queue; hand over to a task on an awaitable."""
         self._scheduled = False
+        if self._stopped:
+            return
         queue = self._queue
         handler = self._handler
+        popleft = queue.popleft
         budget = _DRAIN_SLICE
-        while queue and budget and not self._stopped:
+        while queue and budget:  # a halt from a handler empties the queue
             budget -= 1
-            event = self._next()
+            event = popleft()
+            if event.__class__ is _Slot:
+                event = self._open(event)
             try:
                 result = handler(event)
             except Exception as exc:
                 self._failed(event, exc)
                 result = None
-            self.handled += 1
-            if result is not None and _awaitable(result):
+            if result is not None and hasattr(result, "__await__"):
+                self.handled += _DRAIN_SLICE - budget
                 self._task = self._loop.create_task(self._drain_awaiting(event, result), name=self.name)  # type: ignore[union-attr]
                 return
+        self.handled += _DRAIN_SLICE - budget
         if queue and not self._stopped:
             self._schedule()  # let feeds and other subscribers run between slices
         elif self._idle_waiters:
