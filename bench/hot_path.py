@@ -144,18 +144,47 @@ async def order_path(n_orders: int, workdir: Path) -> list[float]:
     return sorted(latencies[n_orders // 10:])
 
 
+class _Probe:
+    stamps: list[int]  # set by socket_latencies
+
+
+async def loop_turn_floors(n: int) -> tuple[list[float], list[float]]:
+    """What a queued path costs before any decode or strategy, from a socket's `data_received`:
+    a bare `call_soon` to a callback that stamps, and a publish to a queued subscriber whose
+    handler only stamps."""
+    loop = asyncio.get_running_loop()
+    probe = _Probe()
+    clock = time.perf_counter_ns
+
+    def stamp(*_: Any) -> None:
+        probe.stamps.append(clock())
+
+    bare = await socket_latencies(lambda _: loop.call_soon(stamp), list(range(n)), probe)
+    bus = Bus()
+    sub = bus.queued("probe", stamp)
+    sub.subscribe(Quote, keys=["sim:A"])
+    sub.start()
+    quote = Quote("sim:A", 1.0, 2.0, 1.0, 1.0, 1, 1)
+    through_bus = await socket_latencies(lambda _: bus.publish(quote, "sim:A"), list(range(n)), probe)
+    sub.unsubscribe()
+    return bare, through_bus
+
+
 async def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         inline = await quote_path(n, True, workdir)
         queued = await quote_path(n, False, workdir)
         queued_cb = await quote_path(n, False, workdir, from_socket=True)
+        bare, through_bus = await loop_turn_floors(n)
         orders = await order_path(max(n // 20, 200), workdir)
     print(f"machine: {machine()}  loop: {loop_name()}  events: {n:,}")
     show("frame -> decode -> bus -> strategy (inline)", inline, "(target: median <= 2 us, p99 <= 10 us)")
     show("frame -> decode -> bus -> strategy (queued)", queued, "(same target; from a task: its own suspension is in it)")
     show("  the same, frames from a socket's callback", queued_cb, "(data_received, as a feed gets them: no task switch)")
-    show("strategy buy() -> paper broker placed", orders, "(risk, journal commit, manager, broker)")
+    show("    floor: call_soon from data_received", bare, "(the loop's turn and the stamp, nothing of ours)")
+    show("    floor: publish -> queue -> stamp", through_bus, "(the bus and the queue, no decode, no strategy)")
+    show("strategy buy() -> paper broker placed", orders, "(risk, journal, manager, broker: in process, no commit)")
 
 
 # --- shared by the venue stream benchmarks (firstock_stream, gopocket_stream) ------------------
