@@ -1,5 +1,6 @@
 """What the Indian brokers' test suites (Firstock's, Samco's) share: instants on the IST calendar,
-emulators started and stopped, a venue connected to its emulator behind a recovered order manager,
+emulators started and stopped, a venue connected to its emulator behind a recovered order manager
+(GoPocket's suite uses that part too),
 orders submitted through it, prices some ticks from the market, and two order scenarios: a limit
 order partly then wholly filled, and an engine restarted mid-order. Each venue's conftest.py binds
 these to its own emulator, venue and config."""
@@ -75,6 +76,10 @@ class Harness(Generic[V]):
     def order(self, coid: str) -> Any:
         return self.manager.orders[coid]
 
+    async def reaches(self, coid: str, *statuses: Any) -> Any:
+        await until(lambda: self.order(coid).status in statuses)
+        return self.order(coid)
+
     async def close(self) -> None:
         await bounded(self.manager.settle())
         await bounded(self.venue.close())
@@ -86,18 +91,29 @@ async def start_venue(
     journal: Path | None = None, clock: Clock | None = None, mode: str = "live",
 ) -> Harness[V]:
     """A venue of `kind` with `config`, connected to the emulator, behind a recovered order manager."""
+    pointed = kind.with_emulator(config, emulator.info())  # type: ignore[attr-defined]
+    return await behind_manager(lambda ctx: kind(ctx, pointed), emulator.venue, clock or EmulatorTime(emulator.clock),
+                                state_dir, journal=journal, mode=mode)
+
+
+async def behind_manager(
+    make_venue: Callable[[VenueContext], V], name: str, clock: Clock, state_dir: Path, *,
+    journal: Path | None, mode: str,
+) -> Harness[V]:
+    """The venue `make_venue` builds, connected, behind a recovered order manager whose risk leaves
+    margin to the venue's RMS; its instruments in the portfolio, strategy s1's updates and fills kept."""
     bus, portfolio = Bus(), Portfolio()
-    clock = clock or EmulatorTime(emulator.clock)
     book = Journal(journal)
     risk = RiskEngine(RiskLimits(check_balance=False), portfolio)  # the venue's RMS decides margin
     manager = OrderManager(bus=bus, clock=clock, journal=book, portfolio=portfolio, risk=risk, venues={})
-    ctx = VenueContext(name=emulator.venue, bus=bus, clock=clock, sink=manager, state_dir=state_dir, mode=mode)
-    venue = kind(ctx, kind.with_emulator(config, emulator.info()))  # type: ignore[attr-defined]
-    manager.venues = {emulator.venue: venue}
+    ctx = VenueContext(name=name, bus=bus, clock=clock, sink=manager, state_dir=state_dir, mode=mode)
+    venue = make_venue(ctx)
+    manager.venues = {name: venue}
     try:
         await bounded(venue.connect())
     except BaseException:
         await bounded(venue.close())
+        book.close()
         raise
     for inst in await venue.instruments():
         portfolio.instruments[inst.id] = inst

@@ -4,7 +4,6 @@ real order manager. Everything talks over real sockets on 127.0.0.1; every wait 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,13 +16,7 @@ from adapters.gopocket.auth import GopocketSession
 from adapters.gopocket.client import GopocketClient
 from adapters.gopocket.emulator import GopocketEmulator
 from adapters.india import IST
-from engine.account.portfolio import Portfolio
-from engine.account.risk import RiskEngine, RiskLimits
-from engine.data.bus import Bus
-from engine.events import Fill, OrderUpdate
-from engine.orders.journal import Journal
-from engine.orders.manager import OrderManager
-from engine.venue.contract import VenueContext
+from tests.adapters._india_fixtures import Harness, behind_manager
 from tests.helpers import TIMEOUT, EmulatorTime, bounded, until  # noqa: F401 - shared, re-exported to the tests here
 
 CONTRACT_SUMMARY = pytest.StashKey[str]()  # "N of M calls succeed", set by test_gopocket_contract.py
@@ -68,29 +61,6 @@ async def client(emulator: GopocketEmulator) -> AsyncIterator[GopocketClient]:
     await c.close()
 
 
-@dataclass
-class Harness:
-    venue: GopocketVenue
-    manager: OrderManager
-    bus: Bus
-    portfolio: Portfolio
-    journal: Journal
-    updates: list[OrderUpdate] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
-
-    def order(self, coid: str) -> Any:
-        return self.manager.orders[coid]
-
-    async def reaches(self, coid: str, *statuses: Any) -> Any:
-        await until(lambda: self.order(coid).status in statuses)
-        return self.order(coid)
-
-    async def close(self) -> None:
-        await bounded(self.manager.settle())
-        await bounded(self.venue.close())
-        self.journal.close()
-
-
 def venue_config(emulator: GopocketEmulator, **config: Any) -> GopocketConfig:
     import msgspec
 
@@ -102,29 +72,11 @@ def venue_config(emulator: GopocketEmulator, **config: Any) -> GopocketConfig:
 
 
 async def start_venue(emulator: GopocketEmulator, state_dir: Path, *, mode: str = "live",
-                      config: GopocketConfig | None = None, **overrides: Any) -> Harness:
+                      config: GopocketConfig | None = None, **overrides: Any) -> Harness[GopocketVenue]:
     """A connected GoPocket venue on the emulator, behind a recovered order manager."""
-    bus, portfolio = Bus(), Portfolio()
-    clock = EmulatorTime(emulator.clock)
-    book = Journal(state_dir / "journal.sqlite")
-    risk = RiskEngine(RiskLimits(check_balance=False), portfolio)
-    manager = OrderManager(bus=bus, clock=clock, journal=book, portfolio=portfolio, risk=risk, venues={})
-    ctx = VenueContext(name="gopocket", bus=bus, clock=clock, sink=manager, state_dir=state_dir, mode=mode)
-    venue = GopocketVenue(ctx, config or venue_config(emulator, **overrides))
-    manager.venues = {"gopocket": venue}
-    try:
-        await bounded(venue.connect())
-    except BaseException:
-        await bounded(venue.close())
-        book.close()
-        raise
-    for inst in await venue.instruments():
-        portfolio.instruments[inst.id] = inst
-    harness = Harness(venue, manager, bus, portfolio, book)
-    bus.subscribe(OrderUpdate, harness.updates.append, keys=["s1"], name="test.updates")
-    bus.subscribe(Fill, harness.fills.append, keys=["s1"], name="test.fills")
-    await bounded(manager.recover())
-    return harness
+    pointed = config or venue_config(emulator, **overrides)
+    return await behind_manager(lambda ctx: GopocketVenue(ctx, pointed), "gopocket", EmulatorTime(emulator.clock),
+                                state_dir, journal=state_dir / "journal.sqlite", mode=mode)
 
 
 def ticks_away(emulator: GopocketEmulator, key: str, ticks: int) -> Decimal:
