@@ -42,28 +42,33 @@ PLUGIN = f"{HERE / 'plugins' / 'every_n.py'}:EveryN"
 REPORT_EVERY_S = 10
 
 
-def config(strategies: int, instruments: int, interval_ms: float, order_every: int, journal: Path) -> dict[str, Any]:
-    symbols = [f"SYM{i:03d}-KRW" for i in range(instruments)]
+def synthetic_run(name: str, mode: str, *, strategies: int, instruments: int, interval_ms: float, order_every: int,
+                  seed: int) -> dict[str, Any]:
+    """A run config: `instruments` synthetic KRW markets a step every `interval_ms`, paper
+    balances that never run out, and `strategies` EveryN strategies each on all of them."""
+    symbols = [f"SYM{i:04d}-KRW" for i in range(instruments)]
     ids = [f"sim:{s}" for s in symbols]
     return {
-        "name": "memory_soak",
-        "mode": "paper",
+        "name": name,
+        "mode": mode,
         "start": "2026-01-05T00:00:00Z",
-        "journal": str(journal),
-        "progress_s": 0,
         "venues": {"sim": {
-            "type": "synthetic", "seed": 11, "interval_ms": interval_ms,
+            "type": "synthetic", "seed": seed, "interval_ms": interval_ms,
             "instruments": [{"symbol": s, "price": 10_000 + 10 * i, "tick": 1, "size": 50, "trade_prob": 0.0}
                             for i, s in enumerate(symbols)],
         }},
-        "paper": {
-            "balances": {"KRW": 10**15, **{s.split("-")[0]: 10**6 for s in symbols}},
-            "fees": {"bps": 4},
-            "latency_ms": 20,
-        },
+        "paper": {"balances": {"KRW": 10**15, **{s.split("-")[0]: 10**6 for s in symbols}}, "fees": {"bps": 4}},
         "strategies": [{"name": f"s{n:02d}", "plugin": PLUGIN, "instruments": ids,
                         "params": {"order_every": order_every}} for n in range(strategies)],
     }
+
+
+def config(strategies: int, instruments: int, interval_ms: float, order_every: int, journal: Path) -> dict[str, Any]:
+    cfg = synthetic_run("memory_soak", "paper", strategies=strategies, instruments=instruments,
+                        interval_ms=interval_ms, order_every=order_every, seed=11)
+    cfg.update(journal=str(journal), progress_s=0)
+    cfg["paper"]["latency_ms"] = 20
+    return cfg
 
 
 def status_kb(pid: int | str, field: str) -> int:

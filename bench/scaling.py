@@ -30,31 +30,17 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench._common import loop_name, machine, quiet_logs, run_on_best_loop  # noqa: E402
-from bench.memory_soak import status_kb  # noqa: E402
+from bench.memory_soak import status_kb, synthetic_run  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PLUGIN = f"{HERE / 'plugins' / 'every_n.py'}:EveryN"
 INTERVAL_MS = 10
 CELL_TIMEOUT_S = 600
 
 
 def config(instruments: int, strategies: int, order_every: int) -> dict[str, Any]:
-    symbols = [f"SYM{i:04d}-KRW" for i in range(instruments)]
-    ids = [f"sim:{s}" for s in symbols]
-    return {
-        "name": "scaling",
-        "mode": "backtest",
-        "start": "2026-01-05T00:00:00Z",
-        "venues": {"sim": {
-            "type": "synthetic", "seed": 5, "interval_ms": INTERVAL_MS,
-            "instruments": [{"symbol": s, "price": 10_000 + 10 * i, "tick": 1, "size": 50, "trade_prob": 0.0}
-                            for i, s in enumerate(symbols)],
-        }},
-        "paper": {"balances": {"KRW": 10**15, **{s.split("-")[0]: 10**6 for s in symbols}}, "fees": {"bps": 4}},
-        "strategies": [{"name": f"s{n:02d}", "plugin": PLUGIN, "instruments": ids,
-                        "params": {"order_every": order_every}} for n in range(strategies)],
-    }
+    return synthetic_run("scaling", "backtest", strategies=strategies, instruments=instruments,
+                         interval_ms=INTERVAL_MS, order_every=order_every, seed=5)
 
 
 async def cell(instruments: int, strategies: int, quotes: int, order_every: int) -> dict[str, Any]:
