@@ -207,9 +207,7 @@ class Execution:
         venue = self.venues.get(venue_name)
         if venue is not None and venue.in_process:
             self.ready.append((coid, coro))
-            if not self._ready_scheduled:
-                self._ready_scheduled = True
-                asyncio.get_running_loop().call_soon(self.run_ready)
+            self._schedule_ready()
             return
         self._as_task(coid, coro)
 
@@ -231,7 +229,11 @@ class Execution:
                 self._ended(coid, exc)
                 continue
             self._as_task(coid, _go_on(coro, waiting_on))
-        if ready and not self._ready_scheduled:
+        if ready:
+            self._schedule_ready()
+
+    def _schedule_ready(self) -> None:
+        if not self._ready_scheduled:
             self._ready_scheduled = True
             asyncio.get_running_loop().call_soon(self.run_ready)
 
